@@ -1,0 +1,3 @@
+from generator.entry import main
+
+main()

@@ -1,0 +1,218 @@
+"""The ``kgen`` command line: a thin shell over :mod:`generator.pipeline`.
+
+Exit codes (one map, :func:`exit_code_for`): 0 ok, 1 invalid input or user error, 2 usage,
+3 drift found by ``render --check``. A user's mistake never shows a traceback."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+
+from generator import __version__
+from generator.errors import EXIT_INVALID, ConfigInvalid, KgenError, Problem
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+app = typer.Typer(
+    name="kgen",
+    help="Render validated cloud-init user-data and Packer golden images for kubeadm clusters from one cluster.yaml.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # never put keys or tokens into a trace
+    rich_markup_mode=None,
+)
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def exit_code_for(exc: KgenError) -> int:
+    return exc.exit_code
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """The one place that turns kgen's exceptions into messages and exit codes."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except ConfigInvalid as exc:
+            for problem in exc.problems:
+                err(str(problem))
+            raise typer.Exit(exit_code_for(exc)) from None
+        except KgenError as exc:
+            err(f"kgen: {exc}")
+            raise typer.Exit(exit_code_for(exc)) from None
+
+    return wrapper
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"kgen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """kgen: one cluster.yaml in; per-node cloud-init user-data and Packer golden images out."""
+
+
+def _human(size: int) -> str:
+    return f"{size} B" if size < 1024 else f"{size / 1024:.1f} KiB"
+
+
+@app.command()
+@handle_errors
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the example config.")] = Path("cluster.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented example cluster.yaml (and its JSON Schema beside it, for editors)."""
+    from generator.errors import UserError  # noqa: PLC0415
+    from generator.resources import schemas_dir, templates_dir  # noqa: PLC0415
+
+    if path.exists() and not force:
+        raise UserError(f"{path} already exists; use --force to overwrite it")
+    schema_path = path.with_name("cluster.schema.json")
+    text = (templates_dir() / "cluster.yaml").read_text(encoding="utf-8").replace("{schema}", schema_path.name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        existed = path.exists()
+        path.write_text(text, encoding="utf-8")
+        err(f"{'update' if existed else 'create'}  {path}")
+        schema_text = (schemas_dir() / "cluster.schema.json").read_text(encoding="utf-8")
+        if not schema_path.exists() or schema_path.read_text(encoding="utf-8") != schema_text:
+            verb = "update" if schema_path.exists() else "create"
+            schema_path.write_text(schema_text, encoding="utf-8")
+            err(f"{verb}  {schema_path}")
+        else:
+            err(f"identical  {schema_path}")
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+    err(f"next: edit {path}, then run `kgen validate {path}` and `kgen render {path}`")
+
+
+@app.command()
+@handle_errors
+def validate(
+    config: Annotated[Path, typer.Argument(help="The cluster config.")],
+    output: Annotated[OutputFormat, typer.Option("-o", "--output", help="text or json.")] = OutputFormat.text,
+) -> None:
+    """Check a cluster config; print every problem at once as FILE:LINE: key.path: message."""
+    from generator import pipeline  # noqa: PLC0415
+
+    try:
+        problems = pipeline.check_config(config)
+    except ConfigInvalid as exc:  # unreadable or unparsable: the same report shape
+        problems = exc.problems
+    errors = [p for p in problems if p.severity == "error"]
+    if output is OutputFormat.json:
+        typer.echo(
+            json.dumps(
+                {"file": str(config), "valid": not errors, "problems": [p.to_json() for p in problems]}, indent=2
+            )
+        )
+    else:
+        for problem in problems:
+            typer.echo(str(problem))
+        if not errors:
+            typer.echo(f"{config}: valid" + (f" ({len(problems)} warning(s))" if problems else ""))
+    if errors:
+        raise typer.Exit(EXIT_INVALID)
+
+
+def _print_warnings(warnings: list[Problem]) -> None:
+    for warning in warnings:
+        err(str(warning))
+
+
+@app.command()
+@handle_errors
+def render(
+    config: Annotated[Path, typer.Argument(help="The cluster config.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder; the cluster goes to OUT/<name>/.")] = Path(
+        "out"
+    ),
+    secrets: Annotated[
+        Path | None,
+        typer.Option("--secrets", help="Secrets bundle (default: <config-stem>.secrets.yaml beside the config)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be written, with sizes; write nothing.")
+    ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 3 if the files on disk differ from what would be rendered.")
+    ] = False,
+) -> None:
+    """Render per-node cloud-init user-data (and everything else) into OUT/<cluster>/."""
+    from generator import pipeline  # noqa: PLC0415
+    from generator.cloudinit import NOVA_USER_DATA_LIMIT  # noqa: PLC0415
+
+    result = pipeline.render_cluster(config, out_dir=out, secrets_path=secrets, dry_run=dry_run, check=check)
+    _print_warnings(result.warnings)
+    if result.secrets_created:
+        what = "new secrets bundle, mode 0600: cluster CA keys and bootstrap token; keep it safe"
+        err(f"create  {result.secrets_path} ({what})")
+    for change in result.changes:
+        verb = f"would {change.status}" if dry_run else change.status
+        size = f" ({_human(change.size)})" if change.status != "remove" else ""
+        err(f"{verb:>16}  {change.path}{size}")
+    if check:
+        err(f"{result.out_dir} is up to date")
+        return
+    err("")
+    err(
+        f"{'node':<24} {'role':<14} {'action':<19} {'user-data':>10} {'base64':>8}  (Nova limit {NOVA_USER_DATA_LIMIT})"
+    )
+    for node in result.nodes:
+        gz = ", gzipped" if node.gzipped else ""
+        keys = "  holds CA keys" if node.holds_private_keys else ""
+        err(
+            f"{node.name:<24} {node.role:<14} {node.action:<19} {node.user_data_bytes:>10} "
+            f"{node.user_data_base64_bytes:>8}{gz}{keys}"
+        )
+
+
+@app.command("join-command")
+@handle_errors
+def join_command(
+    config: Annotated[Path, typer.Argument(help="The cluster config.")],
+    secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.")] = None,
+) -> None:
+    """Print `kubeadm join <endpoint> --token … --discovery-token-ca-cert-hash sha256:…` for adding a node by hand."""
+    from generator import pipeline  # noqa: PLC0415
+
+    typer.echo(pipeline.join_command(config, secrets_path=secrets))
+
+
+@app.command()
+@handle_errors
+def schema() -> None:
+    """Print the cluster config's JSON Schema."""
+    from generator.resources import schemas_dir  # noqa: PLC0415
+
+    sys.stdout.write((schemas_dir() / "cluster.schema.json").read_text(encoding="utf-8"))
+
+
+def run() -> None:
+    app()

@@ -1,0 +1,83 @@
+"""The per-node ``#cloud-config`` document, built as data and dumped with the one YAML dumper, and
+its encoding for OpenStack Nova (65535 bytes of base64 at most; gzip when needed)."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from generator import yamldump
+from generator.errors import RenderError
+from generator.model import Cluster, Node
+from generator.plan import GuestFile
+
+# nova/api/openstack/compute/schemas/servers.py: user_data is base64 with maxLength 65535.
+NOVA_USER_DATA_LIMIT = 65535
+
+
+@dataclass(frozen=True)
+class EncodedUserData:
+    content: bytes
+    gzipped: bool
+    raw_size: int
+
+    @property
+    def base64_size(self) -> int:
+        return base64_size(len(self.content))
+
+
+def base64_size(n: int) -> int:
+    return 4 * ((n + 2) // 3)
+
+
+def cloud_config(
+    cluster: Cluster, node: Node, files: Sequence[GuestFile], runcmd: Sequence[Sequence[str]]
+) -> dict[str, Any]:
+    return {
+        "hostname": node.name,
+        "preserve_hostname": False,
+        # Map the hostname to 127.0.1.1 so kubeadm's preflight can resolve it.
+        "manage_etc_hosts": "localhost",
+        "users": [
+            {
+                "name": cluster.admin_user,
+                "gecos": f"kgen admin for cluster {cluster.name}",
+                "shell": "/bin/bash",
+                "sudo": "ALL=(ALL) NOPASSWD:ALL",
+                "lock_passwd": True,
+                "ssh_authorized_keys": list(cluster.ssh_authorized_keys),
+            }
+        ],
+        "ssh_pwauth": False,
+        "disable_root": True,
+        "write_files": [
+            {"path": f.path, "owner": "root:root", "permissions": f.permissions, "content": f.content} for f in files
+        ],
+        "runcmd": [list(cmd) for cmd in runcmd],
+    }
+
+
+def dump(document: dict[str, Any], banner: str) -> str:
+    return "#cloud-config\n" + "".join(f"# {line}\n" for line in banner.splitlines()) + yamldump.dump(document)
+
+
+def encode(text: str, *, node: str) -> EncodedUserData:
+    """Plain when it fits Nova's limit, else gzip (cloud-init decompresses it, cloud-init docs
+    "gzip compressed content"); a clear error when even that does not fit."""
+    raw = text.encode("utf-8")
+    if base64_size(len(raw)) <= NOVA_USER_DATA_LIMIT:
+        return EncodedUserData(raw, gzipped=False, raw_size=len(raw))
+    packed = gzip.compress(raw, compresslevel=9, mtime=0)
+    if base64_size(len(packed)) <= NOVA_USER_DATA_LIMIT:
+        return EncodedUserData(packed, gzipped=True, raw_size=len(raw))
+    raise RenderError(
+        f"user-data for node {node!r} is {len(raw)} bytes ({base64_size(len(packed))} bytes of base64 even "
+        f"gzipped), over OpenStack Nova's limit of {NOVA_USER_DATA_LIMIT} bytes of base64"
+    )
+
+
+def meta_data(cluster: Cluster, node: Node) -> str:
+    """NoCloud meta-data, so the node folder can seed a local VM (`kgen vm`, cloud-localds)."""
+    return yamldump.dump({"instance-id": f"kgen-{cluster.name}-{node.name}", "local-hostname": node.name})

@@ -1,0 +1,127 @@
+"""What kgen knows about each CNI: the pinned upstream manifests (from the version table), and the
+resources kgen renders from the cluster config (pod CIDR and friends), emitted as data."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from dataclasses import dataclass
+from typing import Any
+
+from generator import yamldump
+from generator.model import Cluster
+
+# Where a golden image keeps the downloaded upstream manifests (the bake's install phase writes them),
+# and where user-data puts the resources rendered for this cluster.
+IMAGE_MANIFEST_DIR = "/opt/kgen/cni"
+RENDERED_DIR = "/etc/kgen/cni"
+
+
+@dataclass(frozen=True)
+class CniAssets:
+    plugin: str
+    version: str
+    manifest_urls: tuple[str, ...]
+    # (file name, content) rendered for this cluster, applied after the upstream manifests.
+    rendered: tuple[tuple[str, str], ...]
+    images: tuple[str, ...]
+
+    @property
+    def image_dir(self) -> str:
+        return posixpath.join(IMAGE_MANIFEST_DIR, self.plugin, self.version)
+
+    def manifest_files(self) -> list[tuple[str, str]]:
+        """(URL, path in a golden image) for each upstream manifest, in apply order."""
+        return [
+            (url, posixpath.join(self.image_dir, f"{i:02d}-{posixpath.basename(url)}"))
+            for i, url in enumerate(self.manifest_urls)
+        ]
+
+
+def calico_resources(cluster: Cluster) -> list[dict[str, Any]]:
+    # The operator's Installation; its pool "cannot be modified post-install", so it is rendered from
+    # the config (https://docs.tigera.io/calico/latest/networking/ipam/initial-ippool).
+    installation = {
+        "apiVersion": "operator.tigera.io/v1",
+        "kind": "Installation",
+        "metadata": {"name": "default"},
+        "spec": {
+            "calicoNetwork": {
+                "ipPools": [
+                    {
+                        "name": "default-ipv4-ippool",
+                        "blockSize": 26,
+                        "cidr": cluster.cni.calico_pool_cidr,
+                        "encapsulation": cluster.cni.calico_encapsulation,
+                        "natOutgoing": "Enabled",
+                        "nodeSelector": "all()",
+                    }
+                ]
+            }
+        },
+    }
+    api_server = {
+        "apiVersion": "operator.tigera.io/v1",
+        "kind": "APIServer",
+        "metadata": {"name": "default"},
+        "spec": {},
+    }
+    return [installation, api_server]
+
+
+def flannel_resources(cluster: Cluster) -> list[dict[str, Any]]:
+    # The upstream manifest hard-codes 10.244.0.0/16; this ConfigMap replaces its net-conf.json with
+    # the cluster's pod subnet (flannel README: "If you use custom podCIDR ... modify the network").
+    cni_conf = {
+        "name": "cbr0",
+        "cniVersion": "0.3.1",
+        "plugins": [
+            {"type": "flannel", "delegate": {"hairpinMode": True, "isDefaultGateway": True}},
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+        ],
+    }
+    net_conf = {"Network": cluster.pod_subnet, "EnableNFTables": False, "Backend": {"Type": "vxlan"}}
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "kube-flannel-cfg",
+                "namespace": "kube-flannel",
+                "labels": {"app": "flannel", "k8s-app": "flannel", "tier": "node"},
+            },
+            "data": {
+                "cni-conf.json": json.dumps(cni_conf, indent=2) + "\n",
+                "net-conf.json": json.dumps(net_conf, indent=2) + "\n",
+            },
+        }
+    ]
+
+
+def cilium_values(cluster: Cluster) -> dict[str, Any]:
+    # The default cluster-pool IPAM ignores kubeadm's podSubnet; kubernetes mode uses each node's
+    # spec.podCIDR, which kubeadm allocates from podSubnet (https://docs.cilium.io/en/stable/network/concepts/ipam/).
+    return {"ipam": {"mode": "kubernetes"}, "operator": {"replicas": 1}, "kubeProxyReplacement": False}
+
+
+def assets(cluster: Cluster) -> CniAssets | None:
+    release = cluster.cni.release
+    if release is None:
+        return None
+    rendered: list[tuple[str, str]]
+    if cluster.cni.plugin == "calico":
+        rendered = [("custom-resources.yaml", yamldump.dump_all(calico_resources(cluster)))]
+    elif cluster.cni.plugin == "flannel":
+        rendered = [("kube-flannel-cfg.yaml", yamldump.dump_all(flannel_resources(cluster)))]
+    else:
+        rendered = [("cilium-values.yaml", yamldump.dump(cilium_values(cluster)))]
+    urls = release.manifests
+    if cluster.cni.plugin == "cilium":
+        urls = (str(release.extra["chart"]),)
+    return CniAssets(
+        plugin=cluster.cni.plugin,
+        version=release.version,
+        manifest_urls=tuple(urls),
+        rendered=tuple(rendered),
+        images=release.images,
+    )

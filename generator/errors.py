@@ -1,0 +1,66 @@
+"""Problems are values; failures are a small set of exceptions with one exit-code map."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+EXIT_DRIFT = 3
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong (or worth a warning) in a user's file, located by line and key path."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        label = f"{self.path}: " if self.path else ""
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{where}: {label}{prefix}{self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def sort_key(self) -> tuple[str, int, str, str]:
+        return (self.file, self.line or 0, self.path, self.message)
+
+
+class KgenError(Exception):
+    """A failure caused by the user's input or environment, never shown with a traceback."""
+
+    exit_code = EXIT_INVALID
+
+
+class ConfigInvalid(KgenError):
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda p: p.sort_key)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UserError(KgenError):
+    """A plain, one-line user-facing error (missing file, refusing to overwrite, ...)."""
+
+
+class RenderError(KgenError):
+    """The config is valid but cannot be rendered (for example a user-data over Nova's size limit)."""
+
+
+class DriftFound(KgenError):
+    exit_code = EXIT_DRIFT
+
+
+def errors_only(problems: Sequence[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == "error"]

@@ -1,0 +1,212 @@
+"""Stage 3: the validated config as typed values, with defaults applied and versions resolved."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from generator.load import Document
+from generator.validate import split_endpoint, with_defaults
+from generator.versions import CniRelease, KubernetesRelease, Version, cni_release, kubernetes_release
+
+Role = Literal["control-plane", "worker"]
+
+# OS name -> package family. Both families get the same steps; only the package commands differ.
+OS_FAMILY: dict[str, Literal["debian", "rhel"]] = {
+    "ubuntu-22.04": "debian",
+    "ubuntu-24.04": "debian",
+    "debian-12": "debian",
+    "rocky-9": "rhel",
+    "almalinux-9": "rhel",
+}
+
+CONTAINERD_SOCKET = "unix:///var/run/containerd/containerd.sock"
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    effect: str
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    role: Role
+    ip: str | None
+    labels: tuple[tuple[str, str], ...]
+    # None means "kubeadm's default" (the control-plane taint on control-plane nodes); () means none.
+    taints: tuple[Taint, ...] | None
+    pool: str | None = None
+
+    @property
+    def is_control_plane(self) -> bool:
+        return self.role == "control-plane"
+
+
+@dataclass(frozen=True)
+class Cni:
+    plugin: str
+    release: CniRelease | None
+    calico_pool_cidr: str
+    calico_encapsulation: str
+
+    @property
+    def version(self) -> str | None:
+        return self.release.version if self.release else None
+
+
+@dataclass(frozen=True)
+class BootstrapBounds:
+    endpoint_wait_seconds: int
+    join_attempts: int
+    node_ready_timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    kubernetes_version: Version
+    kubernetes: KubernetesRelease
+    endpoint_host: str
+    endpoint_port: int
+    extra_cert_sans: tuple[str, ...]
+    pod_subnet: str
+    service_subnet: str
+    dns_domain: str
+    proxy_mode: str
+    cni: Cni
+    os: str
+    image_mode: Literal["golden", "install"]
+    token_ttl_seconds: int
+    admin_user: str
+    ssh_authorized_keys: tuple[str, ...]
+    nodes: tuple[Node, ...]
+    bounds: BootstrapBounds
+    cri_socket: str = CONTAINERD_SOCKET
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.endpoint_host}:{self.endpoint_port}"
+
+    @property
+    def os_family(self) -> Literal["debian", "rhel"]:
+        return OS_FAMILY[self.os]
+
+    @property
+    def control_planes(self) -> tuple[Node, ...]:
+        return tuple(n for n in self.nodes if n.is_control_plane)
+
+    @property
+    def first_control_plane(self) -> Node:
+        return self.control_planes[0]
+
+    @property
+    def workers(self) -> tuple[Node, ...]:
+        return tuple(n for n in self.nodes if not n.is_control_plane)
+
+
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(text: str) -> int:
+    """``24h``, ``90m``, ``2h30m``, ``0`` -> seconds."""
+    if text == "0":
+        return 0
+    match = _DURATION.match(text)
+    if not match or not text:
+        raise ValueError(f"not a duration: {text!r}")
+    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def go_duration(seconds: int) -> str:
+    """Seconds -> the form Go's time.Duration prints (``24h0m0s``), which kubeadm reads back."""
+    if seconds == 0:
+        return "0s"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
+
+
+def _taints(raw: Any) -> tuple[Taint, ...] | None:
+    if raw is None:
+        return None
+    return tuple(Taint(key=t["key"], effect=t["effect"], value=t.get("value")) for t in raw)
+
+
+def _labels(raw: Any) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(k), str(v)) for k, v in (raw or {}).items()))
+
+
+def build(doc: Document) -> Cluster:
+    """Turn a config that :func:`generator.validate.validate` passed into a :class:`Cluster`."""
+    data = with_defaults(doc.data)
+    spec: dict[str, Any] = data["spec"]
+    version = Version.parse(spec["kubernetes"]["version"])
+    host, port = split_endpoint(spec["controlPlane"]["endpoint"])
+    networking = spec["networking"]
+    pod_subnet = str(ipaddress.ip_network(networking["podSubnet"]))
+    cni_spec = spec["cni"]
+    plugin = cni_spec["plugin"]
+    nodes = [
+        Node(
+            name=n["name"],
+            role=n["role"],
+            ip=str(ipaddress.ip_address(n["ip"])) if n.get("ip") is not None else None,
+            labels=_labels(n["labels"]),
+            taints=_taints(n.get("taints")),
+        )
+        for n in spec["nodes"]
+    ]
+    for pool in spec["workerPools"]:
+        nodes.extend(
+            Node(
+                name=f"{pool['name']}-{i}",
+                role="worker",
+                ip=None,
+                labels=_labels(pool["labels"]),
+                taints=_taints(pool.get("taints")),
+                pool=pool["name"],
+            )
+            for i in range(pool["count"])
+        )
+    # The first control-plane node in the file runs `kubeadm init`; keep it first.
+    nodes.sort(key=lambda n: 0 if n.is_control_plane else 1)
+    bootstrap = spec["bootstrap"]
+    return Cluster(
+        name=data["metadata"]["name"],
+        kubernetes_version=version,
+        kubernetes=kubernetes_release(version.minor_key),
+        endpoint_host=host,
+        endpoint_port=port,
+        extra_cert_sans=tuple(spec["controlPlane"]["certSANs"]),
+        pod_subnet=pod_subnet,
+        service_subnet=str(ipaddress.ip_network(networking["serviceSubnet"])),
+        dns_domain=networking["dnsDomain"],
+        proxy_mode=networking["proxyMode"],
+        cni=Cni(
+            plugin=plugin,
+            release=cni_release(plugin) if plugin != "none" else None,
+            calico_pool_cidr=cni_spec["calico"].get("ipPoolCIDR", pod_subnet),
+            calico_encapsulation=cni_spec["calico"]["encapsulation"],
+        ),
+        os=spec["os"],
+        image_mode=spec["image"]["mode"],
+        token_ttl_seconds=parse_duration(spec["bootstrapToken"]["ttl"]),
+        admin_user=spec["admin"]["user"],
+        ssh_authorized_keys=tuple(spec["admin"]["sshAuthorizedKeys"]),
+        nodes=tuple(nodes),
+        bounds=BootstrapBounds(
+            endpoint_wait_seconds=bootstrap["endpointWaitSeconds"],
+            join_attempts=bootstrap["joinAttempts"],
+            node_ready_timeout_seconds=bootstrap["nodeReadyTimeoutSeconds"],
+        ),
+    )

@@ -1,0 +1,81 @@
+"""Stage 4: decide what each node gets. The first control-plane node inits; the other control-plane
+nodes join as control planes and get the shared CAs; workers join with the token and CA hash only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from generator import cni as cni_assets
+from generator import kubeadm
+from generator.model import Cluster, Node
+from generator.secrets import SecretsBundle
+
+Action = Literal["init", "join-control-plane", "join"]
+
+PKI_DIR = "/etc/kubernetes/pki"
+
+
+@dataclass(frozen=True)
+class GuestFile:
+    """A file cloud-init writes on the node."""
+
+    path: str
+    content: str
+    permissions: str  # octal string, as cloud-init's write_files wants it
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    node: Node
+    action: Action
+    kubeadm_documents: tuple[dict[str, Any], ...]
+    pki: tuple[GuestFile, ...]
+    cni: cni_assets.CniAssets | None
+
+    @property
+    def holds_private_keys(self) -> bool:
+        return any(f.secret for f in self.pki)
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    cluster: Cluster
+    secrets: SecretsBundle
+    nodes: tuple[NodePlan, ...]
+
+
+def shared_pki(secrets: SecretsBundle) -> tuple[GuestFile, ...]:
+    """The CAs and service-account keys every control-plane node must share. kubeadm uses files that
+    already exist instead of generating them (kubeadm-certs.md, "custom certificates")."""
+    return (
+        GuestFile(f"{PKI_DIR}/ca.crt", secrets.ca.certificate, "0644"),
+        GuestFile(f"{PKI_DIR}/ca.key", secrets.ca.key, "0600", secret=True),
+        GuestFile(f"{PKI_DIR}/etcd/ca.crt", secrets.etcd_ca.certificate, "0644"),
+        GuestFile(f"{PKI_DIR}/etcd/ca.key", secrets.etcd_ca.key, "0600", secret=True),
+        GuestFile(f"{PKI_DIR}/front-proxy-ca.crt", secrets.front_proxy_ca.certificate, "0644"),
+        GuestFile(f"{PKI_DIR}/front-proxy-ca.key", secrets.front_proxy_ca.key, "0600", secret=True),
+        GuestFile(f"{PKI_DIR}/sa.pub", secrets.service_account_pub, "0644"),
+        GuestFile(f"{PKI_DIR}/sa.key", secrets.service_account_key, "0600", secret=True),
+    )
+
+
+def node_plan(cluster: Cluster, node: Node, secrets: SecretsBundle) -> NodePlan:
+    first = node == cluster.first_control_plane
+    action: Action = "init" if first else ("join-control-plane" if node.is_control_plane else "join")
+    return NodePlan(
+        node=node,
+        action=action,
+        kubeadm_documents=tuple(kubeadm.documents(cluster, node, secrets)),
+        pki=shared_pki(secrets) if node.is_control_plane else (),
+        cni=cni_assets.assets(cluster) if first else None,
+    )
+
+
+def plan(cluster: Cluster, secrets: SecretsBundle) -> ClusterPlan:
+    return ClusterPlan(
+        cluster=cluster,
+        secrets=secrets,
+        nodes=tuple(node_plan(cluster, node, secrets) for node in cluster.nodes),
+    )

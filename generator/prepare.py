@@ -1,0 +1,145 @@
+"""Node preparation, rendered once from the cluster config and used twice: at first boot of a stock
+image (``image.mode: install``) and when Packer bakes a golden image.
+
+Two phases, each a standalone script: ``install`` (needs the network: repositories and pinned
+packages, CNI manifests) and ``configure`` (no network: swap, SELinux, kernel modules, sysctls,
+containerd and crictl config, kubelet, firewall)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import tomli_w
+
+from generator import __version__, templating, yamldump
+from generator.cni import CniAssets, assets
+from generator.model import Cluster, Node
+from generator.resources import load_data
+
+INSTALL_PATH = "/usr/local/lib/kgen/node-install.sh"
+CONFIGURE_PATH = "/usr/local/lib/kgen/node-configure.sh"
+IMAGE_MANIFEST = "/etc/kgen/image.json"
+
+# OS name -> (Docker repository path, release codename). Docker publishes containerd.io per distro.
+OS_RELEASES: dict[str, tuple[str, str]] = {
+    "ubuntu-22.04": ("ubuntu", "jammy"),
+    "ubuntu-24.04": ("ubuntu", "noble"),
+    "debian-12": ("debian", "bookworm"),
+    "rocky-9": ("rhel", "9"),
+    "almalinux-9": ("rhel", "9"),
+}
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    path: str
+    script: str
+
+
+def containerd_config(cluster: Cluster, major: int) -> str:
+    """A complete /etc/containerd/config.toml for containerd ``major`` (1 -> config version 2,
+    2 -> version 3), emitted from data. SystemdCgroup must be set explicitly: containerd's default is
+    false, and with containerd 2.x the kubelet (1.31+) takes its cgroup driver from it
+    (https://kubernetes.io/docs/setup/production-environment/container-runtimes/#containerd-systemd).
+    The sandbox image is the pause image kubeadm uses for this Kubernetes version, so kubeadm's
+    preflight does not warn and no other pause image is pulled at bootstrap."""
+    pause = cluster.kubernetes.pause_image
+    runc = {"runtime_type": "io.containerd.runc.v2", "options": {"SystemdCgroup": True}}
+    data: dict[str, Any]
+    if major == 1:
+        data = {
+            "version": 2,
+            "plugins": {
+                "io.containerd.grpc.v1.cri": {
+                    "sandbox_image": pause,
+                    "containerd": {"default_runtime_name": "runc", "runtimes": {"runc": runc}},
+                }
+            },
+        }
+    else:
+        data = {
+            "version": 3,
+            "plugins": {
+                "io.containerd.cri.v1.images": {"pinned_images": {"sandbox": pause}},
+                "io.containerd.cri.v1.runtime": {
+                    "containerd": {"default_runtime_name": "runc", "runtimes": {"runc": runc}}
+                },
+            },
+        }
+    text = tomli_w.dumps(data)
+    return f"# Written by kgen {__version__} for containerd {major}.x. Re-render instead of editing.\n" + text
+
+
+def crictl_config(cluster: Cluster) -> str:
+    return yamldump.dump({"runtime-endpoint": cluster.cri_socket, "image-endpoint": cluster.cri_socket, "timeout": 10})
+
+
+def firewall_ports(cluster: Cluster) -> dict[str, list[dict[str, str]]]:
+    ports = load_data("ports.yaml")
+    cni = ports["cni"].get(cluster.cni.plugin, [])
+    return {role: [*ports["roles"][role], *cni] for role in ("control-plane", "worker")}
+
+
+def install_script(cluster: Cluster) -> str:
+    docker_distro, codename = OS_RELEASES[cluster.os]
+    cni: CniAssets | None = assets(cluster)
+    helm = cluster.cni.release.extra.get("helm") if cluster.cni.release and cluster.cni.plugin == "cilium" else None
+    return templating.render(
+        f"prepare/install-{cluster.os_family}.sh.j2",
+        kgen_version=__version__,
+        cluster=cluster,
+        kubernetes_minor=cluster.kubernetes.minor,
+        containerd_version=cluster.kubernetes.containerd_package,
+        docker_distro=docker_distro,
+        codename=codename,
+        cni=cni,
+        helm=helm,
+        image_manifest_path=IMAGE_MANIFEST,
+        image_manifest=image_manifest(cluster),
+    )
+
+
+def configure_script(cluster: Cluster) -> str:
+    return templating.render(
+        "prepare/configure.sh.j2",
+        kgen_version=__version__,
+        cluster=cluster,
+        containerd_configs={1: containerd_config(cluster, 1), 2: containerd_config(cluster, 2)},
+        crictl_yaml=crictl_config(cluster),
+        firewall=firewall_ports(cluster),
+    )
+
+
+def phases(cluster: Cluster, node: Node) -> list[Phase]:
+    """The preparation phases a node's first boot runs before kubeadm: install only for stock images."""
+    out = [Phase("configure", CONFIGURE_PATH, configure_script(cluster))]
+    if cluster.image_mode == "install":
+        out.insert(0, Phase("install", INSTALL_PATH, install_script(cluster)))
+    return out
+
+
+def image_manifest_fields(cluster: Cluster) -> list[tuple[str, str, str]]:
+    """(label, key in /etc/kgen/image.json, value) that a golden image must match."""
+    cni = f"{cluster.cni.plugin} {cluster.cni.version}" if cluster.cni.version else "none"
+    return [
+        ("OS", "os", cluster.os),
+        ("Kubernetes", "kubernetesVersion", str(cluster.kubernetes_version)),
+        ("containerd", "containerdVersion", cluster.kubernetes.containerd_package),
+        ("CNI", "cni", cni),
+    ]
+
+
+def image_manifest(cluster: Cluster, images: list[str] | None = None) -> str:
+    """The JSON the install phase (and the bake) writes to /etc/kgen/image.json."""
+    data: dict[str, Any] = {key: value for _, key, value in image_manifest_fields(cluster)}
+    data["builtBy"] = f"kgen {__version__}"
+    if images is not None:
+        data["images"] = images
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def image_guard(cluster: Cluster) -> list[tuple[str, str, str]]:
+    return image_manifest_fields(cluster) if cluster.image_mode == "golden" else []

@@ -1,0 +1,152 @@
+"""Stage 5: turn a cluster plan into the output tree, as bytes in memory. Pure: the same config,
+secrets and kgen version give byte-identical output (no timestamps, stable order, gzip mtime 0)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from generator import __version__, cloudinit, prepare, templating, yamldump
+from generator.cni import RENDERED_DIR
+from generator.plan import ClusterPlan, GuestFile, NodePlan
+
+KUBEADM_CONFIG_PATH = "/etc/kgen/kubeadm.yaml"
+BOOTSTRAP_PATH = "/usr/local/sbin/kgen-bootstrap"
+
+SECRET_MODE = 0o600
+PUBLIC_MODE = 0o644
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    content: bytes
+    mode: int
+
+
+@dataclass(frozen=True)
+class NodeSummary:
+    name: str
+    role: str
+    action: str
+    ip: str | None
+    user_data_bytes: int
+    user_data_base64_bytes: int
+    gzipped: bool
+    holds_private_keys: bool
+
+
+@dataclass(frozen=True)
+class RenderedCluster:
+    name: str
+    files: dict[str, OutputFile]  # path relative to DIR/<cluster>/ -> content
+    nodes: tuple[NodeSummary, ...]
+
+
+def bootstrap_script(plan: ClusterPlan, node_plan: NodePlan, phases: list[prepare.Phase]) -> str:
+    cluster = plan.cluster
+    return templating.render(
+        "bootstrap.sh.j2",
+        kgen_version=__version__,
+        cluster=cluster,
+        node=node_plan.node,
+        action=node_plan.action,
+        cni=node_plan.cni,
+        rendered_cni_dir=RENDERED_DIR,
+        paths={"kubeadm_config": KUBEADM_CONFIG_PATH},
+        phases=phases,
+        image_guard=prepare.image_guard(cluster),
+    )
+
+
+def guest_files(plan: ClusterPlan, node_plan: NodePlan) -> tuple[list[GuestFile], str]:
+    """Every file the node's user-data writes, and the bootstrap script's text."""
+    phases = prepare.phases(plan.cluster, node_plan.node)
+    script = bootstrap_script(plan, node_plan, phases)
+    kubeadm_yaml = yamldump.dump_all(node_plan.kubeadm_documents)
+    files = [
+        *node_plan.pki,
+        GuestFile(KUBEADM_CONFIG_PATH, kubeadm_yaml, "0600", secret=True),
+        *(GuestFile(p.path, p.script, "0700") for p in phases),
+    ]
+    if node_plan.cni is not None:
+        files.extend(GuestFile(f"{RENDERED_DIR}/{name}", text, "0644") for name, text in node_plan.cni.rendered)
+    files.append(GuestFile(BOOTSTRAP_PATH, script, "0700"))
+    return files, script
+
+
+def render_node(plan: ClusterPlan, node_plan: NodePlan) -> tuple[dict[str, OutputFile], NodeSummary]:
+    cluster, node = plan.cluster, node_plan.node
+    files, script = guest_files(plan, node_plan)
+    banner = (
+        f"kgen {__version__}: {node_plan.action} node {node.name} ({node.role}) of cluster {cluster.name}, "
+        f"Kubernetes v{cluster.kubernetes_version}, image mode {cluster.image_mode}.\n"
+        + (
+            "Holds the cluster CA private keys: treat this file like the keys themselves."
+            if node_plan.holds_private_keys
+            else "Holds the bootstrap token (no private keys)."
+        )
+    )
+    text = cloudinit.dump(cloudinit.cloud_config(cluster, node, files, [[BOOTSTRAP_PATH]]), banner)
+    encoded = cloudinit.encode(text, node=node.name)
+    prefix = f"nodes/{node.name}"
+    out = {
+        f"{prefix}/user-data": OutputFile(encoded.content, SECRET_MODE),
+        f"{prefix}/meta-data": OutputFile(cloudinit.meta_data(cluster, node).encode(), PUBLIC_MODE),
+        f"{prefix}/kubeadm.yaml": OutputFile(yamldump.dump_all(node_plan.kubeadm_documents).encode(), SECRET_MODE),
+        f"{prefix}/bootstrap.sh": OutputFile(script.encode(), PUBLIC_MODE),
+    }
+    summary = NodeSummary(
+        name=node.name,
+        role=node.role,
+        action=node_plan.action,
+        ip=node.ip,
+        user_data_bytes=len(encoded.content),
+        user_data_base64_bytes=encoded.base64_size,
+        gzipped=encoded.gzipped,
+        holds_private_keys=node_plan.holds_private_keys,
+    )
+    return out, summary
+
+
+def render_cluster(plan: ClusterPlan) -> RenderedCluster:
+    files: dict[str, OutputFile] = {}
+    summaries: list[NodeSummary] = []
+    for node_plan in plan.nodes:
+        node_files, summary = render_node(plan, node_plan)
+        files.update(node_files)
+        summaries.append(summary)
+    files["nodes.json"] = OutputFile(_index(plan, summaries).encode(), PUBLIC_MODE)
+    return RenderedCluster(name=plan.cluster.name, files=dict(sorted(files.items())), nodes=tuple(summaries))
+
+
+def _index(plan: ClusterPlan, summaries: list[NodeSummary]) -> str:
+    """A machine-readable index of the render, for scripts and other tools (no secret values)."""
+    cluster = plan.cluster
+    index = {
+        "kgenVersion": __version__,
+        "cluster": cluster.name,
+        "kubernetesVersion": str(cluster.kubernetes_version),
+        "controlPlaneEndpoint": cluster.endpoint,
+        "imageMode": cluster.image_mode,
+        "os": cluster.os,
+        "cni": {"plugin": cluster.cni.plugin, "version": cluster.cni.version},
+        "bootstrapToken": {"id": plan.secrets.token_id, "ttlSeconds": cluster.token_ttl_seconds},
+        "caCertHash": plan.secrets.ca_cert_hash,
+        "nodes": [
+            {
+                "name": s.name,
+                "role": s.role,
+                "action": s.action,
+                "ip": s.ip,
+                "userData": {
+                    "bytes": s.user_data_bytes,
+                    "base64Bytes": s.user_data_base64_bytes,
+                    "novaLimit": cloudinit.NOVA_USER_DATA_LIMIT,
+                    "gzipped": s.gzipped,
+                },
+                "holdsPrivateKeys": s.holds_private_keys,
+            }
+            for s in summaries
+        ],
+    }
+    return json.dumps(index, indent=2) + "\n"

@@ -1,0 +1,237 @@
+"""The secrets bundle: cluster CAs, service-account keys, bootstrap token and certificate key.
+
+Generated once with ``cryptography`` (never by shelling out), stored next to the config as
+``<config-stem>.secrets.yaml`` with mode 0600, and reused by every later render. Nothing here ever
+puts a secret value into an error message.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import re
+import secrets as pysecrets
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from generator import yamldump
+from generator.errors import ConfigInvalid, Problem
+from generator.load import load
+
+API_VERSION = "kgen.dev/v1alpha1"
+TOKEN_PATTERN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
+TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"  # noqa: S105 - an alphabet, not a password
+CERTIFICATE_KEY_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+# kubeadm's defaults: RSA-2048 keys, CA certificates valid for 10 years (caCertificateValidityPeriod).
+RSA_KEY_SIZE = 2048
+CA_VALIDITY = datetime.timedelta(days=3650)
+
+
+@dataclass(frozen=True)
+class CertificateAuthority:
+    certificate: str  # PEM
+    key: str  # PEM, PKCS#1 like kubeadm writes
+
+
+@dataclass(frozen=True)
+class SecretsBundle:
+    cluster: str
+    bootstrap_token: str
+    certificate_key: str
+    ca: CertificateAuthority
+    etcd_ca: CertificateAuthority
+    front_proxy_ca: CertificateAuthority
+    service_account_key: str  # PEM private key
+    service_account_pub: str  # PEM public key
+
+    @property
+    def ca_cert_hash(self) -> str:
+        return ca_cert_hash(self.ca.certificate)
+
+    @property
+    def token_id(self) -> str:
+        return self.bootstrap_token.split(".", 1)[0]
+
+    def to_yaml(self) -> str:
+        header = (
+            f"# kgen secrets bundle for cluster {self.cluster!r}.\n"
+            "# It holds the cluster's CA private keys and bootstrap token: keep it out of version control,\n"
+            "# readable only by you (mode 0600), and back it up; losing it means re-keying the cluster.\n"
+        )
+        return header + yamldump.dump(
+            {
+                "apiVersion": API_VERSION,
+                "kind": "Secrets",
+                "cluster": self.cluster,
+                "bootstrapToken": self.bootstrap_token,
+                "certificateKey": self.certificate_key,
+                "ca": _ca_data(self.ca),
+                "etcdCA": _ca_data(self.etcd_ca),
+                "frontProxyCA": _ca_data(self.front_proxy_ca),
+                "serviceAccount": {"privateKey": self.service_account_key, "publicKey": self.service_account_pub},
+            }
+        )
+
+    def with_token(self, token: str) -> SecretsBundle:
+        return replace(self, bootstrap_token=token)
+
+
+def _ca_data(ca: CertificateAuthority) -> dict[str, str]:
+    return {"certificate": ca.certificate, "key": ca.key}
+
+
+def ca_cert_hash(certificate_pem: str) -> str:
+    """kubeadm's discovery hash: ``sha256:`` + hex SHA-256 of the CA certificate's DER
+    SubjectPublicKeyInfo (the value of ``--discovery-token-ca-cert-hash``)."""
+    cert = x509.load_pem_x509_certificate(certificate_pem.encode())
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return "sha256:" + hashlib.sha256(spki).hexdigest()
+
+
+def generate_token() -> str:
+    choose = pysecrets.choice
+    return "".join(choose(TOKEN_ALPHABET) for _ in range(6)) + "." + "".join(choose(TOKEN_ALPHABET) for _ in range(16))
+
+
+def _rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_SIZE)
+
+
+def _key_pem(key: rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    ).decode()
+
+
+def generate_ca(common_name: str, now: datetime.datetime | None = None) -> CertificateAuthority:
+    """A self-signed CA like the one ``kubeadm init phase certs ca`` creates."""
+    now = now or datetime.datetime.now(datetime.UTC)
+    key = _rsa_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + CA_VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=True,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(ski, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return CertificateAuthority(certificate=cert.public_bytes(serialization.Encoding.PEM).decode(), key=_key_pem(key))
+
+
+def generate(cluster: str) -> SecretsBundle:
+    sa_key = _rsa_key()
+    return SecretsBundle(
+        cluster=cluster,
+        bootstrap_token=generate_token(),
+        certificate_key=pysecrets.token_hex(32),
+        ca=generate_ca("kubernetes"),
+        etcd_ca=generate_ca("etcd-ca"),
+        front_proxy_ca=generate_ca("front-proxy-ca"),
+        service_account_key=_key_pem(sa_key),
+        service_account_pub=sa_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode(),
+    )
+
+
+def default_path(config_path: Path) -> Path:
+    return config_path.with_name(f"{config_path.stem}.secrets.yaml")
+
+
+def load_bundle(path: Path, *, cluster: str) -> SecretsBundle:
+    """Read and check a bundle. Problems name the key, never the secret value."""
+    doc = load(path)
+    data: Any = doc.data
+    problems: list[Problem] = []
+
+    def need(keys: tuple[str, ...], check: str) -> str:
+        value: Any = data
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if not isinstance(value, str) or not value.strip():
+            problems.append(doc.problem(keys, "missing or not a string"))
+            return ""
+        error = _check_value(check, value)
+        if error:
+            problems.append(doc.problem(keys, error))
+        return value
+
+    if not isinstance(data, dict) or data.get("kind") != "Secrets" or data.get("apiVersion") != API_VERSION:
+        raise ConfigInvalid(
+            [doc.problem((), f"not a kgen secrets bundle (expected apiVersion {API_VERSION}, kind Secrets)")]
+        )
+    if data.get("cluster") != cluster:
+        raise ConfigInvalid(
+            [doc.problem(("cluster",), f"this bundle belongs to cluster {data.get('cluster')!r}, not {cluster!r}")]
+        )
+    bundle = SecretsBundle(
+        cluster=cluster,
+        bootstrap_token=need(("bootstrapToken",), "token"),
+        certificate_key=need(("certificateKey",), "certificate-key"),
+        ca=CertificateAuthority(need(("ca", "certificate"), "certificate"), need(("ca", "key"), "key")),
+        etcd_ca=CertificateAuthority(need(("etcdCA", "certificate"), "certificate"), need(("etcdCA", "key"), "key")),
+        front_proxy_ca=CertificateAuthority(
+            need(("frontProxyCA", "certificate"), "certificate"), need(("frontProxyCA", "key"), "key")
+        ),
+        service_account_key=need(("serviceAccount", "privateKey"), "key"),
+        service_account_pub=need(("serviceAccount", "publicKey"), "public-key"),
+    )
+    if not problems:
+        for label, ca in (("ca", bundle.ca), ("etcdCA", bundle.etcd_ca), ("frontProxyCA", bundle.front_proxy_ca)):
+            if not _pair_matches(ca):
+                problems.append(doc.problem((label, "key"), "the private key does not belong to the certificate"))
+    if problems:
+        raise ConfigInvalid(problems)
+    return bundle
+
+
+def _check_value(check: str, value: str) -> str | None:
+    if check == "token":
+        return None if TOKEN_PATTERN.match(value) else "not a bootstrap token of the form [a-z0-9]{6}.[a-z0-9]{16}"
+    if check == "certificate-key":
+        return None if CERTIFICATE_KEY_PATTERN.match(value) else "not 64 lowercase hex characters"
+    try:
+        if check == "certificate":
+            cert = x509.load_pem_x509_certificate(value.encode())
+            constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+            return None if constraints.ca else "the certificate is not a CA certificate"
+        if check == "key":
+            serialization.load_pem_private_key(value.encode(), password=None)
+        elif check == "public-key":
+            serialization.load_pem_public_key(value.encode())
+    except (ValueError, TypeError, x509.ExtensionNotFound):
+        return f"not a valid PEM {check.replace('-', ' ')}"
+    return None
+
+
+def _pair_matches(ca: CertificateAuthority) -> bool:
+    cert = x509.load_pem_x509_certificate(ca.certificate.encode())
+    key = serialization.load_pem_private_key(ca.key.encode(), password=None)
+    fmt = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return bool(cert.public_key().public_bytes(*fmt) == key.public_key().public_bytes(*fmt))

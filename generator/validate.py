@@ -1,0 +1,382 @@
+"""Stage 2: check a loaded cluster config against its JSON Schema and against the rules a schema
+cannot express. Every problem is collected and returned; nothing is raised for bad input."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jsonschema
+
+from generator.errors import Problem
+from generator.load import Document, KeyPath, format_path
+from generator.resources import load_schema
+from generator.versions import Version, cni_release, kubernetes_release, retired_os, supported_minors
+
+CLUSTER_SCHEMA = "cluster.schema.json"
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS1123_HINT = "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters"
+
+# NodeRestriction lets a kubelet set labels under these kubernetes.io prefixes only.
+# https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/#noderestriction
+ALLOWED_KUBERNETES_LABEL_PREFIXES = ("kubelet.kubernetes.io/", "node.kubernetes.io/")
+ALLOWED_KUBERNETES_LABELS = {
+    "kubernetes.io/hostname",
+    "kubernetes.io/arch",
+    "kubernetes.io/os",
+    "beta.kubernetes.io/instance-type",
+    "node.kubernetes.io/instance-type",
+    "failure-domain.beta.kubernetes.io/region",
+    "failure-domain.beta.kubernetes.io/zone",
+    "topology.kubernetes.io/region",
+    "topology.kubernetes.io/zone",
+}
+
+
+def validate(doc: Document) -> list[Problem]:
+    """All problems in ``doc``: schema violations, then the semantic checks. Warnings included."""
+    problems = list(schema_problems(doc))
+    if isinstance(doc.data, dict):
+        defaulted = Document(file=doc.file, data=with_defaults(doc.data), lines=doc.lines)
+        for check in SEMANTIC_CHECKS:
+            problems.extend(check(defaulted))
+    return sorted(set(problems), key=lambda p: p.sort_key)
+
+
+def with_defaults(data: Any, schema: dict[str, Any] | None = None) -> Any:
+    """A copy of ``data`` with every schema ``default`` filled in where the key is absent, so the
+    defaults are written once, in the schema users read."""
+    schema = load_schema(CLUSTER_SCHEMA) if schema is None else schema
+    if isinstance(data, dict) and "properties" in schema:
+        out = dict(data)
+        for key, sub in schema["properties"].items():
+            if key not in out and "default" in sub:
+                out[key] = copy.deepcopy(sub["default"])
+            if key in out:
+                out[key] = with_defaults(out[key], sub)
+        return out
+    if isinstance(data, list) and isinstance(schema.get("items"), dict):
+        return [with_defaults(item, schema["items"]) for item in data]
+    return data
+
+
+# --- schema -----------------------------------------------------------------------------------------
+
+
+def schema_problems(doc: Document) -> Iterator[Problem]:
+    validator = jsonschema.Draft202012Validator(load_schema(CLUSTER_SCHEMA))
+    for error in validator.iter_errors(doc.data):
+        yield from _problems_from_schema_error(doc, error)
+
+
+def _problems_from_schema_error(doc: Document, error: jsonschema.ValidationError) -> Iterator[Problem]:
+    path: KeyPath = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = sorted(schema.get("properties", {}))
+        for key in sorted(set(error.instance) - set(known)):
+            hint = difflib.get_close_matches(str(key), known, n=1)
+            suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; expected one of {known}"
+            yield doc.problem((*path, str(key)), f"unknown key {str(key)!r}{suggestion}")
+        return
+    if path == ("spec", "os") and error.validator == "enum" and isinstance(error.instance, str):
+        retired = retired_os(error.instance)
+        if retired is not None:
+            replacement = " or ".join(retired["replacement"])
+            yield doc.problem(
+                path,
+                f"{error.instance} reached end of life on {retired['endOfLife']} and gets no containerd or "
+                f"Kubernetes packages any more; use {replacement} instead",
+            )
+            return
+    if error.validator == "required":
+        missing = re.match(r"'([^']+)' is a required property", error.message)
+        if missing:
+            yield doc.problem(path, f"missing required key {missing.group(1)!r}")
+            return
+    if "propertyNames" in error.relative_schema_path and isinstance(error.instance, str):
+        path = (*path, error.instance)
+    custom = schema.get("x-message")
+    if custom:
+        yield doc.problem(path, f"{json.dumps(error.instance)} {custom}")
+        return
+    yield doc.problem(path, error.message)
+
+
+# --- semantic checks ----------------------------------------------------------------------------------
+# Each check reads the raw data defensively: the schema may already have reported a wrong type, and a
+# check must then stay quiet rather than crash.
+
+
+def _get(data: Any, *keys: str | int, default: Any = None) -> Any:
+    for key in keys:
+        if isinstance(key, int):
+            if not isinstance(data, list) or key >= len(data):
+                return default
+        elif not isinstance(data, dict) or key not in data:
+            return default
+        data = data[key]
+    return data
+
+
+def _list(data: Any, *keys: str) -> list[tuple[int, dict[str, Any]]]:
+    value = _get(data, *keys, default=[])
+    if not isinstance(value, list):
+        return []
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
+
+
+def expanded_nodes(data: Any) -> list[tuple[KeyPath, str, str, Any]]:
+    """(key path, name, role, ip) for every node, pools expanded to ``<pool>-0 … <pool>-N``."""
+    out: list[tuple[KeyPath, str, str, Any]] = []
+    for i, node in _list(data, "spec", "nodes"):
+        name, role = node.get("name"), node.get("role")
+        if isinstance(name, str) and isinstance(role, str):
+            out.append((("spec", "nodes", i), name, role, node.get("ip")))
+    for i, pool in _list(data, "spec", "workerPools"):
+        name, count = pool.get("name"), pool.get("count")
+        if isinstance(name, str) and isinstance(count, int) and not isinstance(count, bool):
+            out.extend((("spec", "workerPools", i), f"{name}-{n}", "worker", None) for n in range(max(count, 0)))
+    return out
+
+
+def check_control_plane(doc: Document) -> Iterator[Problem]:
+    control_planes = [n for n in expanded_nodes(doc.data) if n[2] == "control-plane"]
+    if isinstance(_get(doc.data, "spec", "nodes"), list) and not control_planes:
+        yield doc.problem(("spec", "nodes"), "needs at least one node with role control-plane")
+    if len(control_planes) > 1 and len(control_planes) % 2 == 0:
+        yield doc.problem(
+            ("spec", "nodes"),
+            f"{len(control_planes)} control-plane nodes: etcd tolerates no more failures with an even count "
+            "than with one fewer; an odd count (3 or 5) is recommended",
+            severity="warning",
+        )
+    endpoint = _get(doc.data, "spec", "controlPlane", "endpoint")
+    if len(control_planes) > 1 and isinstance(endpoint, str):
+        host = endpoint.rsplit(":", 1)[0].strip("[]")
+        for _, name, _, ip in control_planes:
+            if ip == host:
+                yield doc.problem(
+                    ("spec", "controlPlane", "endpoint"),
+                    f"with {len(control_planes)} control-plane nodes the endpoint must be a load-balancer VIP or "
+                    f"DNS name, not the IP of node {name!r} ({host}); that node would be a single point of failure",
+                )
+
+
+def check_names(doc: Document) -> Iterator[Problem]:
+    name = _get(doc.data, "metadata", "name")
+    if isinstance(name, str) and not DNS1123_LABEL.match(name):
+        yield doc.problem(("metadata", "name"), f"{name!r} is not a valid cluster name: use {DNS1123_HINT}")
+    for i, pool in _list(doc.data, "spec", "workerPools"):
+        pool_name = pool.get("name")
+        if isinstance(pool_name, str) and not DNS1123_LABEL.match(pool_name):
+            yield doc.problem(
+                ("spec", "workerPools", i, "name"), f"{pool_name!r} is not a valid pool name: use {DNS1123_HINT}"
+            )
+    seen: dict[str, KeyPath] = {}
+    for path, node_name, _, _ in expanded_nodes(doc.data):
+        key_path = (*path, "name")
+        if path[1] == "nodes" and not DNS1123_LABEL.match(node_name):
+            yield doc.problem(key_path, f"{node_name!r} is not a valid node name: use {DNS1123_HINT}")
+        elif path[1] == "workerPools" and len(node_name) > 63:
+            yield doc.problem(key_path, f"pool node name {node_name!r} is longer than 63 characters")
+        if node_name in seen:
+            yield doc.problem(key_path, f"node name {node_name!r} is already used at {format_path(seen[node_name])}")
+        else:
+            seen[node_name] = path
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+NETWORK_KEYS = (("pod subnet", "podSubnet"), ("service subnet", "serviceSubnet"), ("node subnet", "nodeSubnet"))
+
+
+def _networks(doc: Document) -> tuple[list[tuple[str, KeyPath, Network]], list[Problem]]:
+    """The configured ranges that parse, and a problem for each that does not."""
+    nets: list[tuple[str, KeyPath, Network]] = []
+    problems: list[Problem] = []
+    for label, key in NETWORK_KEYS:
+        path: KeyPath = ("spec", "networking", key)
+        value = _get(doc.data, *path)
+        if not isinstance(value, str):
+            continue
+        try:
+            nets.append((label, path, ipaddress.ip_network(value, strict=True)))
+        except ValueError as exc:
+            problems.append(doc.problem(path, f"{value!r} is not a valid CIDR ({exc})"))
+    return nets, problems
+
+
+def check_networks(doc: Document) -> Iterator[Problem]:
+    nets, problems = _networks(doc)
+    yield from problems
+    for i, (label_a, _, net_a) in enumerate(nets):
+        for label_b, path_b, net_b in nets[i + 1 :]:
+            if net_a.version == net_b.version and net_a.overlaps(net_b):
+                yield doc.problem(path_b, f"the {label_b} {net_b} overlaps the {label_a} {net_a}")
+    # Calico's pool must sit inside the pod subnet.
+    pod = next((n for label, _, n in nets if label == "pod subnet"), None)
+    pool_path: KeyPath = ("spec", "cni", "calico", "ipPoolCIDR")
+    pool_value = _get(doc.data, *pool_path)
+    if isinstance(pool_value, str):
+        try:
+            pool = ipaddress.ip_network(pool_value, strict=True)
+        except ValueError as exc:
+            yield doc.problem(pool_path, f"{pool_value!r} is not a valid CIDR ({exc})")
+        else:
+            if pod is not None and (pool.version != pod.version or not pool.subnet_of(pod)):  # type: ignore[arg-type]
+                yield doc.problem(pool_path, f"the Calico pool {pool} must be equal to or inside the pod subnet {pod}")
+
+
+def check_node_ips(doc: Document) -> Iterator[Problem]:
+    """Fixed node IPs: valid IPv4, unique, outside the pod and service ranges, inside the node range."""
+    nets, _ = _networks(doc)
+    seen: dict[str, str] = {}
+    for path, name, _, ip in expanded_nodes(doc.data):
+        if ip is None:
+            continue
+        ip_path = (*path, "ip")
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            yield doc.problem(ip_path, f"{ip!r} is not a valid IP address")
+            continue
+        if address.version != 4:
+            yield doc.problem(ip_path, f"{ip} is IPv6; kgen renders IPv4 single-stack clusters")
+            continue
+        if str(address) in seen:
+            yield doc.problem(ip_path, f"IP {address} is already used by node {seen[str(address)]!r}")
+        seen[str(address)] = name
+        for label, _, net in nets:
+            inside = address in net
+            if label == "node subnet" and not inside:
+                yield doc.problem(ip_path, f"IP {address} is outside the node subnet {net}")
+            elif label != "node subnet" and inside:
+                yield doc.problem(ip_path, f"IP {address} lies inside the {label} {net}")
+
+
+def check_endpoint(doc: Document) -> Iterator[Problem]:
+    path: KeyPath = ("spec", "controlPlane", "endpoint")
+    endpoint = _get(doc.data, *path)
+    if not isinstance(endpoint, str):
+        return
+    try:
+        split_endpoint(endpoint)
+    except ValueError as exc:
+        yield doc.problem(path, str(exc))
+
+
+def split_endpoint(endpoint: str) -> tuple[str, int]:
+    """``host:port`` -> (host, port), for an IPv4 address or DNS name. Raises ValueError with a message."""
+    host, sep, port_text = endpoint.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"{endpoint!r} must be host:port, for example 10.0.0.10:6443")
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"{endpoint!r} has an invalid port {port_text!r} (1-65535)")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if not DNS1123_SUBDOMAIN.match(host) or len(host) > 253:
+            raise ValueError(f"{endpoint!r}: {host!r} is neither an IPv4 address nor a DNS name") from None
+    else:
+        if address.version != 4:
+            raise ValueError(f"{endpoint!r}: IPv6 endpoints are not supported; use an IPv4 address or DNS name")
+    return host, int(port_text)
+
+
+def check_kubernetes_version(doc: Document) -> Iterator[Problem]:
+    path: KeyPath = ("spec", "kubernetes", "version")
+    text = _get(doc.data, *path)
+    if not isinstance(text, str):
+        return
+    try:
+        version = Version.parse(text)
+    except ValueError:
+        return  # the schema pattern already reported it
+    minors = supported_minors()
+    if version.minor_key not in minors:
+        yield doc.problem(path, f"Kubernetes {version} is not supported; kgen supports {minors[0]}.x to {minors[-1]}.x")
+        return
+    release = kubernetes_release(version.minor_key)
+    if version > release.latest_patch:
+        yield doc.problem(
+            path,
+            f"{version} is newer than the newest {version.minor_key} patch kgen's version table knows "
+            f"({release.latest_patch}); check that the packages exist",
+            severity="warning",
+        )
+    proxy_mode = _get(doc.data, "spec", "networking", "proxyMode")
+    if proxy_mode == "nftables" and version.minor < 31:
+        yield doc.problem(
+            ("spec", "networking", "proxyMode"),
+            f"nftables needs Kubernetes 1.31 or later (it is alpha in {version.minor_key})",
+        )
+    plugin = _get(doc.data, "spec", "cni", "plugin")
+    if plugin in ("calico", "cilium", "flannel"):
+        cni = cni_release(plugin)
+        wanted = _get(doc.data, "spec", "cni", "version")
+        if isinstance(wanted, str) and wanted.lstrip("v") != cni.version.lstrip("v"):
+            yield doc.problem(
+                ("spec", "cni", "version"), f"kgen pins {plugin} {cni.version}; {wanted!r} is not in its version table"
+            )
+        if cni.kubernetes_minors and version.minor_key not in cni.kubernetes_minors:
+            tested = ", ".join(cni.kubernetes_minors)
+            yield doc.problem(
+                ("spec", "cni", "plugin"),
+                f"{plugin} {cni.version} is not listed as tested with Kubernetes {version.minor_key} "
+                f"(tested: {tested})",
+                severity="warning",
+            )
+
+
+def check_token(doc: Document) -> Iterator[Problem]:
+    path: KeyPath = ("spec", "bootstrapToken", "ttl")
+    if _get(doc.data, *path) == "0":
+        yield doc.problem(
+            path,
+            "ttl 0 makes the bootstrap token never expire: anyone who reads a worker's user-data can join "
+            "nodes to the cluster until you delete the token (kubeadm token delete)",
+            severity="warning",
+        )
+
+
+def check_labels(doc: Document) -> Iterator[Problem]:
+    holders = [("spec", "nodes", i) for i, _ in _list(doc.data, "spec", "nodes")]
+    holders += [("spec", "workerPools", i) for i, _ in _list(doc.data, "spec", "workerPools")]
+    for holder in holders:
+        labels = _get(doc.data, *holder, "labels")
+        if not isinstance(labels, dict):
+            continue
+        for key in labels:
+            if not isinstance(key, str) or "/" not in key:
+                continue
+            prefix = key.split("/", 1)[0]
+            restricted = prefix.endswith(("kubernetes.io", "k8s.io"))
+            if (
+                restricted
+                and key not in ALLOWED_KUBERNETES_LABELS
+                and not key.startswith(ALLOWED_KUBERNETES_LABEL_PREFIXES)
+            ):
+                yield doc.problem(
+                    (*holder, "labels", key),
+                    f"the kubelet may not set {key!r} (NodeRestriction admission); use a label under "
+                    "node.kubernetes.io/ or your own prefix, or label the node with kubectl after it joins",
+                )
+
+
+SEMANTIC_CHECKS: tuple[Callable[[Document], Iterator[Problem]], ...] = (
+    check_control_plane,
+    check_names,
+    check_networks,
+    check_node_ips,
+    check_endpoint,
+    check_kubernetes_version,
+    check_token,
+    check_labels,
+)

@@ -1,0 +1,105 @@
+"""The version table (``data/versions.yaml``): every version fact in one place, read by the model and
+the templates. Each entry in the file says where its values come from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from generator.resources import load_data
+
+
+@dataclass(frozen=True, order=True)
+class Version:
+    major: int
+    minor: int
+    patch: int
+
+    @classmethod
+    def parse(cls, text: str) -> Version:
+        parts = text.lstrip("v").split(".")
+        if len(parts) != 3 or not all(p.isdigit() for p in parts):
+            raise ValueError(f"not a MAJOR.MINOR.PATCH version: {text!r}")
+        return cls(int(parts[0]), int(parts[1]), int(parts[2]))
+
+    @property
+    def minor_key(self) -> str:
+        return f"{self.major}.{self.minor}"
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}.{self.patch}"
+
+
+@dataclass(frozen=True)
+class KubernetesRelease:
+    """What kgen knows about one Kubernetes minor."""
+
+    minor: str
+    latest_patch: Version
+    kubeadm_api_version: str
+    pause_image: str
+    etcd_image: str
+    coredns_image: str
+    containerd_package: str
+    containerd_minimums: tuple[str, ...]
+    containerd_config_version: int
+
+    @property
+    def kubeadm_v1beta4(self) -> bool:
+        return self.kubeadm_api_version.endswith("/v1beta4")
+
+
+@dataclass(frozen=True)
+class CniRelease:
+    plugin: str
+    version: str
+    manifests: tuple[str, ...]
+    images: tuple[str, ...]
+    kubernetes_minors: tuple[str, ...]
+    extra: dict[str, Any]
+
+
+@cache
+def table() -> dict[str, Any]:
+    data: dict[str, Any] = load_data("versions.yaml")
+    return data
+
+
+def supported_minors() -> list[str]:
+    return sorted(table()["kubernetes"], key=lambda m: tuple(int(x) for x in m.split(".")))
+
+
+def kubernetes_release(minor: str) -> KubernetesRelease:
+    entry = table()["kubernetes"][minor]
+    images = entry["images"]
+    containerd = entry["containerd"]
+    return KubernetesRelease(
+        minor=minor,
+        latest_patch=Version.parse(entry["latestPatch"]),
+        kubeadm_api_version=entry["kubeadmAPIVersion"],
+        pause_image=images["pause"],
+        etcd_image=images["etcd"],
+        coredns_image=images["coredns"],
+        containerd_package=str(containerd["package"]),
+        containerd_minimums=tuple(str(v) for v in containerd["minimum"]),
+        containerd_config_version=int(containerd["configVersion"]),
+    )
+
+
+def cni_release(plugin: str) -> CniRelease:
+    entry = dict(table()["cni"][plugin])
+    known = {"version", "manifests", "images", "kubernetes", "source"}
+    return CniRelease(
+        plugin=plugin,
+        version=str(entry["version"]),
+        manifests=tuple(entry.get("manifests", ())),
+        images=tuple(entry.get("images", ())),
+        kubernetes_minors=tuple(str(m) for m in entry.get("kubernetes", ())),
+        extra={k: v for k, v in entry.items() if k not in known},
+    )
+
+
+def retired_os(name: str) -> dict[str, Any] | None:
+    entry: dict[str, Any] | None = table().get("retiredOS", {}).get(name)
+    return entry
