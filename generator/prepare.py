@@ -15,7 +15,7 @@ import tomli_w
 
 from generator import __version__, templating, yamldump
 from generator.cni import CniAssets, assets
-from generator.model import Cluster, Node
+from generator.model import Cluster
 from generator.resources import load_data
 
 INSTALL_PATH = "/usr/local/lib/kgen/node-install.sh"
@@ -113,8 +113,9 @@ def configure_script(cluster: Cluster) -> str:
     )
 
 
-def phases(cluster: Cluster, node: Node) -> list[Phase]:
-    """The preparation phases a node's first boot runs before kubeadm: install only for stock images."""
+def phases(cluster: Cluster) -> list[Phase]:
+    """The preparation phases a node's first boot runs before kubeadm: install only for stock images.
+    The same for every node (the configure phase takes the node's role as its argument)."""
     out = [Phase("configure", CONFIGURE_PATH, configure_script(cluster))]
     if cluster.image_mode == "install":
         out.insert(0, Phase("install", INSTALL_PATH, install_script(cluster)))

@@ -58,9 +58,10 @@ def bootstrap_script(plan: ClusterPlan, node_plan: NodePlan, phases: list[prepar
     )
 
 
-def guest_files(plan: ClusterPlan, node_plan: NodePlan) -> tuple[list[GuestFile], str]:
-    """Every file the node's user-data writes, and the bootstrap script's text."""
-    phases = prepare.phases(plan.cluster, node_plan.node)
+def guest_files(
+    plan: ClusterPlan, node_plan: NodePlan, phases: list[prepare.Phase]
+) -> tuple[list[GuestFile], str, str]:
+    """Every file the node's user-data writes, the bootstrap script's text and the kubeadm config."""
     script = bootstrap_script(plan, node_plan, phases)
     kubeadm_yaml = yamldump.dump_all(node_plan.kubeadm_documents)
     files = [
@@ -71,12 +72,14 @@ def guest_files(plan: ClusterPlan, node_plan: NodePlan) -> tuple[list[GuestFile]
     if node_plan.cni is not None:
         files.extend(GuestFile(f"{RENDERED_DIR}/{name}", text, "0644") for name, text in node_plan.cni.rendered)
     files.append(GuestFile(BOOTSTRAP_PATH, script, "0700"))
-    return files, script
+    return files, script, kubeadm_yaml
 
 
-def render_node(plan: ClusterPlan, node_plan: NodePlan) -> tuple[dict[str, OutputFile], NodeSummary]:
+def render_node(
+    plan: ClusterPlan, node_plan: NodePlan, phases: list[prepare.Phase]
+) -> tuple[dict[str, OutputFile], NodeSummary]:
     cluster, node = plan.cluster, node_plan.node
-    files, script = guest_files(plan, node_plan)
+    files, script, kubeadm_yaml = guest_files(plan, node_plan, phases)
     banner = (
         f"kgen {__version__}: {node_plan.action} node {node.name} ({node.role}) of cluster {cluster.name}, "
         f"Kubernetes v{cluster.kubernetes_version}, image mode {cluster.image_mode}.\n"
@@ -92,7 +95,7 @@ def render_node(plan: ClusterPlan, node_plan: NodePlan) -> tuple[dict[str, Outpu
     out = {
         f"{prefix}/user-data": OutputFile(encoded.content, SECRET_MODE),
         f"{prefix}/meta-data": OutputFile(cloudinit.meta_data(cluster, node).encode(), PUBLIC_MODE),
-        f"{prefix}/kubeadm.yaml": OutputFile(yamldump.dump_all(node_plan.kubeadm_documents).encode(), SECRET_MODE),
+        f"{prefix}/kubeadm.yaml": OutputFile(kubeadm_yaml.encode(), SECRET_MODE),
         f"{prefix}/bootstrap.sh": OutputFile(script.encode(), PUBLIC_MODE),
     }
     summary = NodeSummary(
@@ -111,8 +114,9 @@ def render_node(plan: ClusterPlan, node_plan: NodePlan) -> tuple[dict[str, Outpu
 def render_cluster(plan: ClusterPlan) -> RenderedCluster:
     files: dict[str, OutputFile] = {}
     summaries: list[NodeSummary] = []
+    phases = prepare.phases(plan.cluster)
     for node_plan in plan.nodes:
-        node_files, summary = render_node(plan, node_plan)
+        node_files, summary = render_node(plan, node_plan, phases)
         files.update(node_files)
         summaries.append(summary)
     files["nodes.json"] = OutputFile(_index(plan, summaries).encode(), PUBLIC_MODE)

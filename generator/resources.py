@@ -47,4 +47,4 @@ def load_schema(name: str) -> dict[str, Any]:
 @cache
 def load_data(name: str) -> Any:
     with (data_dir() / name).open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader

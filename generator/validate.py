@@ -101,6 +101,9 @@ def _problems_from_schema_error(doc: Document, error: jsonschema.ValidationError
         if missing:
             yield doc.problem(path, f"missing required key {missing.group(1)!r}")
             return
+    if error.validator == "const":
+        yield doc.problem(path, f"must be {error.validator_value!r}, not {error.instance!r}")
+        return
     if "propertyNames" in error.relative_schema_path and isinstance(error.instance, str):
         path = (*path, error.instance)
     custom = schema.get("x-message")
@@ -264,12 +267,29 @@ def check_node_ips(doc: Document) -> Iterator[Problem]:
 def check_endpoint(doc: Document) -> Iterator[Problem]:
     path: KeyPath = ("spec", "controlPlane", "endpoint")
     endpoint = _get(doc.data, *path)
-    if not isinstance(endpoint, str):
-        return
+    if isinstance(endpoint, str):
+        try:
+            split_endpoint(endpoint)
+        except ValueError as exc:
+            yield doc.problem(path, str(exc))
+    sans = _get(doc.data, "spec", "controlPlane", "certSANs")
+    for i, san in enumerate(sans if isinstance(sans, list) else []):
+        if isinstance(san, str) and not _is_ip_or_dns_name(san):
+            yield doc.problem(
+                ("spec", "controlPlane", "certSANs", i), f"{san!r} is neither an IP address nor a DNS name"
+            )
+    domain_path: KeyPath = ("spec", "networking", "dnsDomain")
+    domain = _get(doc.data, *domain_path)
+    if isinstance(domain, str) and not (DNS1123_SUBDOMAIN.match(domain) and len(domain) <= 253):
+        yield doc.problem(domain_path, f"{domain!r} is not a DNS domain (lowercase labels separated by dots)")
+
+
+def _is_ip_or_dns_name(value: str) -> bool:
     try:
-        split_endpoint(endpoint)
-    except ValueError as exc:
-        yield doc.problem(path, str(exc))
+        ipaddress.ip_address(value)
+    except ValueError:
+        return bool(DNS1123_SUBDOMAIN.match(value.removeprefix("*."))) and len(value) <= 253
+    return True
 
 
 def split_endpoint(endpoint: str) -> tuple[str, int]:

@@ -8,8 +8,12 @@ from typing import Any
 
 import yaml
 
+# libyaml's emitter is some 20x faster than PyYAML's pure-Python one on large literal blocks (PEM
+# files, scripts); PyYAML wheels ship it. Both emit the same text for what kgen dumps.
+_Base: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
-class _Dumper(yaml.SafeDumper):
+
+class _Dumper(_Base):  # type: ignore[valid-type,misc]
     """Block style, multi-line strings as literal blocks, no aliases, stable output."""
 
     def ignore_aliases(self, data: Any) -> bool:

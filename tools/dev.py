@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""The README's two commands, for a fresh Debian/Ubuntu machine with only python3:
+
+    python3 tools/dev.py render   # render examples/cluster.yaml into out/
+    python3 tools/dev.py test     # install the validators and run the whole test suite
+
+Both create ./.venv and install kgen into it (`python3 tools/dev.py setup` does only that).
+`test` also installs the system validators the tests
+use (cloud-init, shellcheck, openssl, containerd, packer, qemu, debootstrap, ...) with apt-get when
+run as root or with sudo available; without them those tests skip, with the reason shown.
+Extra arguments after `test` go to pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+VENV = REPO / ".venv"
+# Debian package -> a command it provides, to see whether it is there.
+APT_PACKAGES = {
+    "cloud-init": "cloud-init",
+    "shellcheck": "shellcheck",
+    "openssl": "openssl",
+    "containerd": "containerd",
+    "packer": "packer",
+    "qemu-system-x86": "qemu-system-x86_64",
+    "qemu-utils": "qemu-img",
+    "debootstrap": "debootstrap",
+    "cloud-image-utils": "cloud-localds",
+    "e2fsprogs": "mkfs.ext4",
+    "genisoimage": "genisoimage",
+    "systemd": "systemd-analyze",
+}
+
+
+def sh(*cmd: str, **kwargs: object) -> None:
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, **kwargs)  # type: ignore[call-overload]
+
+
+def as_root(*cmd: str) -> list[str] | None:
+    if os.geteuid() == 0:
+        return list(cmd)
+    if shutil.which("sudo"):
+        return ["sudo", *cmd]
+    return None
+
+
+def apt_install(packages: list[str]) -> bool:
+    update, install = (
+        as_root("apt-get", "update"),
+        as_root("apt-get", "install", "-y", "--no-install-recommends", *packages),
+    )
+    if update is None or install is None or not shutil.which("apt-get"):
+        print(f"note: cannot install {' '.join(packages)} (need apt-get and root or sudo)", file=sys.stderr)
+        return False
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    sh(*update, env=env)
+    sh(*install, env=env)
+    return True
+
+
+def ensure_venv(extras: str) -> Path:
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        try:
+            venv.EnvBuilder(with_pip=True).create(VENV)
+        except (subprocess.CalledProcessError, OSError):
+            # Debian and Ubuntu ship ensurepip separately.
+            shutil.rmtree(VENV, ignore_errors=True)
+            minor = f"{sys.version_info.major}.{sys.version_info.minor}"
+            if not apt_install([f"python{minor}-venv"]):
+                sys.exit("python3 -m venv does not work here; install the python3-venv package and retry")
+            venv.EnvBuilder(with_pip=True).create(VENV)
+    sh(str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "pip")
+    sh(str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f"{REPO}{extras}")
+    return VENV / "bin"
+
+
+def render() -> None:
+    bindir = ensure_venv("")
+    sh(str(bindir / "kgen"), "render", "examples/cluster.yaml", "-o", "out", cwd=REPO)
+
+
+def test(pytest_args: list[str]) -> None:
+    missing = [package for package, command in APT_PACKAGES.items() if not shutil.which(command)]
+    if missing:
+        apt_install(missing)
+    bindir = ensure_venv("[dev]")
+    sh(str(bindir / "python"), "-m", "pytest", *pytest_args, cwd=REPO)
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"render", "test", "setup"}:
+        sys.exit(__doc__)
+    if sys.argv[1] == "render":
+        render()
+    elif sys.argv[1] == "setup":
+        ensure_venv("[dev]")
+    else:
+        test(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()
