@@ -15,7 +15,7 @@ from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
-from generator import __version__
+from generator import __version__, pipeline
 from generator.errors import EXIT_INVALID, ConfigInvalid, KgenError, Problem
 
 P = ParamSpec("P")
@@ -119,8 +119,6 @@ def validate(
     output: Annotated[OutputFormat, typer.Option("-o", "--output", help="text or json.")] = OutputFormat.text,
 ) -> None:
     """Check a cluster config; print every problem at once as FILE:LINE: key.path: message."""
-    from generator import pipeline  # noqa: PLC0415
-
     try:
         problems = pipeline.check_config(config)
     except ConfigInvalid as exc:  # unreadable or unparsable: the same report shape
@@ -165,16 +163,21 @@ def render(
     ] = False,
 ) -> None:
     """Render per-node cloud-init user-data (and everything else) into OUT/<cluster>/."""
-    from generator import pipeline  # noqa: PLC0415
-    from generator.cloudinit import NOVA_USER_DATA_LIMIT  # noqa: PLC0415
 
     result = pipeline.render_cluster(config, out_dir=out, secrets_path=secrets, dry_run=dry_run, check=check)
+    _report(result, check=check)
+
+
+def _report(result: pipeline.RenderResult, *, check: bool = False) -> None:
+    """Status verbs for every file, then a per-node summary with sizes and the token's lifetime."""
+    from generator.cloudinit import NOVA_USER_DATA_LIMIT  # noqa: PLC0415
+
     _print_warnings(result.warnings)
     if result.secrets_created:
         what = "new secrets bundle, mode 0600: cluster CA keys and bootstrap token; keep it safe"
         err(f"create  {result.secrets_path} ({what})")
     for change in result.changes:
-        verb = f"would {change.status}" if dry_run else change.status
+        verb = f"would {change.status}" if result.dry_run else change.status
         size = f" ({_human(change.size)})" if change.status != "remove" else ""
         err(f"{verb:>16}  {change.path}{size}")
     if check:
@@ -191,6 +194,28 @@ def render(
             f"{node.name:<24} {node.role:<14} {node.action:<19} {node.user_data_bytes:>10} "
             f"{node.user_data_base64_bytes:>8}{gz}{keys}"
         )
+    if result.token is not None:
+        err(f"bootstrap token {result.token.token_id}.****: {result.token.expiry()}")
+
+
+token_app = typer.Typer(help="Manage the bootstrap token joining nodes use.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("rotate")
+@handle_errors
+def token_rotate(
+    config: Annotated[Path, typer.Argument(help="The cluster config.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder, as for render.")] = Path("out"),
+    secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.")] = None,
+) -> None:
+    """Write a new bootstrap token into the secrets bundle and re-render what uses it (join configs)."""
+    rotation = pipeline.rotate_token(config, out_dir=out, secrets_path=secrets)
+    err(f"update  {rotation.render.secrets_path} (new bootstrap token for joining nodes)")
+    _report(rotation.render)
+    err("")
+    err("kgen has no access to your cluster, so it cannot register the token. On a control-plane node run:")
+    typer.echo(rotation.register_command)
 
 
 @app.command("join-command")
@@ -200,8 +225,6 @@ def join_command(
     secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.")] = None,
 ) -> None:
     """Print `kubeadm join <endpoint> --token … --discovery-token-ca-cert-hash sha256:…` for adding a node by hand."""
-    from generator import pipeline  # noqa: PLC0415
-
     typer.echo(pipeline.join_command(config, secrets_path=secrets))
 
 

@@ -52,7 +52,7 @@ def init_configuration(cluster: Cluster, node: Node, secrets: SecretsBundle) -> 
         "kind": "InitConfiguration",
         "bootstrapTokens": [
             {
-                "token": secrets.bootstrap_token,
+                "token": secrets.init_token,
                 "description": f"kgen bootstrap token for cluster {cluster.name}",
                 "ttl": go_duration(cluster.token_ttl_seconds),
                 "usages": TOKEN_USAGES,

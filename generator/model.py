@@ -64,6 +64,7 @@ class BootstrapBounds:
     endpoint_wait_seconds: int
     join_attempts: int
     node_ready_timeout_seconds: int
+    control_plane_join_stagger_seconds: int
 
 
 @dataclass(frozen=True)
@@ -208,5 +209,6 @@ def build(doc: Document) -> Cluster:
             endpoint_wait_seconds=bootstrap["endpointWaitSeconds"],
             join_attempts=bootstrap["joinAttempts"],
             node_ready_timeout_seconds=bootstrap["nodeReadyTimeoutSeconds"],
+            control_plane_join_stagger_seconds=bootstrap["controlPlaneJoinStaggerSeconds"],
         ),
     )

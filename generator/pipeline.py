@@ -3,7 +3,8 @@ functions with keyword-only options. The CLI is a thin shell over these."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import shlex
+from dataclasses import dataclass
 from pathlib import Path
 
 from generator import model, plan, render, secrets, write
@@ -28,7 +29,36 @@ class RenderResult:
     secrets_path: Path
     secrets_created: bool
     dry_run: bool
-    notes: list[str] = field(default_factory=list)
+    token: TokenInfo | None = None
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What the render summary says about the bootstrap token joining nodes use (never its secret)."""
+
+    token_id: str
+    ttl: str
+    generated_at: str | None
+    rotated: bool
+
+    def expiry(self) -> str:
+        if self.ttl == "0s":
+            return "never expires (ttl 0); delete it with `kubeadm token delete` when all nodes have joined"
+        registered = "you ran the printed `kubeadm token create`" if self.rotated else "`kubeadm init` ran"
+        made = f", generated {self.generated_at}" if self.generated_at else ""
+        return (
+            f"valid for {self.ttl} after {registered}{made}; once it has expired, "
+            "joining nodes fail: run `kgen token rotate` to add nodes later"
+        )
+
+
+def _token_info(cluster: model.Cluster, bundle: secrets.SecretsBundle) -> TokenInfo:
+    return TokenInfo(
+        token_id=bundle.token_id,
+        ttl=model.go_duration(cluster.token_ttl_seconds),
+        generated_at=bundle.token_generated_at,
+        rotated=bundle.init_bootstrap_token is not None,
+    )
 
 
 def check_config(config_path: Path) -> list[Problem]:
@@ -71,6 +101,23 @@ def render_cluster(
     if created and (check or secrets_path is not None):
         raise UserError(f"no secrets bundle at {bundle_path}; run `kgen render {config_path}` first to generate one")
     bundle = secrets.generate(cluster.name) if created else secrets.load_bundle(bundle_path, cluster=cluster.name)
+    return _render_and_write(
+        loaded, bundle, bundle_path=bundle_path, out_dir=out_dir, created=created, dry_run=dry_run, check=check
+    )
+
+
+def _render_and_write(
+    loaded: Loaded,
+    bundle: secrets.SecretsBundle,
+    *,
+    bundle_path: Path,
+    out_dir: Path,
+    created: bool,
+    dry_run: bool,
+    check: bool,
+    write_bundle: bool = False,
+) -> RenderResult:
+    cluster = loaded.cluster
     rendered = render.render_cluster(plan.plan(cluster, bundle))
     root = out_dir / cluster.name
     if dry_run or check:
@@ -79,7 +126,7 @@ def render_cluster(
             drift = [f"{c.status}: {c.path}" for c in changes if c.status != "identical"]
             raise DriftFound(f"{root} differs from what kgen would render:\n" + "\n".join(drift))
     else:
-        if created:
+        if created or write_bundle:
             write.write_secret_file(bundle_path, bundle.to_yaml())
         changes = write.write_tree(rendered.files, root)
     return RenderResult(
@@ -91,7 +138,38 @@ def render_cluster(
         secrets_path=bundle_path,
         secrets_created=created and not dry_run,
         dry_run=dry_run,
+        token=_token_info(cluster, bundle),
     )
+
+
+@dataclass(frozen=True)
+class Rotation:
+    render: RenderResult
+    register_command: str
+
+
+def rotate_token(config_path: Path, *, out_dir: Path, secrets_path: Path | None = None) -> Rotation:
+    """Give joining nodes a new bootstrap token: write it into the bundle and re-render. Only the
+    join configs and the user-data that carries them change; the CA (and so its hash) stays."""
+    loaded = load_cluster(config_path)
+    cluster = loaded.cluster
+    bundle_path = secrets_path or secrets.default_path(config_path)
+    old = load_secrets(config_path, cluster, secrets_path)
+    new = old.rotated(secrets.generate_token())
+    result = _render_and_write(
+        loaded,
+        new,
+        bundle_path=bundle_path,
+        out_dir=out_dir,
+        created=False,
+        dry_run=False,
+        check=False,
+        write_bundle=True,
+    )
+    description = shlex.quote(f"kgen bootstrap token for cluster {cluster.name}")
+    ttl = model.go_duration(cluster.token_ttl_seconds)
+    command = f"kubeadm token create {new.bootstrap_token} --ttl {ttl} --description {description}"
+    return Rotation(render=result, register_command=command)
 
 
 def join_command(config_path: Path, *, secrets_path: Path | None = None) -> str:

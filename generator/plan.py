@@ -33,6 +33,8 @@ class NodePlan:
     kubeadm_documents: tuple[dict[str, Any], ...]
     pki: tuple[GuestFile, ...]
     cni: cni_assets.CniAssets | None
+    # Seconds to wait before the first join attempt: extra control-plane nodes go one after another.
+    join_delay_seconds: int = 0
 
     @property
     def holds_private_keys(self) -> bool:
@@ -64,12 +66,16 @@ def shared_pki(secrets: SecretsBundle) -> tuple[GuestFile, ...]:
 def node_plan(cluster: Cluster, node: Node, secrets: SecretsBundle) -> NodePlan:
     first = node == cluster.first_control_plane
     action: Action = "init" if first else ("join-control-plane" if node.is_control_plane else "join")
+    delay = 0
+    if action == "join-control-plane":  # the second control-plane node waits 1x the stagger, the third 2x, ...
+        delay = cluster.control_planes.index(node) * cluster.bounds.control_plane_join_stagger_seconds
     return NodePlan(
         node=node,
         action=action,
         kubeadm_documents=tuple(kubeadm.documents(cluster, node, secrets)),
         pki=shared_pki(secrets) if node.is_control_plane else (),
         cni=cni_assets.assets(cluster) if first else None,
+        join_delay_seconds=delay,
     )
 
 

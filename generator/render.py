@@ -9,18 +9,10 @@ from dataclasses import dataclass
 from generator import __version__, cloudinit, prepare, templating, yamldump
 from generator.cni import RENDERED_DIR
 from generator.plan import ClusterPlan, GuestFile, NodePlan
+from generator.tree import PUBLIC_MODE, SECRET_MODE, OutputFile
 
 KUBEADM_CONFIG_PATH = "/etc/kgen/kubeadm.yaml"
 BOOTSTRAP_PATH = "/usr/local/sbin/kgen-bootstrap"
-
-SECRET_MODE = 0o600
-PUBLIC_MODE = 0o644
-
-
-@dataclass(frozen=True)
-class OutputFile:
-    content: bytes
-    mode: int
 
 
 @dataclass(frozen=True)
@@ -50,6 +42,7 @@ def bootstrap_script(plan: ClusterPlan, node_plan: NodePlan, phases: list[prepar
         cluster=cluster,
         node=node_plan.node,
         action=node_plan.action,
+        join_delay_seconds=node_plan.join_delay_seconds,
         cni=node_plan.cni,
         rendered_cni_dir=RENDERED_DIR,
         paths={"kubeadm_config": KUBEADM_CONFIG_PATH},
@@ -134,7 +127,6 @@ def _index(plan: ClusterPlan, summaries: list[NodeSummary]) -> str:
         "imageMode": cluster.image_mode,
         "os": cluster.os,
         "cni": {"plugin": cluster.cni.plugin, "version": cluster.cni.version},
-        "bootstrapToken": {"id": plan.secrets.token_id, "ttlSeconds": cluster.token_ttl_seconds},
         "caCertHash": plan.secrets.ca_cert_hash,
         "nodes": [
             {

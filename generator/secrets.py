@@ -50,6 +50,11 @@ class SecretsBundle:
     front_proxy_ca: CertificateAuthority
     service_account_key: str  # PEM private key
     service_account_pub: str  # PEM public key
+    # The token `kubeadm init` registered, kept when `kgen token rotate` gives joining nodes a new one,
+    # so the first control-plane node's user-data does not change.
+    init_bootstrap_token: str | None = None
+    # When kgen generated the current token (UTC, ISO 8601); shown in the render summary, never rendered.
+    token_generated_at: str | None = None
 
     @property
     def ca_cert_hash(self) -> str:
@@ -59,18 +64,27 @@ class SecretsBundle:
     def token_id(self) -> str:
         return self.bootstrap_token.split(".", 1)[0]
 
+    @property
+    def init_token(self) -> str:
+        return self.init_bootstrap_token or self.bootstrap_token
+
     def to_yaml(self) -> str:
         header = (
             f"# kgen secrets bundle for cluster {self.cluster!r}.\n"
             "# It holds the cluster's CA private keys and bootstrap token: keep it out of version control,\n"
             "# readable only by you (mode 0600), and back it up; losing it means re-keying the cluster.\n"
         )
+        tokens: dict[str, str] = {"bootstrapToken": self.bootstrap_token}
+        if self.token_generated_at:
+            tokens["bootstrapTokenGeneratedAt"] = self.token_generated_at
+        if self.init_bootstrap_token:
+            tokens["initBootstrapToken"] = self.init_bootstrap_token
         return header + yamldump.dump(
             {
                 "apiVersion": API_VERSION,
                 "kind": "Secrets",
                 "cluster": self.cluster,
-                "bootstrapToken": self.bootstrap_token,
+                **tokens,
                 "certificateKey": self.certificate_key,
                 "ca": _ca_data(self.ca),
                 "etcdCA": _ca_data(self.etcd_ca),
@@ -79,8 +93,11 @@ class SecretsBundle:
             }
         )
 
-    def with_token(self, token: str) -> SecretsBundle:
-        return replace(self, bootstrap_token=token)
+    def rotated(self, token: str, now: datetime.datetime | None = None) -> SecretsBundle:
+        """A bundle whose joining nodes use ``token``; the init token stays what kubeadm init registered."""
+        return replace(
+            self, bootstrap_token=token, init_bootstrap_token=self.init_token, token_generated_at=_stamp(now)
+        )
 
 
 def _ca_data(ca: CertificateAuthority) -> dict[str, str]:
@@ -145,11 +162,16 @@ def generate_ca(common_name: str, now: datetime.datetime | None = None) -> Certi
     return CertificateAuthority(certificate=cert.public_bytes(serialization.Encoding.PEM).decode(), key=_key_pem(key))
 
 
+def _stamp(now: datetime.datetime | None = None) -> str:
+    return (now or datetime.datetime.now(datetime.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def generate(cluster: str) -> SecretsBundle:
     sa_key = _rsa_key()
     return SecretsBundle(
         cluster=cluster,
         bootstrap_token=generate_token(),
+        token_generated_at=_stamp(),
         certificate_key=pysecrets.token_hex(32),
         ca=generate_ca("kubernetes"),
         etcd_ca=generate_ca("etcd-ca"),
@@ -202,6 +224,8 @@ def load_bundle(path: Path, *, cluster: str) -> SecretsBundle:
         ),
         service_account_key=need(("serviceAccount", "privateKey"), "key"),
         service_account_pub=need(("serviceAccount", "publicKey"), "public-key"),
+        init_bootstrap_token=need(("initBootstrapToken",), "token") if "initBootstrapToken" in data else None,
+        token_generated_at=str(data["bootstrapTokenGeneratedAt"]) if "bootstrapTokenGeneratedAt" in data else None,
     )
     if not problems:
         for label, ca in (("ca", bundle.ca), ("etcdCA", bundle.etcd_ca), ("frontProxyCA", bundle.front_proxy_ca)):

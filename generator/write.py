@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from generator.errors import UserError
-from generator.render import OutputFile
+from generator.tree import OutputFile
 
 Status = Literal["create", "identical", "update", "remove"]
 

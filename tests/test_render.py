@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from generator import pipeline, write
+from generator import pipeline, render, write
 from generator.errors import RenderError, UserError
+from generator.tree import OutputFile
 from tests.conftest import EXAMPLES, render_config, valid_cases
 
 
@@ -38,7 +40,7 @@ def test_failed_write_leaves_previous_output_untouched(tmp_path: Path, monkeypat
     def broken(*args: object, **kwargs: object) -> None:
         raise RenderError("simulated failure while rendering")
 
-    monkeypatch.setattr(pipeline.render, "render_cluster", broken)
+    monkeypatch.setattr(render, "render_cluster", broken)
     config.write_text(config.read_text(encoding="utf-8").replace("24h", "12h"), encoding="utf-8")
     with pytest.raises(RenderError):
         pipeline.render_cluster(config, out_dir=tmp_path / "out", secrets_path=tmp_path / "cluster.secrets.yaml")
@@ -47,18 +49,19 @@ def test_failed_write_leaves_previous_output_untouched(tmp_path: Path, monkeypat
 
 def test_write_tree_swaps_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "demo"
-    write.write_tree({"a": write.OutputFile(b"1", 0o644)}, root)
+    write.write_tree({"a": OutputFile(b"1", 0o644)}, root)
     calls = {"n": 0}
-    real_open = write.os.open
+    real_open = os.open
 
     def failing_open(path: str, flags: int, mode: int = 0o777, **kwargs: int) -> int:
         calls["n"] += 1
         if calls["n"] == 2:
             raise OSError(28, "No space left on device")
-        return real_open(path, flags, mode, **kwargs)
+        fd: int = real_open(path, flags, mode, **kwargs)
+        return fd
 
-    monkeypatch.setattr(write.os, "open", failing_open)
+    monkeypatch.setattr(os, "open", failing_open)
     with pytest.raises(UserError, match="No space left"):
-        write.write_tree({"a": write.OutputFile(b"2", 0o644), "b": write.OutputFile(b"3", 0o600)}, root)
+        write.write_tree({"a": OutputFile(b"2", 0o644), "b": OutputFile(b"3", 0o600)}, root)
     assert tree(root) == {"a": b"1"}
     assert [p.name for p in tmp_path.iterdir()] == ["demo"]  # no staging leftovers

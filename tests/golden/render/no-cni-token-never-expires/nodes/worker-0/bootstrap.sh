@@ -20,6 +20,7 @@ readonly KUBEADM_CONFIG=/etc/kgen/kubeadm.yaml
 readonly ADMIN_USER=ops
 readonly ENDPOINT_WAIT_SECONDS=1200
 readonly JOIN_ATTEMPTS=5
+readonly JOIN_DELAY_SECONDS=0
 # kubeadm's own preflight threshold is 1700 MiB: a "2 GiB" flavor reports a little less as MemTotal.
 readonly MIN_MEMORY_KIB=1740800
 
@@ -154,19 +155,33 @@ wait_for_endpoint() {
   log "https://${API_ENDPOINT}/readyz answered"
 }
 
+# Joins are retried, bounded, with kubeadm reset -f in between. Control-plane nodes join one at a
+# time: each starts JOIN_DELAY_SECONDS after the endpoint answered (its index x the stagger), and since
+# etcd admits only one learner member at a time, a join that still collides with another member's
+# promotion fails with a learner error and is simply retried after a jittered backoff.
 kubeadm_join() {
   if [[ -f /etc/kubernetes/kubelet.conf ]]; then
     log "this node already joined (found /etc/kubernetes/kubelet.conf)"
     return 0
   fi
-  local attempt=1
+  if (( JOIN_DELAY_SECONDS > 0 )); then
+    log "waiting ${JOIN_DELAY_SECONDS}s so control-plane nodes join one at a time"
+    sleep "${JOIN_DELAY_SECONDS}"
+  fi
+  local attempt=1 output="${STATE_DIR}/kubeadm-join.out"
   while true; do
     step "kubeadm join (attempt ${attempt}/${JOIN_ATTEMPTS})"
-    if kubeadm join --config "${KUBEADM_CONFIG}" >>"${LOG_FILE}" 2>&1; then
+    if kubeadm join --config "${KUBEADM_CONFIG}" >"${output}" 2>&1; then
+      cat "${output}" >>"${LOG_FILE}"
+      rm -f "${output}"
       log "kubeadm join succeeded"
       return 0
     fi
-    (( attempt < JOIN_ATTEMPTS )) || fail "kubeadm join failed ${JOIN_ATTEMPTS} times; see ${LOG_FILE}"
+    cat "${output}" >>"${LOG_FILE}"
+    if grep -qiE 'learner' "${output}"; then
+      log "kubeadm join hit etcd's one-learner-at-a-time rule: another control-plane node is joining"
+    fi
+    (( attempt < JOIN_ATTEMPTS )) || { rm -f "${output}"; fail "kubeadm join failed ${JOIN_ATTEMPTS} times; see ${LOG_FILE}"; }
     log "kubeadm join failed; running kubeadm reset -f before the next attempt"
     kubeadm reset -f >>"${LOG_FILE}" 2>&1 || log "kubeadm reset -f failed too; trying the join anyway"
     sleep_with_jitter $(( attempt * 10 ))

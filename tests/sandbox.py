@@ -1,0 +1,124 @@
+"""A throwaway root for running kgen's first-boot script for real under bash, on the host.
+
+The sandbox is a private mount and network namespace (``unshare``) chrooted into a fresh directory:
+the host's /usr is bind-mounted read-only, /etc is a copy, and everything the script writes
+(/var/lib/kgen, /var/log, /etc/kubernetes, ...) lands in the throwaway tree; /sys holds only a
+fake product_uuid. Tools the script calls
+can be replaced by putting stand-ins first on PATH (``/opt/standins/bin``). Needs root."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, validators_required
+
+STANDINS = REPO / "tests" / "boot" / "standins"
+STANDIN_BIN = "/opt/standins/bin"
+
+
+def require_sandbox() -> None:
+    missing = [tool for tool in ("unshare", "chroot", "mount") if shutil.which(tool) is None]
+    reason = f"needs root and util-linux ({', '.join(missing) or 'present'})"
+    if os.geteuid() != 0 or missing:
+        if validators_required():
+            pytest.fail(f"the bootstrap sandbox {reason} (KGEN_REQUIRE_VALIDATORS=1)")
+        pytest.skip(f"the bootstrap sandbox {reason}")
+
+
+@dataclass
+class Sandbox:
+    root: Path
+
+    @classmethod
+    def create(cls, base: Path, *, admin_user: str = "kadmin") -> Sandbox:
+        require_sandbox()
+        root = base / "root"
+        for name in ("bin", "sbin", "lib", "lib64"):
+            if Path(f"/{name}").is_symlink():
+                (root).mkdir(parents=True, exist_ok=True)
+                (root / name).symlink_to(Path(f"/{name}").readlink())
+        for directory in (
+            "usr",
+            "usr-local",
+            "proc",
+            "sys",
+            "dev",
+            "tmp",
+            "run",
+            "var/lib",
+            "var/log",
+            "root",
+            "opt/standins/bin",
+        ):
+            (root / directory).mkdir(parents=True, exist_ok=True)
+        (root / "tmp").chmod(0o1777)
+        shutil.copytree("/etc", root / "etc", symlinks=True, ignore_dangling_symlinks=True)
+        home = root / "home" / admin_user
+        home.mkdir(parents=True)
+        with (root / "etc" / "passwd").open("a", encoding="utf-8") as fh:
+            fh.write(f"{admin_user}:x:1500:1500:kgen admin:/home/{admin_user}:/bin/bash\n")
+        with (root / "etc" / "group").open("a", encoding="utf-8") as fh:
+            fh.write(f"{admin_user}:x:1500:\n")
+        os.chown(home, 1500, 1500)
+        box = cls(root)
+        # /sys is not the host's: the script reads only the machine's product_uuid from it.
+        box.write("/sys/class/dmi/id/product_uuid", "4c4c4544-0000-1000-8000-000000000001\n", 0o444)
+        for name in ("kubeadm", "kubelet", "kubectl"):
+            box.write(f"{STANDIN_BIN}/{name}", (STANDINS / f"{name}.py").read_text(encoding="utf-8"), 0o755)
+        return box
+
+    def path(self, guest: str) -> Path:
+        # /usr is the host's, read-only; /usr/local is the sandbox's own, mounted over it.
+        if guest.startswith("/usr/local/"):
+            return self.root / "usr-local" / guest.removeprefix("/usr/local/")
+        return self.root / guest.lstrip("/")
+
+    def write(self, guest: str, content: str | bytes, mode: int = 0o644) -> None:
+        target = self.path(guest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        target.write_bytes(content)
+        target.chmod(mode)
+
+    def read(self, guest: str) -> str:
+        return self.path(guest).read_text(encoding="utf-8")
+
+    def exists(self, guest: str) -> bool:
+        return self.path(guest).exists()
+
+    def run(
+        self, argv: list[str], *, timeout: float = 120, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` inside the sandbox as root, with PATH starting at the stand-ins."""
+        path = f"{STANDIN_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        variables = {"PATH": path, "HOME": "/root", "LANG": "C.UTF-8", **(env or {})}
+        inner = " ".join(
+            ["env", "-i", *(shlex.quote(f"{k}={v}") for k, v in variables.items()), *map(shlex.quote, argv)]
+        )
+        root = shlex.quote(str(self.root))
+        script = f"""
+set -e
+mount --make-rprivate /
+mount --rbind -o ro /usr {root}/usr
+mount --bind {root}/usr-local {root}/usr/local
+mount -t proc proc {root}/proc
+mount --rbind /dev {root}/dev
+# A fresh network namespace: no route anywhere, and its own sysctls.
+echo 1 > /proc/sys/net/ipv4/ip_forward
+exec chroot {root} {inner}
+"""
+        return subprocess.run(
+            ["unshare", "--mount", "--net", "--fork", "bash", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )

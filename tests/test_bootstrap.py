@@ -1,0 +1,181 @@
+"""The first-boot script, run for real under bash in a throwaway root (tests/sandbox.py), with the
+boot-test stand-ins for kubeadm, kubelet and kubectl and small stand-ins for curl, systemctl and
+sleep. Covers the join ordering of issue 6 (learner errors, a late endpoint, an endpoint that never
+comes up), idempotent re-runs, and the golden-image guard."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from generator import model, prepare
+from generator.load import load
+from tests.conftest import EXAMPLES, Rendered, render_config
+from tests.sandbox import STANDIN_BIN, Sandbox
+
+# curl: fails (exit 7, "connection refused") until it has been called $CURL_FAILURES times; -1 = always.
+CURL = """#!/bin/bash
+# TEST STAND-IN for curl: the control-plane endpoint comes up after CURL_FAILURES probes.
+state=/var/lib/standin-curl.count
+count=$(( $(cat "$state" 2>/dev/null || echo 0) + 1 ))
+echo "$count" > "$state"
+echo "curl $*" >> /var/lib/standin-calls.log
+failures=$(cat /etc/standin-curl-failures)
+if [[ "$failures" == -1 || "$count" -le "$failures" ]]; then
+  echo "curl: (7) Failed to connect: Connection refused" >&2
+  exit 7
+fi
+exit 0
+"""
+SYSTEMCTL = """#!/bin/bash
+# TEST STAND-IN for systemctl: containerd is active; everything else succeeds.
+echo "systemctl $*" >> /var/lib/standin-calls.log
+exit 0
+"""
+SLEEP = """#!/bin/bash
+# TEST STAND-IN for sleep: records the requested seconds and sleeps a tenth of a second, so bounded
+# waits keep their shape without taking minutes.
+echo "$1" >> /var/lib/standin-sleeps.log
+exec /usr/bin/sleep 0.1
+"""
+CONFIGURE = """#!/bin/bash
+# TEST STAND-IN for the configure phase (exercised for real in the VM boot tests).
+echo "configure $*" >> /var/lib/standin-calls.log
+"""
+
+
+def render_case(tmp_path: Path, *, mode: str = "golden", bounds: dict[str, int] | None = None) -> Rendered:
+    data: dict[str, Any] = yaml.safe_load(
+        (EXAMPLES / "valid" / "ha-three-control-planes" / "cluster.yaml").read_text(encoding="utf-8")
+    )
+    data = copy.deepcopy(data)
+    data["spec"]["image"] = {"mode": mode}
+    data["spec"]["bootstrap"] = bounds or {
+        "endpointWaitSeconds": 4,
+        "joinAttempts": 5,
+        "controlPlaneJoinStaggerSeconds": 1,
+    }
+    config = tmp_path / "cluster.yaml"
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return render_config(config, tmp_path)
+
+
+def prepare_node(
+    tmp_path: Path, rendered: Rendered, node: str, *, curl_failures: int, join_failures: int = 0
+) -> Sandbox:
+    box = Sandbox.create(tmp_path / node)
+    user_data = rendered.user_data(node)
+    for entry in user_data["write_files"]:
+        box.write(entry["path"], entry["content"], int(entry["permissions"], 8))
+    box.write(prepare.CONFIGURE_PATH, CONFIGURE, 0o755)
+    cluster = model.build(load(rendered.root.parent.parent / "cluster.yaml"))
+    box.write(prepare.IMAGE_MANIFEST, prepare.image_manifest(cluster, images=[]))
+    box.write(
+        "/etc/kgen-standin.env",
+        f"STANDIN_VERSION=v{cluster.kubernetes_version}\nSTANDIN_JOIN_FAILURES={join_failures}\n",
+    )
+    box.write("/etc/standin-curl-failures", f"{curl_failures}\n")
+    for name, text in (("curl", CURL), ("systemctl", SYSTEMCTL), ("sleep", SLEEP)):
+        box.write(f"{STANDIN_BIN}/{name}", text, 0o755)
+    return box
+
+
+def kubeadm_calls(box: Sandbox) -> list[list[str]]:
+    path = "/var/lib/kgen-standin/calls.jsonl"
+    if not box.exists(path):
+        return []
+    return [json.loads(line)["argv"] for line in box.read(path).splitlines()]
+
+
+def sleeps(box: Sandbox) -> list[int]:
+    return (
+        [int(s) for s in box.read("/var/lib/standin-sleeps.log").split()]
+        if box.exists("/var/lib/standin-sleeps.log")
+        else []
+    )
+
+
+def test_control_plane_join_retries_learner_errors_then_succeeds(tmp_path: Path) -> None:
+    rendered = render_case(tmp_path)
+    box = prepare_node(tmp_path, rendered, "cp-2", curl_failures=0, join_failures=2)
+    result = box.run(["/usr/local/sbin/kgen-bootstrap"])
+    log = box.read("/var/log/kgen-bootstrap.log")
+    assert result.returncode == 0, log + result.stderr
+    calls = [argv[0] for argv in kubeadm_calls(box) if argv[0] in {"join", "reset"}]
+    assert calls == ["join", "reset", "join", "reset", "join"]
+    join_args = next(argv for argv in kubeadm_calls(box) if argv[0] == "join")
+    assert join_args == ["join", "--config", "/etc/kgen/kubeadm.yaml"]
+    assert log.count("etcd's one-learner-at-a-time rule") == 2
+    assert "waiting 2s so control-plane nodes join one at a time" in log  # cp-2 is the third control plane
+    assert box.exists("/var/lib/kgen/bootstrap-success") and not box.exists("/var/lib/kgen/bootstrap-failure")
+    assert box.read("/root/.kube/config") == box.read("/etc/kubernetes/admin.conf")
+    assert box.path("/home/kadmin/.kube/config").stat().st_uid == 1500
+    # The stand-in checked the config it was handed and kept a copy: it is the rendered one.
+    assert box.read("/var/lib/kgen-standin/join/config.yaml") == box.read("/etc/kgen/kubeadm.yaml")
+    # A second run is a no-op: the success marker is there.
+    before = kubeadm_calls(box)
+    again = box.run(["/usr/local/sbin/kgen-bootstrap"])
+    assert again.returncode == 0
+    assert kubeadm_calls(box) == before
+    assert "is already bootstrapped" in box.read("/var/log/kgen-bootstrap.log")
+
+
+def test_worker_waits_for_a_late_endpoint(tmp_path: Path) -> None:
+    rendered = render_case(tmp_path, bounds={"endpointWaitSeconds": 60})
+    box = prepare_node(tmp_path, rendered, "worker-0", curl_failures=4)
+    result = box.run(["/usr/local/sbin/kgen-bootstrap"])
+    log = box.read("/var/log/kgen-bootstrap.log")
+    assert result.returncode == 0, log + result.stderr
+    probes = [line for line in box.read("/var/lib/standin-calls.log").splitlines() if line.startswith("curl ")]
+    assert len(probes) == 5
+    assert all("https://k8s-api.example.com:6443/readyz" in p for p in probes)
+    waits = sleeps(box)
+    assert len(waits) == 4
+    # Exponential backoff from 2 s, capped at 30 s, each with up to 50% jitter.
+    for wait, base in zip(waits, [2, 4, 8, 16], strict=True):
+        assert base <= wait <= base + base // 2
+    assert [argv[0] for argv in kubeadm_calls(box) if argv[0] == "join"] == ["join"]
+    assert box.exists("/var/lib/kgen/bootstrap-success")
+
+
+def test_endpoint_that_never_comes_up_fails_clearly(tmp_path: Path) -> None:
+    rendered = render_case(tmp_path, bounds={"endpointWaitSeconds": 3})
+    box = prepare_node(tmp_path, rendered, "worker-1", curl_failures=-1)
+    result = box.run(["/usr/local/sbin/kgen-bootstrap"])
+    assert result.returncode != 0
+    failure = box.read("/var/lib/kgen/bootstrap-failure")
+    assert "step: wait for https://k8s-api.example.com:6443/readyz" in failure
+    assert "https://k8s-api.example.com:6443/readyz did not answer within 3s" in failure
+    assert not box.exists("/var/lib/kgen/bootstrap-success")
+    assert not any(argv[0] == "join" for argv in kubeadm_calls(box))
+    assert "FAILED at step" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        (
+            "kubernetesVersion",
+            "1.33.7",
+            "the image was baked for Kubernetes 1.33.7, but the cluster config wants Kubernetes 1.32.11",
+        ),
+        ("os", "ubuntu-22.04", "the image was baked for OS ubuntu-22.04, but the cluster config wants OS almalinux-9"),
+    ],
+)
+def test_golden_image_guard_refuses_a_mismatched_image(tmp_path: Path, key: str, value: str, message: str) -> None:
+    rendered = render_case(tmp_path)
+    box = prepare_node(tmp_path, rendered, "worker-2", curl_failures=0)
+    manifest = json.loads(box.read(prepare.IMAGE_MANIFEST))
+    manifest[key] = value
+    box.write(prepare.IMAGE_MANIFEST, json.dumps(manifest))
+    result = box.run(["/usr/local/sbin/kgen-bootstrap"])
+    assert result.returncode != 0
+    failure = box.read("/var/lib/kgen/bootstrap-failure")
+    assert message in failure
+    assert "step: check the golden image" in failure
+    assert kubeadm_calls(box) == []
