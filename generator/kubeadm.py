@@ -88,8 +88,8 @@ def cluster_configuration(cluster: Cluster) -> dict[str, Any]:
 
 
 def kubelet_configuration() -> dict[str, Any]:
-    # kubeadm defaults to systemd since 1.22, but say it: containerd runs with SystemdCgroup = true and
-    # the two must match (https://kubernetes.io/docs/setup/production-environment/container-runtimes/).
+    # kubeadm defaults to systemd since 1.22, but say it: containerd runs with SystemdCgroup = true (CRI-O
+    # with cgroup_manager = "systemd") and the two must match (https://kubernetes.io/docs/setup/production-environment/container-runtimes/).
     return {"apiVersion": KUBELET_API, "kind": "KubeletConfiguration", "cgroupDriver": "systemd"}
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,15 @@ KeyPath = tuple[str | int, ...]
 
 
 def format_path(path: KeyPath) -> str:
-    """``("spec", "nodes", 2, "role")`` -> ``spec.nodes[2].role``."""
+    """``("spec", "nodes", 2, "role")`` -> ``spec.nodes[2].role``. A key with characters that would break
+    the one-line report (newlines, control characters) is shown JSON-quoted."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
+            continue
+        text = part if part.isprintable() else json.dumps(part)
+        out += f".{text}" if out else text
     return out
 
 

@@ -9,7 +9,14 @@ from typing import Any, Literal
 
 from generator.load import Document
 from generator.validate import split_endpoint, with_defaults
-from generator.versions import CniRelease, KubernetesRelease, Version, cni_release, kubernetes_release
+from generator.versions import (
+    CniRelease,
+    KubernetesRelease,
+    Version,
+    cni_release,
+    kubernetes_release,
+    runtime_table,
+)
 
 Role = Literal["control-plane", "worker"]
 
@@ -60,6 +67,27 @@ class Cni:
 
 
 @dataclass(frozen=True)
+class Runtime:
+    """The container runtime: its package version (a pin or a minor stream) and its CRI socket."""
+
+    name: Literal["containerd", "cri-o"]
+    version: str
+    socket: str
+    repositories: tuple[tuple[str, str], ...] = ()  # (package format, URL) for CRI-O
+
+    @property
+    def label(self) -> str:
+        return "CRI-O" if self.name == "cri-o" else "containerd"
+
+    @property
+    def service(self) -> str:
+        return "crio" if self.name == "cri-o" else "containerd"
+
+    def repository(self, kind: str) -> str:
+        return dict(self.repositories)[kind]
+
+
+@dataclass(frozen=True)
 class BootstrapBounds:
     endpoint_wait_seconds: int
     join_attempts: int
@@ -87,7 +115,11 @@ class Cluster:
     ssh_authorized_keys: tuple[str, ...]
     nodes: tuple[Node, ...]
     bounds: BootstrapBounds
-    cri_socket: str = CONTAINERD_SOCKET
+    runtime: Runtime
+
+    @property
+    def cri_socket(self) -> str:
+        return self.runtime.socket
 
     @property
     def endpoint(self) -> str:
@@ -117,7 +149,7 @@ def parse_duration(text: str) -> int:
     """``24h``, ``90m``, ``2h30m``, ``0`` -> seconds."""
     if text == "0":
         return 0
-    match = _DURATION.match(text)
+    match = _DURATION.fullmatch(text)
     if not match or not text:
         raise ValueError(f"not a duration: {text!r}")
     hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
@@ -145,6 +177,17 @@ def _taints(raw: Any) -> tuple[Taint, ...] | None:
 
 def _labels(raw: Any) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(k), str(v)) for k, v in (raw or {}).items()))
+
+
+def _runtime(spec: dict[str, Any], kubernetes: KubernetesRelease) -> Runtime:
+    wanted = spec["runtime"]
+    if wanted["name"] == "cri-o":
+        crio = runtime_table("cri-o")
+        version = str(wanted.get("version", kubernetes.minor)).lstrip("v")
+        repositories = tuple((kind, crio[kind].format(minor=kubernetes.minor)) for kind in ("deb", "rpm"))
+        return Runtime(name="cri-o", version=version, socket=crio["socket"], repositories=repositories)
+    version = str(wanted.get("version", kubernetes.containerd_package)).lstrip("v")
+    return Runtime(name="containerd", version=version, socket=CONTAINERD_SOCKET)
 
 
 def build(doc: Document) -> Cluster:
@@ -182,10 +225,11 @@ def build(doc: Document) -> Cluster:
     # The first control-plane node in the file runs `kubeadm init`; keep it first.
     nodes.sort(key=lambda n: 0 if n.is_control_plane else 1)
     bootstrap = spec["bootstrap"]
+    kubernetes = kubernetes_release(version.minor_key)
     return Cluster(
         name=data["metadata"]["name"],
         kubernetes_version=version,
-        kubernetes=kubernetes_release(version.minor_key),
+        kubernetes=kubernetes,
         endpoint_host=host,
         endpoint_port=port,
         extra_cert_sans=tuple(spec["controlPlane"]["certSANs"]),
@@ -211,4 +255,5 @@ def build(doc: Document) -> Cluster:
             node_ready_timeout_seconds=bootstrap["nodeReadyTimeoutSeconds"],
             control_plane_join_stagger_seconds=bootstrap["controlPlaneJoinStaggerSeconds"],
         ),
+        runtime=_runtime(spec, kubernetes),
     )

@@ -73,6 +73,18 @@ def containerd_config(cluster: Cluster, major: int) -> str:
     return f"# Written by kgen {__version__} for containerd {major}.x. Re-render instead of editing.\n" + text
 
 
+CRIO_DROPIN_PATH = "/etc/crio/crio.conf.d/10-kgen.conf"
+
+
+def crio_dropin(cluster: Cluster) -> str:
+    """The CRI-O drop-in: the systemd cgroup manager (the kubelet uses systemd too) and kubeadm's
+    pause image (https://github.com/cri-o/cri-o/blob/main/docs/crio.conf.5.md)."""
+    data = {
+        "crio": {"runtime": {"cgroup_manager": "systemd"}, "image": {"pause_image": cluster.kubernetes.pause_image}}
+    }
+    return f"# Written by kgen {__version__}. Re-render instead of editing.\n" + tomli_w.dumps(data)
+
+
 def crictl_config(cluster: Cluster) -> str:
     return yamldump.dump({"runtime-endpoint": cluster.cri_socket, "image-endpoint": cluster.cri_socket, "timeout": 10})
 
@@ -92,7 +104,7 @@ def install_script(cluster: Cluster) -> str:
         kgen_version=__version__,
         cluster=cluster,
         kubernetes_minor=cluster.kubernetes.minor,
-        containerd_version=cluster.kubernetes.containerd_package,
+        runtime=cluster.runtime,
         docker_distro=docker_distro,
         codename=codename,
         cni=cni,
@@ -107,7 +119,10 @@ def configure_script(cluster: Cluster) -> str:
         "prepare/configure.sh.j2",
         kgen_version=__version__,
         cluster=cluster,
+        runtime=cluster.runtime,
         containerd_configs={1: containerd_config(cluster, 1), 2: containerd_config(cluster, 2)},
+        crio_dropin=crio_dropin(cluster),
+        crio_dropin_path=CRIO_DROPIN_PATH,
         crictl_yaml=crictl_config(cluster),
         firewall=firewall_ports(cluster),
     )
@@ -128,7 +143,8 @@ def image_manifest_fields(cluster: Cluster) -> list[tuple[str, str, str]]:
     return [
         ("OS", "os", cluster.os),
         ("Kubernetes", "kubernetesVersion", str(cluster.kubernetes_version)),
-        ("containerd", "containerdVersion", cluster.kubernetes.containerd_package),
+        ("container runtime", "runtime", cluster.runtime.name),
+        (cluster.runtime.label, "runtimeVersion", cluster.runtime.version),
         ("CNI", "cni", cni),
     ]
 

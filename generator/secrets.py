@@ -238,9 +238,9 @@ def load_bundle(path: Path, *, cluster: str) -> SecretsBundle:
 
 def _check_value(check: str, value: str) -> str | None:
     if check == "token":
-        return None if TOKEN_PATTERN.match(value) else "not a bootstrap token of the form [a-z0-9]{6}.[a-z0-9]{16}"
+        return None if TOKEN_PATTERN.fullmatch(value) else "not a bootstrap token of the form [a-z0-9]{6}.[a-z0-9]{16}"
     if check == "certificate-key":
-        return None if CERTIFICATE_KEY_PATTERN.match(value) else "not 64 lowercase hex characters"
+        return None if CERTIFICATE_KEY_PATTERN.fullmatch(value) else "not 64 lowercase hex characters"
     try:
         if check == "certificate":
             cert = x509.load_pem_x509_certificate(value.encode())

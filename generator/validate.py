@@ -42,7 +42,8 @@ ALLOWED_KUBERNETES_LABELS = {
 
 def validate(doc: Document) -> list[Problem]:
     """All problems in ``doc``: schema violations, then the semantic checks. Warnings included."""
-    problems = list(schema_problems(doc))
+    problems = list(control_character_problems(doc))
+    problems.extend(schema_problems(doc))
     if isinstance(doc.data, dict):
         defaulted = Document(file=doc.file, data=with_defaults(doc.data), lines=doc.lines)
         for check in SEMANTIC_CHECKS:
@@ -65,6 +66,29 @@ def with_defaults(data: Any, schema: dict[str, Any] | None = None) -> Any:
     if isinstance(data, list) and isinstance(schema.get("items"), dict):
         return [with_defaults(item, schema["items"]) for item in data]
     return data
+
+
+# --- control characters -----------------------------------------------------------------------------
+# No value kgen reads may carry a newline, tab or other control character: JSON Schema patterns end
+# in `$`, which also matches before a final newline, and a newline in a name would end a comment line
+# in a generated script. One check, before everything else, covers keys and values alike.
+
+
+def control_character_problems(doc: Document) -> Iterator[Problem]:
+    def walk(value: Any, path: KeyPath) -> Iterator[Problem]:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                child = (*path, str(key))
+                if isinstance(key, str) and not key.isprintable():
+                    yield doc.problem(child, "the key contains a control character (newline, tab, ...)")
+                yield from walk(item, child)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from walk(item, (*path, index))
+        elif isinstance(value, str) and not value.isprintable():
+            yield doc.problem(path, f"{json.dumps(value)} contains a control character (newline, tab, ...)")
+
+    yield from walk(doc.data, ())
 
 
 # --- schema -----------------------------------------------------------------------------------------
@@ -97,7 +121,7 @@ def _problems_from_schema_error(doc: Document, error: jsonschema.ValidationError
             )
             return
     if error.validator == "required":
-        missing = re.match(r"'([^']+)' is a required property", error.message)
+        missing = re.fullmatch(r"'([^']+)' is a required property", error.message)
         if missing:
             yield doc.problem(path, f"missing required key {missing.group(1)!r}")
             return
@@ -175,18 +199,18 @@ def check_control_plane(doc: Document) -> Iterator[Problem]:
 
 def check_names(doc: Document) -> Iterator[Problem]:
     name = _get(doc.data, "metadata", "name")
-    if isinstance(name, str) and not DNS1123_LABEL.match(name):
+    if isinstance(name, str) and not DNS1123_LABEL.fullmatch(name):
         yield doc.problem(("metadata", "name"), f"{name!r} is not a valid cluster name: use {DNS1123_HINT}")
     for i, pool in _list(doc.data, "spec", "workerPools"):
         pool_name = pool.get("name")
-        if isinstance(pool_name, str) and not DNS1123_LABEL.match(pool_name):
+        if isinstance(pool_name, str) and not DNS1123_LABEL.fullmatch(pool_name):
             yield doc.problem(
                 ("spec", "workerPools", i, "name"), f"{pool_name!r} is not a valid pool name: use {DNS1123_HINT}"
             )
     seen: dict[str, KeyPath] = {}
     for path, node_name, _, _ in expanded_nodes(doc.data):
         key_path = (*path, "name")
-        if path[1] == "nodes" and not DNS1123_LABEL.match(node_name):
+        if path[1] == "nodes" and not DNS1123_LABEL.fullmatch(node_name):
             yield doc.problem(key_path, f"{node_name!r} is not a valid node name: use {DNS1123_HINT}")
         elif path[1] == "workerPools" and len(node_name) > 63:
             yield doc.problem(key_path, f"pool node name {node_name!r} is longer than 63 characters")
@@ -219,6 +243,9 @@ def _networks(doc: Document) -> tuple[list[tuple[str, KeyPath, Network]], list[P
 def check_networks(doc: Document) -> Iterator[Problem]:
     nets, problems = _networks(doc)
     yield from problems
+    for label, path, net in nets:
+        if net.version != 4:
+            yield doc.problem(path, f"the {label} {net} is IPv6; kgen renders IPv4 single-stack clusters")
     for i, (label_a, _, net_a) in enumerate(nets):
         for label_b, path_b, net_b in nets[i + 1 :]:
             if net_a.version == net_b.version and net_a.overlaps(net_b):
@@ -280,15 +307,17 @@ def check_endpoint(doc: Document) -> Iterator[Problem]:
             )
     domain_path: KeyPath = ("spec", "networking", "dnsDomain")
     domain = _get(doc.data, *domain_path)
-    if isinstance(domain, str) and not (DNS1123_SUBDOMAIN.match(domain) and len(domain) <= 253):
+    if isinstance(domain, str) and not (DNS1123_SUBDOMAIN.fullmatch(domain) and len(domain) <= 253):
         yield doc.problem(domain_path, f"{domain!r} is not a DNS domain (lowercase labels separated by dots)")
 
 
 def _is_ip_or_dns_name(value: str) -> bool:
+    if "%" in value:  # ipaddress accepts IPv6 zones; a certificate SAN cannot carry one
+        return False
     try:
         ipaddress.ip_address(value)
     except ValueError:
-        return bool(DNS1123_SUBDOMAIN.match(value.removeprefix("*."))) and len(value) <= 253
+        return bool(DNS1123_SUBDOMAIN.fullmatch(value.removeprefix("*."))) and len(value) <= 253
     return True
 
 
@@ -302,7 +331,7 @@ def split_endpoint(endpoint: str) -> tuple[str, int]:
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        if not DNS1123_SUBDOMAIN.match(host) or len(host) > 253:
+        if not DNS1123_SUBDOMAIN.fullmatch(host) or len(host) > 253:
             raise ValueError(f"{endpoint!r}: {host!r} is neither an IPv4 address nor a DNS name") from None
     else:
         if address.version != 4:
@@ -355,6 +384,42 @@ def check_kubernetes_version(doc: Document) -> Iterator[Problem]:
             )
 
 
+def check_runtime(doc: Document) -> Iterator[Problem]:
+    """CRI-O follows Kubernetes minors; containerd must be in the range containerd supports for it."""
+    path: KeyPath = ("spec", "runtime", "version")
+    wanted, name = _get(doc.data, *path), _get(doc.data, "spec", "runtime", "name")
+    k8s_text = _get(doc.data, "spec", "kubernetes", "version")
+    if not isinstance(wanted, str) or not isinstance(k8s_text, str):
+        return
+    try:
+        k8s = Version.parse(k8s_text)
+        release = kubernetes_release(k8s.minor_key)
+    except (ValueError, KeyError):
+        return  # reported by the version checks
+    parts = wanted.lstrip("v").split(".")
+    if len(parts) < 2 or not all(p.isdigit() for p in parts):
+        return  # reported by the schema pattern
+    minor = f"{parts[0]}.{parts[1]}"
+    if name == "cri-o" and minor != k8s.minor_key:
+        yield doc.problem(
+            path,
+            f"CRI-O {wanted} does not match Kubernetes {k8s}: CRI-O's minor version must equal Kubernetes' "
+            f"({k8s.minor_key}); leave version out to follow Kubernetes",
+        )
+    if name == "containerd":
+        if len(parts) != 3:
+            yield doc.problem(path, f"containerd {wanted}: pin the patch version, such as {release.containerd_package}")
+            return
+        version = Version.parse(wanted)
+        lines = {Version.parse(m).minor_key: Version.parse(m) for m in release.containerd_minimums}
+        floor = lines.get(version.minor_key)
+        if floor is None or version < floor:
+            supported = ", ".join(f"{m}+" for m in release.containerd_minimums)
+            yield doc.problem(
+                path, f"containerd {wanted} is not supported with Kubernetes {k8s.minor_key} (supported: {supported})"
+            )
+
+
 def check_token(doc: Document) -> Iterator[Problem]:
     path: KeyPath = ("spec", "bootstrapToken", "ttl")
     if _get(doc.data, *path) == "0":
@@ -397,6 +462,7 @@ SEMANTIC_CHECKS: tuple[Callable[[Document], Iterator[Problem]], ...] = (
     check_node_ips,
     check_endpoint,
     check_kubernetes_version,
+    check_runtime,
     check_token,
     check_labels,
 )

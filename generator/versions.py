@@ -100,6 +100,11 @@ def cni_release(plugin: str) -> CniRelease:
     )
 
 
+def runtime_table(name: str) -> dict[str, Any]:
+    entry: dict[str, Any] = table()["runtimes"][name]
+    return entry
+
+
 def retired_os(name: str) -> dict[str, Any] | None:
     entry: dict[str, Any] | None = table().get("retiredOS", {}).get(name)
     return entry

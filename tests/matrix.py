@@ -21,10 +21,16 @@ def base_config() -> dict[str, Any]:
     return data
 
 
-def cluster_for(os_name: str, version: str, *, mode: str = "install", cni: str = "calico") -> model.Cluster:
+RUNTIMES = ["containerd", "cri-o"]
+
+
+def cluster_for(
+    os_name: str, version: str, *, mode: str = "install", cni: str = "calico", runtime: str = "containerd"
+) -> model.Cluster:
     data = copy.deepcopy(base_config())
     data["spec"]["os"] = os_name
     data["spec"]["kubernetes"]["version"] = version
     data["spec"]["image"]["mode"] = mode
     data["spec"]["cni"] = {"plugin": cni}
+    data["spec"]["runtime"] = {"name": runtime}
     return model.build(Document(file="matrix.yaml", data=data))

@@ -49,12 +49,15 @@ echo "configure $*" >> /var/lib/standin-calls.log
 """
 
 
-def render_case(tmp_path: Path, *, mode: str = "golden", bounds: dict[str, int] | None = None) -> Rendered:
+def render_case(
+    tmp_path: Path, *, mode: str = "golden", bounds: dict[str, int] | None = None, runtime: str = "containerd"
+) -> Rendered:
     data: dict[str, Any] = yaml.safe_load(
         (EXAMPLES / "valid" / "ha-three-control-planes" / "cluster.yaml").read_text(encoding="utf-8")
     )
     data = copy.deepcopy(data)
     data["spec"]["image"] = {"mode": mode}
+    data["spec"]["runtime"] = {"name": runtime}
     data["spec"]["bootstrap"] = bounds or {
         "endpointWaitSeconds": 4,
         "joinAttempts": 5,

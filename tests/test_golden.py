@@ -12,7 +12,7 @@ from generator import prepare
 from generator.resources import templates_dir
 from tests.conftest import EXAMPLES, Rendered, valid_cases
 from tests.golden import check_golden, golden_names
-from tests.matrix import OS_NAMES, VERSIONS, cluster_for
+from tests.matrix import OS_NAMES, RUNTIMES, VERSIONS, cluster_for
 
 
 @pytest.mark.parametrize("case", valid_cases(), ids=lambda p: p.name)
@@ -32,12 +32,14 @@ def test_rendered_tree_matches_golden(case: Path, rendered_valid: dict[str, Rend
     assert not stale, f"golden files no longer produced: {sorted(stale)}"
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("os_name", OS_NAMES)
-def test_prepare_scripts_match_golden(os_name: str, version: str) -> None:
-    cluster = cluster_for(os_name, version, mode="install")
-    check_golden(f"prepare/{os_name}-{version}/node-install.sh", prepare.install_script(cluster).encode())
-    check_golden(f"prepare/{os_name}-{version}/node-configure.sh", prepare.configure_script(cluster).encode())
+def test_prepare_scripts_match_golden(os_name: str, version: str, runtime: str) -> None:
+    cluster = cluster_for(os_name, version, mode="install", runtime=runtime)
+    folder = f"prepare/{os_name}-{version}" + ("" if runtime == "containerd" else f"-{runtime}")
+    check_golden(f"{folder}/node-install.sh", prepare.install_script(cluster).encode())
+    check_golden(f"{folder}/node-configure.sh", prepare.configure_script(cluster).encode())
 
 
 def test_examples_folder_is_the_init_template() -> None:

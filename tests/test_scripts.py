@@ -40,9 +40,11 @@ def test_user_data_scripts_pass_shellcheck(case: Path, rendered_valid: dict[str,
 
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("os_name", OS_NAMES)
-@pytest.mark.parametrize("cni", ["calico", "cilium", "flannel", "none"])
-def test_prepare_scripts_pass_shellcheck(os_name: str, version: str, cni: str, tmp_path: Path) -> None:
-    cluster = cluster_for(os_name, version, mode="install", cni=cni)
+@pytest.mark.parametrize(
+    ("cni", "runtime"), [("calico", "containerd"), ("cilium", "containerd"), ("flannel", "cri-o"), ("none", "cri-o")]
+)
+def test_prepare_scripts_pass_shellcheck(os_name: str, version: str, cni: str, runtime: str, tmp_path: Path) -> None:
+    cluster = cluster_for(os_name, version, mode="install", cni=cni, runtime=runtime)
     shellcheck(
         {"install.sh": prepare.install_script(cluster), "configure.sh": prepare.configure_script(cluster)}, tmp_path
     )
@@ -69,6 +71,23 @@ def test_install_script_pins_exact_versions(os_name: str, version: str) -> None:
         assert '"containerd.io-${CONTAINERD_VERSION}"' in script
     assert f"readonly CONTAINERD_VERSION={containerd}" in script
     assert f"readonly KUBERNETES_VERSION={version}" in script
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("os_name", OS_NAMES)
+def test_crio_install_script_uses_crio_repository_for_the_minor(os_name: str, version: str) -> None:
+    cluster = cluster_for(os_name, version, runtime="cri-o")
+    script = prepare.install_script(cluster)
+    minor = version.rsplit(".", 1)[0]
+    repo = f"https://download.opensuse.org/repositories/isv:/cri-o:/stable:/v{minor}/"
+    assert repo in script
+    assert "containerd" not in script and "download.docker.com" not in script
+    if cluster.os_family == "debian":
+        assert f"'cri-o={minor}.*'" in script
+        assert "apt-mark hold kubelet kubeadm kubectl cri-o" in script
+    else:
+        assert "exclude=cri-o" in script and f"'cri-o-{minor}.*'" in script
+        assert "dnf install -y container-selinux" in script
 
 
 @pytest.mark.parametrize("os_name", OS_NAMES)

@@ -99,7 +99,7 @@ KGEN_EOF
 
 # 5. containerd: a complete config for the installed major version, with SystemdCgroup = true and
 #    kubeadm's pause image as the sandbox image.
-containerd_config() {
+runtime_config() {
   command -v containerd >/dev/null 2>&1 || die "containerd is not installed"
   local version major
   version=$(containerd --version | awk '{print $3}')
@@ -152,7 +152,7 @@ KGEN_EOF
   fi
 }
 
-# 6. crictl talks to containerd.
+# 6. crictl talks to the container runtime.
 crictl_config() {
   write_file /etc/crictl.yaml 0644 <<'KGEN_EOF'
 runtime-endpoint: unix:///var/run/containerd/containerd.sock
@@ -213,7 +213,7 @@ open_firewall() {
 disable_swap
 kernel_modules
 sysctls
-containerd_config
+runtime_config
 crictl_config
 enable_kubelet
 open_firewall

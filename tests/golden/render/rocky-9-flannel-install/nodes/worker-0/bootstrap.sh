@@ -83,7 +83,7 @@ preflight() {
   [[ "$(cat /proc/sys/net/ipv4/ip_forward)" == 1 ]] \
     || fail "net.ipv4.ip_forward is not 1; set it in /etc/sysctl.d/ (pod traffic is routed through the node)"
   systemctl is-active --quiet containerd \
-    || fail "containerd is not active (systemctl status containerd)"
+    || fail 'containerd is not active (systemctl status containerd)'
   check_versions
   log "preflight passed"
 }

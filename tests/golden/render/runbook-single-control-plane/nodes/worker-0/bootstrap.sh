@@ -83,7 +83,7 @@ preflight() {
   [[ "$(cat /proc/sys/net/ipv4/ip_forward)" == 1 ]] \
     || fail "net.ipv4.ip_forward is not 1; set it in /etc/sysctl.d/ (pod traffic is routed through the node)"
   systemctl is-active --quiet containerd \
-    || fail "containerd is not active (systemctl status containerd)"
+    || fail 'containerd is not active (systemctl status containerd)'
   check_versions
   log "preflight passed"
 }
@@ -202,7 +202,8 @@ check_image() {
   [[ -r "${manifest}" ]] || fail "image mode is golden but ${manifest} is missing: this image was not baked by kgen (use image.mode: install for a stock image)"
   check_image_field OS os ubuntu-24.04
   check_image_field Kubernetes kubernetesVersion 1.34.3
-  check_image_field containerd containerdVersion 2.1.5
+  check_image_field 'container runtime' runtime containerd
+  check_image_field containerd runtimeVersion 2.1.5
   check_image_field CNI cni 'calico v3.31.3'
 }
 
@@ -223,8 +224,8 @@ main() {
   fi
   rm -f "${FAILURE_MARKER}"
   log "bootstrapping ${NODE_ROLE} node ${NODE_NAME} of cluster ${CLUSTER_NAME}: Kubernetes v${KUBERNETES_VERSION}, image mode ${IMAGE_MODE}, action ${BOOTSTRAP_ACTION}"
-  run_configure_phase
   check_image
+  run_configure_phase
   preflight
   case "${BOOTSTRAP_ACTION}" in
     init)
