@@ -103,6 +103,8 @@ class Cluster:
     endpoint_host: str
     endpoint_port: int
     extra_cert_sans: tuple[str, ...]
+    load_balancer: Literal["external", "kube-vip"]
+    kube_vip_interface: str | None
     pod_subnet: str
     service_subnet: str
     dns_domain: str
@@ -233,6 +235,8 @@ def build(doc: Document) -> Cluster:
         endpoint_host=host,
         endpoint_port=port,
         extra_cert_sans=tuple(spec["controlPlane"]["certSANs"]),
+        load_balancer=spec["controlPlane"]["loadBalancer"],
+        kube_vip_interface=spec["controlPlane"]["kubeVip"].get("interface"),
         pod_subnet=pod_subnet,
         service_subnet=str(ipaddress.ip_network(networking["serviceSubnet"])),
         dns_domain=networking["dnsDomain"],

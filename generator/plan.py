@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from generator import cni as cni_assets
-from generator import kubeadm
+from generator import kubeadm, kubevip
 from generator.model import Cluster, Node
 from generator.secrets import SecretsBundle
 
@@ -35,6 +35,8 @@ class NodePlan:
     cni: cni_assets.CniAssets | None
     # Seconds to wait before the first join attempt: extra control-plane nodes go one after another.
     join_delay_seconds: int = 0
+    # Staged kube-vip static-pod manifests (control-plane nodes with loadBalancer: kube-vip).
+    staged: tuple[GuestFile, ...] = ()
 
     @property
     def holds_private_keys(self) -> bool:
@@ -76,7 +78,14 @@ def node_plan(cluster: Cluster, node: Node, secrets: SecretsBundle) -> NodePlan:
         pki=shared_pki(secrets) if node.is_control_plane else (),
         cni=cni_assets.assets(cluster) if first else None,
         join_delay_seconds=delay,
+        staged=kube_vip_files(cluster) if node.is_control_plane else (),
     )
+
+
+def kube_vip_files(cluster: Cluster) -> tuple[GuestFile, ...]:
+    if cluster.load_balancer != "kube-vip":
+        return ()
+    return tuple(GuestFile(path, text, "0644") for path, text in kubevip.staged_manifests(cluster).items())
 
 
 def plan(cluster: Cluster, secrets: SecretsBundle) -> ClusterPlan:

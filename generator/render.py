@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from generator import __version__, cloudinit, prepare, templating, yamldump
+from generator import __version__, cloudinit, kubevip, prepare, templating, yamldump
 from generator.cni import RENDERED_DIR
 from generator.plan import ClusterPlan, GuestFile, NodePlan
 from generator.tree import PUBLIC_MODE, SECRET_MODE, OutputFile
@@ -43,6 +43,7 @@ def bootstrap_script(plan: ClusterPlan, node_plan: NodePlan, phases: list[prepar
         node=node_plan.node,
         action=node_plan.action,
         join_delay_seconds=node_plan.join_delay_seconds,
+        kube_vip=kubevip if node_plan.staged else None,
         cni=node_plan.cni,
         rendered_cni_dir=RENDERED_DIR,
         paths={"kubeadm_config": KUBEADM_CONFIG_PATH},
@@ -60,6 +61,7 @@ def guest_files(
     files = [
         *node_plan.pki,
         GuestFile(KUBEADM_CONFIG_PATH, kubeadm_yaml, "0600", secret=True),
+        *node_plan.staged,
         *(GuestFile(p.path, p.script, "0700") for p in phases),
     ]
     if node_plan.cni is not None:

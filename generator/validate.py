@@ -186,7 +186,8 @@ def check_control_plane(doc: Document) -> Iterator[Problem]:
             severity="warning",
         )
     endpoint = _get(doc.data, "spec", "controlPlane", "endpoint")
-    if len(control_planes) > 1 and isinstance(endpoint, str):
+    kube_vip = _get(doc.data, "spec", "controlPlane", "loadBalancer") == "kube-vip"  # check_kube_vip covers it
+    if len(control_planes) > 1 and isinstance(endpoint, str) and not kube_vip:
         host = endpoint.rsplit(":", 1)[0].strip("[]")
         for _, name, _, ip in control_planes:
             if ip == host:
@@ -195,6 +196,35 @@ def check_control_plane(doc: Document) -> Iterator[Problem]:
                     f"with {len(control_planes)} control-plane nodes the endpoint must be a load-balancer VIP or "
                     f"DNS name, not the IP of node {name!r} ({host}); that node would be a single point of failure",
                 )
+
+
+def check_kube_vip(doc: Document) -> Iterator[Problem]:
+    """kube-vip announces the endpoint IP itself: it must be a free IPv4 address, not a node's."""
+    if _get(doc.data, "spec", "controlPlane", "loadBalancer") != "kube-vip":
+        return
+    path: KeyPath = ("spec", "controlPlane", "endpoint")
+    endpoint = _get(doc.data, *path)
+    if not isinstance(endpoint, str):
+        return
+    host = endpoint.rpartition(":")[0]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        yield doc.problem(
+            path, f"with loadBalancer kube-vip the endpoint must be the virtual IP kube-vip holds, not {host!r}"
+        )
+        return
+    for _, name, _, ip in expanded_nodes(doc.data):
+        if ip == str(address):
+            yield doc.problem(
+                path, f"the kube-vip address {address} is the IP of node {name!r}; kube-vip needs a free address"
+            )
+    nets, _ = _networks(doc)
+    for label, _, net in nets:
+        if label != "node subnet" and address in net:
+            yield doc.problem(path, f"the kube-vip address {address} lies inside the {label} {net}")
+        if label == "node subnet" and address not in net:
+            yield doc.problem(path, f"the kube-vip address {address} is outside the node subnet {net}")
 
 
 def check_names(doc: Document) -> Iterator[Problem]:
@@ -457,6 +487,7 @@ def check_labels(doc: Document) -> Iterator[Problem]:
 
 SEMANTIC_CHECKS: tuple[Callable[[Document], Iterator[Problem]], ...] = (
     check_control_plane,
+    check_kube_vip,
     check_names,
     check_networks,
     check_node_ips,

@@ -182,3 +182,37 @@ def test_golden_image_guard_refuses_a_mismatched_image(tmp_path: Path, key: str,
     assert message in failure
     assert "step: check the golden image" in failure
     assert kubeadm_calls(box) == []
+
+
+def test_first_control_plane_init_with_kube_vip(tmp_path: Path) -> None:
+    data: dict[str, Any] = yaml.safe_load(
+        (EXAMPLES / "valid" / "kube-vip-ha" / "cluster.yaml").read_text(encoding="utf-8")
+    )
+    data["spec"]["image"] = {"mode": "golden"}
+    data["spec"]["bootstrap"] = {"nodeReadyTimeoutSeconds": 30}
+    config = tmp_path / "cluster.yaml"
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    rendered = render_config(config, tmp_path)
+    box = prepare_node(tmp_path, rendered, "cp-0", curl_failures=0)
+    result = box.run(["/usr/local/sbin/kgen-bootstrap"])
+    log = box.read("/var/log/kgen-bootstrap.log")
+    assert result.returncode == 0, log + result.stderr
+    init = next(argv for argv in kubeadm_calls(box) if argv[0] == "init")
+    assert init == ["init", "--config", "/etc/kgen/kubeadm.yaml", "--skip-token-print"]
+    assert box.read("/var/lib/kgen-standin/init/config.yaml") == box.read("/etc/kgen/kubeadm.yaml")
+    # kube-vip ran with super-admin.conf during init, then with admin.conf.
+    order = [line.split("kgen-bootstrap: ", 1)[1] for line in log.splitlines() if "kgen-bootstrap: " in line]
+    init_step = order.index("step: kubeadm init")
+    assert order[init_step + 1] == "kube-vip static pod installed from /etc/kgen/kube-vip-init.yaml"
+    assert order[init_step + 2] == "kube-vip static pod installed from /etc/kgen/kube-vip.yaml"
+    manifest = yaml.safe_load(box.read("/etc/kubernetes/manifests/kube-vip.yaml"))
+    assert manifest["spec"]["volumes"][0]["hostPath"]["path"] == "/etc/kubernetes/admin.conf"
+    env = {e["name"]: e["value"] for e in manifest["spec"]["containers"][0]["env"]}
+    assert env["address"] == "10.0.0.100" and env["vip_interface"] == "ens3" and env["port"] == "6443"
+    # The CNI was applied from the pinned URLs (no image copy here), then the rendered resources.
+    kubectl_log = box.read("/var/lib/kgen-standin/kubectl.log")
+    assert "operator-crds.yaml" in kubectl_log and "tigera-operator.yaml" in kubectl_log
+    assert "/etc/kgen/cni/custom-resources.yaml" in kubectl_log
+    assert "node cp-0 is Ready" in log
+    assert box.read("/root/.kube/config") == box.read("/etc/kubernetes/admin.conf")
+    assert box.exists("/var/lib/kgen/bootstrap-success")
