@@ -218,6 +218,88 @@ def token_rotate(
     typer.echo(rotation.register_command)
 
 
+class Accel(str, Enum):
+    auto = "auto"
+    kvm = "kvm"
+    tcg = "tcg"
+
+
+@app.command("vm")
+@handle_errors
+def vm_command(
+    config: Annotated[Path, typer.Argument(help="The cluster config.")],
+    node: Annotated[str, typer.Argument(help="The node to boot, e.g. master-0.")],
+    image: Annotated[Path, typer.Option("--image", help="Base disk: a qcow2 or raw cloud image (left untouched).")],
+    accel: Annotated[Accel, typer.Option("--accel", help="kvm, tcg, or auto (KVM when it works).")] = Accel.auto,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds before giving up on the guest.")] = 900.0,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the VM's disk (a qcow2 overlay) for inspection.")] = False,
+    kernel: Annotated[
+        Path | None, typer.Option("--kernel", help="Boot this kernel directly (images without a bootloader).")
+    ] = None,
+    initrd: Annotated[Path | None, typer.Option("--initrd", help="The initrd for --kernel.")] = None,
+    append: Annotated[str | None, typer.Option("--append", help="Kernel command line for --kernel.")] = None,
+    memory: Annotated[int, typer.Option("--memory", help="Guest memory in MiB.")] = 2048,
+    cpus: Annotated[int, typer.Option("--cpus", help="Guest CPUs.")] = 2,
+    workdir: Annotated[
+        Path | None, typer.Option("--workdir", help="Where the overlay, seed and serial log go.")
+    ] = None,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder, as for render.")] = Path("out"),
+    secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.")] = None,
+) -> None:
+    """Boot one rendered node locally in qemu with its NoCloud seed, with no outside network, and report
+    cloud-init's result, the bootstrap marker and the end of the bootstrap log."""
+    import tempfile  # noqa: PLC0415
+
+    from generator import vm  # noqa: PLC0415
+    from generator.errors import UserError  # noqa: PLC0415
+
+    result = pipeline.render_cluster(config, out_dir=out, secrets_path=secrets)
+    _print_warnings(result.warnings)
+    names = [n.name for n in result.nodes]
+    if node not in names:
+        raise UserError(f"cluster {result.cluster!r} has no node {node!r}; its nodes are: {', '.join(names)}")
+    node_dir = result.out_dir / "nodes" / node
+    err(f"rendered {node_dir}")
+    work = workdir or Path(tempfile.mkdtemp(prefix=f"kgen-vm-{node}-"))
+    work.mkdir(parents=True, exist_ok=True)
+    run = vm.run_vm(
+        user_data=node_dir / "user-data",
+        meta_data=node_dir / "meta-data",
+        image=image,
+        workdir=work,
+        accel=accel.value,
+        timeout=timeout,
+        keep=keep,
+        kernel=kernel,
+        initrd=initrd,
+        append=append,
+        memory_mb=memory,
+        cpus=cpus,
+        progress=lambda line: err(f"  [vm] {line}"),
+    )
+    report = run.report
+    typer.echo(f"serial log: {run.serial_log}")
+    if run.disk is not None:
+        typer.echo(f"kept disk: {run.disk}")
+    if report is None:
+        typer.echo("no report from the guest" + (f" within {timeout:.0f}s" if run.timed_out else ""))
+        raise typer.Exit(EXIT_INVALID)
+    typer.echo(f"cloud-init status: {report.cloud_init_status}")
+    for error in report.cloud_init_errors:
+        typer.echo(f"cloud-init error: {error}")
+    if report.success_marker:
+        typer.echo(f"success marker: {report.success_marker.strip()}")
+    if report.failure_marker:
+        typer.echo("failure marker:\n" + report.failure_marker.rstrip())
+    if report.bootstrap_log_tail:
+        typer.echo("last lines of /var/log/kgen-bootstrap.log:")
+        for line in report.bootstrap_log_tail[-15:]:
+            typer.echo(f"  {line}")
+    typer.echo(f"{'ok' if run.ok else 'FAILED'} after {run.seconds:.0f}s")
+    if not run.ok:
+        raise typer.Exit(EXIT_INVALID)
+
+
 @app.command("join-command")
 @handle_errors
 def join_command(

@@ -621,7 +621,7 @@ def check_render(out_root: Path, sandbox: Path) -> Output:
 # --- the tests ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("field", "payload"), cases())
+@pytest.mark.parametrize(("field", "payload"), list(cases()))
 def test_hostile_value_is_rejected_or_rendered_safely(field: Field, payload: str, tmp_path: Path) -> None:
     doc = base_config()
     value = field.apply(doc, payload)

@@ -97,14 +97,21 @@ def test(pytest_args: list[str]) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in {"render", "test", "setup"}:
+    try:
+        run(sys.argv[1:])
+    except subprocess.CalledProcessError as exc:  # the command already said what went wrong
+        sys.exit(exc.returncode)
+
+
+def run(argv: list[str]) -> None:
+    if not argv or argv[0] not in {"render", "test", "setup"}:
         sys.exit(__doc__)
-    if sys.argv[1] == "render":
+    if argv[0] == "render":
         render()
-    elif sys.argv[1] == "setup":
+    elif argv[0] == "setup":
         ensure_venv("[dev]")
     else:
-        test(sys.argv[2:])
+        test(argv[1:])
 
 
 if __name__ == "__main__":
