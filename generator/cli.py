@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import tempfile
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -15,8 +16,10 @@ from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
-from generator import __version__, pipeline
-from generator.errors import EXIT_INVALID, ConfigInvalid, KgenError, Problem
+from generator import __version__, pipeline, vm
+from generator.cloudinit import NOVA_USER_DATA_LIMIT
+from generator.errors import EXIT_INVALID, ConfigInvalid, KgenError, Problem, UserError
+from generator.resources import schemas_dir
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -88,27 +91,8 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented example cluster.yaml (and its JSON Schema beside it, for editors)."""
-    from generator.errors import UserError  # noqa: PLC0415
-    from generator.resources import schemas_dir, templates_dir  # noqa: PLC0415
-
-    if path.exists() and not force:
-        raise UserError(f"{path} already exists; use --force to overwrite it")
-    schema_path = path.with_name("cluster.schema.json")
-    text = (templates_dir() / "cluster.yaml").read_text(encoding="utf-8").replace("{schema}", schema_path.name)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        existed = path.exists()
-        path.write_text(text, encoding="utf-8")
-        err(f"{'update' if existed else 'create'}  {path}")
-        schema_text = (schemas_dir() / "cluster.schema.json").read_text(encoding="utf-8")
-        if not schema_path.exists() or schema_path.read_text(encoding="utf-8") != schema_text:
-            verb = "update" if schema_path.exists() else "create"
-            schema_path.write_text(schema_text, encoding="utf-8")
-            err(f"{verb}  {schema_path}")
-        else:
-            err(f"identical  {schema_path}")
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+    for verb, written in pipeline.write_example(path, force=force):
+        err(f"{verb}  {written}")
     err(f"next: edit {path}, then run `kgen validate {path}` and `kgen render {path}`")
 
 
@@ -170,8 +154,6 @@ def render(
 
 def _report(result: pipeline.RenderResult, *, check: bool = False) -> None:
     """Status verbs for every file, then a per-node summary with sizes and the token's lifetime."""
-    from generator.cloudinit import NOVA_USER_DATA_LIMIT  # noqa: PLC0415
-
     _print_warnings(result.warnings)
     if result.secrets_created:
         what = "new secrets bundle, mode 0600: cluster CA keys and bootstrap token; keep it safe"
@@ -248,11 +230,6 @@ def vm_command(
 ) -> None:
     """Boot one rendered node locally in qemu with its NoCloud seed, with no outside network, and report
     cloud-init's result, the bootstrap marker and the end of the bootstrap log."""
-    import tempfile  # noqa: PLC0415
-
-    from generator import vm  # noqa: PLC0415
-    from generator.errors import UserError  # noqa: PLC0415
-
     result = pipeline.render_cluster(config, out_dir=out, secrets_path=secrets)
     _print_warnings(result.warnings)
     names = [n.name for n in result.nodes]
@@ -314,8 +291,6 @@ def join_command(
 @handle_errors
 def schema() -> None:
     """Print the cluster config's JSON Schema."""
-    from generator.resources import schemas_dir  # noqa: PLC0415
-
     sys.stdout.write((schemas_dir() / "cluster.schema.json").read_text(encoding="utf-8"))
 
 

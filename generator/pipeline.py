@@ -10,6 +10,7 @@ from pathlib import Path
 from generator import model, plan, render, secrets, write
 from generator.errors import ConfigInvalid, DriftFound, Problem, UserError, errors_only
 from generator.load import load
+from generator.resources import schemas_dir, templates_dir
 from generator.validate import validate
 
 
@@ -170,6 +171,29 @@ def rotate_token(config_path: Path, *, out_dir: Path, secrets_path: Path | None 
     ttl = model.go_duration(cluster.token_ttl_seconds)
     command = f"kubeadm token create {new.bootstrap_token} --ttl {ttl} --description {description}"
     return Rotation(render=result, register_command=command)
+
+
+def write_example(path: Path, *, force: bool = False) -> list[tuple[str, Path]]:
+    """Write the commented example config (the runbook's cluster) and its JSON Schema beside it, so
+    the `# yaml-language-server: $schema=` line works offline. Returns (status verb, path) pairs."""
+    if path.exists() and not force:
+        raise UserError(f"{path} already exists; use --force to overwrite it")
+    schema_path = path.with_name("cluster.schema.json")
+    example = (templates_dir() / "cluster.yaml").read_text(encoding="utf-8").replace("{schema}", schema_path.name)
+    schema_text = (schemas_dir() / "cluster.schema.json").read_text(encoding="utf-8")
+    done: list[tuple[str, Path]] = []
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for target, text in ((path, example), (schema_path, schema_text)):
+            if target.exists() and target.read_text(encoding="utf-8") == text:
+                done.append(("identical", target))
+                continue
+            verb = "update" if target.exists() else "create"
+            target.write_text(text, encoding="utf-8")
+            done.append((verb, target))
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+    return done
 
 
 def join_command(config_path: Path, *, secrets_path: Path | None = None) -> str:
