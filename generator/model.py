@@ -7,7 +7,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from generator.etcd_backup import EtcdBackup
+from generator.etcd_backup import settings as etcd_backup_settings
 from generator.load import Document
+from generator.openstack import OpenStack
+from generator.openstack import settings as openstack_settings
 from generator.validate import split_endpoint, with_defaults
 from generator.versions import (
     CniRelease,
@@ -118,6 +122,8 @@ class Cluster:
     nodes: tuple[Node, ...]
     bounds: BootstrapBounds
     runtime: Runtime
+    etcd_backup: EtcdBackup
+    openstack: OpenStack | None
 
     @property
     def cri_socket(self) -> str:
@@ -260,4 +266,6 @@ def build(doc: Document) -> Cluster:
             control_plane_join_stagger_seconds=bootstrap["controlPlaneJoinStaggerSeconds"],
         ),
         runtime=_runtime(spec, kubernetes),
+        etcd_backup=etcd_backup_settings(spec),
+        openstack=openstack_settings(spec),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from generator import __version__, cloudinit, kubevip, prepare, templating, yamldump
+from generator import __version__, cloudinit, etcd_backup, kubevip, openstack, prepare, templating, yamldump
 from generator.cni import RENDERED_DIR
 from generator.plan import ClusterPlan, GuestFile, NodePlan
 from generator.tree import PUBLIC_MODE, SECRET_MODE, OutputFile
@@ -44,6 +44,10 @@ def bootstrap_script(plan: ClusterPlan, node_plan: NodePlan, phases: list[prepar
         action=node_plan.action,
         join_delay_seconds=node_plan.join_delay_seconds,
         kube_vip=kubevip if node_plan.staged else None,
+        etcd_backup_commands=etcd_backup.enable_commands(cluster.etcd_backup, node_plan.node),
+        cloud_provider_kubectl=(
+            openstack.cloud_provider_kubectl_args(cluster, cluster.openstack) if node_plan.action == "init" else []
+        ),
         cni=node_plan.cni,
         rendered_cni_dir=RENDERED_DIR,
         paths={"kubeadm_config": KUBEADM_CONFIG_PATH},
@@ -66,6 +70,8 @@ def guest_files(
     ]
     if node_plan.cni is not None:
         files.extend(GuestFile(f"{RENDERED_DIR}/{name}", text, "0644") for name, text in node_plan.cni.rendered)
+    files.extend(etcd_backup.guest_files(plan.cluster, plan.cluster.etcd_backup, node_plan.node))
+    files.extend(openstack.cloud_provider_guest_files(plan.cluster, plan.cluster.openstack, node_plan.node))
     files.append(GuestFile(BOOTSTRAP_PATH, script, "0700"))
     return files, script, kubeadm_yaml
 
@@ -115,6 +121,8 @@ def render_cluster(plan: ClusterPlan) -> RenderedCluster:
         files.update(node_files)
         summaries.append(summary)
     files["nodes.json"] = OutputFile(_index(plan, summaries).encode(), PUBLIC_MODE)
+    if plan.cluster.openstack is not None:
+        files.update(openstack.openstack_files(plan.cluster, plan.cluster.openstack, summaries, files))
     return RenderedCluster(name=plan.cluster.name, files=dict(sorted(files.items())), nodes=tuple(summaries))
 
 

@@ -15,7 +15,9 @@ import jsonschema
 
 from generator.errors import Problem
 from generator.load import Document, KeyPath, format_path
+from generator.rawconfig import expanded_nodes, lookup, mappings
 from generator.resources import load_schema
+from generator.validate_openstack import CHECKS as OPENSTACK_CHECKS
 from generator.versions import Version, cni_release, kubernetes_release, retired_os, supported_minors
 
 CLUSTER_SCHEMA = "cluster.schema.json"
@@ -142,41 +144,9 @@ def _problems_from_schema_error(doc: Document, error: jsonschema.ValidationError
 # check must then stay quiet rather than crash.
 
 
-def _get(data: Any, *keys: str | int, default: Any = None) -> Any:
-    for key in keys:
-        if isinstance(key, int):
-            if not isinstance(data, list) or key >= len(data):
-                return default
-        elif not isinstance(data, dict) or key not in data:
-            return default
-        data = data[key]
-    return data
-
-
-def _list(data: Any, *keys: str) -> list[tuple[int, dict[str, Any]]]:
-    value = _get(data, *keys, default=[])
-    if not isinstance(value, list):
-        return []
-    return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
-
-
-def expanded_nodes(data: Any) -> list[tuple[KeyPath, str, str, Any]]:
-    """(key path, name, role, ip) for every node, pools expanded to ``<pool>-0 … <pool>-N``."""
-    out: list[tuple[KeyPath, str, str, Any]] = []
-    for i, node in _list(data, "spec", "nodes"):
-        name, role = node.get("name"), node.get("role")
-        if isinstance(name, str) and isinstance(role, str):
-            out.append((("spec", "nodes", i), name, role, node.get("ip")))
-    for i, pool in _list(data, "spec", "workerPools"):
-        name, count = pool.get("name"), pool.get("count")
-        if isinstance(name, str) and isinstance(count, int) and not isinstance(count, bool):
-            out.extend((("spec", "workerPools", i), f"{name}-{n}", "worker", None) for n in range(max(count, 0)))
-    return out
-
-
 def check_control_plane(doc: Document) -> Iterator[Problem]:
     control_planes = [n for n in expanded_nodes(doc.data) if n[2] == "control-plane"]
-    if isinstance(_get(doc.data, "spec", "nodes"), list) and not control_planes:
+    if isinstance(lookup(doc.data, "spec", "nodes"), list) and not control_planes:
         yield doc.problem(("spec", "nodes"), "needs at least one node with role control-plane")
     if len(control_planes) > 1 and len(control_planes) % 2 == 0:
         yield doc.problem(
@@ -185,8 +155,8 @@ def check_control_plane(doc: Document) -> Iterator[Problem]:
             "than with one fewer; an odd count (3 or 5) is recommended",
             severity="warning",
         )
-    endpoint = _get(doc.data, "spec", "controlPlane", "endpoint")
-    kube_vip = _get(doc.data, "spec", "controlPlane", "loadBalancer") == "kube-vip"  # check_kube_vip covers it
+    endpoint = lookup(doc.data, "spec", "controlPlane", "endpoint")
+    kube_vip = lookup(doc.data, "spec", "controlPlane", "loadBalancer") == "kube-vip"  # check_kube_vip covers it
     if len(control_planes) > 1 and isinstance(endpoint, str) and not kube_vip:
         host = endpoint.rsplit(":", 1)[0].strip("[]")
         for _, name, _, ip in control_planes:
@@ -200,10 +170,10 @@ def check_control_plane(doc: Document) -> Iterator[Problem]:
 
 def check_kube_vip(doc: Document) -> Iterator[Problem]:
     """kube-vip announces the endpoint IP itself: it must be a free IPv4 address, not a node's."""
-    if _get(doc.data, "spec", "controlPlane", "loadBalancer") != "kube-vip":
+    if lookup(doc.data, "spec", "controlPlane", "loadBalancer") != "kube-vip":
         return
     path: KeyPath = ("spec", "controlPlane", "endpoint")
-    endpoint = _get(doc.data, *path)
+    endpoint = lookup(doc.data, *path)
     if not isinstance(endpoint, str):
         return
     host = endpoint.rpartition(":")[0]
@@ -228,10 +198,10 @@ def check_kube_vip(doc: Document) -> Iterator[Problem]:
 
 
 def check_names(doc: Document) -> Iterator[Problem]:
-    name = _get(doc.data, "metadata", "name")
+    name = lookup(doc.data, "metadata", "name")
     if isinstance(name, str) and not DNS1123_LABEL.fullmatch(name):
         yield doc.problem(("metadata", "name"), f"{name!r} is not a valid cluster name: use {DNS1123_HINT}")
-    for i, pool in _list(doc.data, "spec", "workerPools"):
+    for i, pool in mappings(doc.data, "spec", "workerPools"):
         pool_name = pool.get("name")
         if isinstance(pool_name, str) and not DNS1123_LABEL.fullmatch(pool_name):
             yield doc.problem(
@@ -260,7 +230,7 @@ def _networks(doc: Document) -> tuple[list[tuple[str, KeyPath, Network]], list[P
     problems: list[Problem] = []
     for label, key in NETWORK_KEYS:
         path: KeyPath = ("spec", "networking", key)
-        value = _get(doc.data, *path)
+        value = lookup(doc.data, *path)
         if not isinstance(value, str):
             continue
         try:
@@ -283,7 +253,7 @@ def check_networks(doc: Document) -> Iterator[Problem]:
     # Calico's pool must sit inside the pod subnet.
     pod = next((n for label, _, n in nets if label == "pod subnet"), None)
     pool_path: KeyPath = ("spec", "cni", "calico", "ipPoolCIDR")
-    pool_value = _get(doc.data, *pool_path)
+    pool_value = lookup(doc.data, *pool_path)
     if isinstance(pool_value, str):
         try:
             pool = ipaddress.ip_network(pool_value, strict=True)
@@ -323,20 +293,20 @@ def check_node_ips(doc: Document) -> Iterator[Problem]:
 
 def check_endpoint(doc: Document) -> Iterator[Problem]:
     path: KeyPath = ("spec", "controlPlane", "endpoint")
-    endpoint = _get(doc.data, *path)
+    endpoint = lookup(doc.data, *path)
     if isinstance(endpoint, str):
         try:
             split_endpoint(endpoint)
         except ValueError as exc:
             yield doc.problem(path, str(exc))
-    sans = _get(doc.data, "spec", "controlPlane", "certSANs")
+    sans = lookup(doc.data, "spec", "controlPlane", "certSANs")
     for i, san in enumerate(sans if isinstance(sans, list) else []):
         if isinstance(san, str) and not _is_ip_or_dns_name(san):
             yield doc.problem(
                 ("spec", "controlPlane", "certSANs", i), f"{san!r} is neither an IP address nor a DNS name"
             )
     domain_path: KeyPath = ("spec", "networking", "dnsDomain")
-    domain = _get(doc.data, *domain_path)
+    domain = lookup(doc.data, *domain_path)
     if isinstance(domain, str) and not (DNS1123_SUBDOMAIN.fullmatch(domain) and len(domain) <= 253):
         yield doc.problem(domain_path, f"{domain!r} is not a DNS domain (lowercase labels separated by dots)")
 
@@ -371,7 +341,7 @@ def split_endpoint(endpoint: str) -> tuple[str, int]:
 
 def check_kubernetes_version(doc: Document) -> Iterator[Problem]:
     path: KeyPath = ("spec", "kubernetes", "version")
-    text = _get(doc.data, *path)
+    text = lookup(doc.data, *path)
     if not isinstance(text, str):
         return
     try:
@@ -390,16 +360,16 @@ def check_kubernetes_version(doc: Document) -> Iterator[Problem]:
             f"({release.latest_patch}); check that the packages exist",
             severity="warning",
         )
-    proxy_mode = _get(doc.data, "spec", "networking", "proxyMode")
+    proxy_mode = lookup(doc.data, "spec", "networking", "proxyMode")
     if proxy_mode == "nftables" and version.minor < 31:
         yield doc.problem(
             ("spec", "networking", "proxyMode"),
             f"nftables needs Kubernetes 1.31 or later (it is alpha in {version.minor_key})",
         )
-    plugin = _get(doc.data, "spec", "cni", "plugin")
+    plugin = lookup(doc.data, "spec", "cni", "plugin")
     if plugin in ("calico", "cilium", "flannel"):
         cni = cni_release(plugin)
-        wanted = _get(doc.data, "spec", "cni", "version")
+        wanted = lookup(doc.data, "spec", "cni", "version")
         if isinstance(wanted, str) and wanted.lstrip("v") != cni.version.lstrip("v"):
             yield doc.problem(
                 ("spec", "cni", "version"), f"kgen pins {plugin} {cni.version}; {wanted!r} is not in its version table"
@@ -417,8 +387,8 @@ def check_kubernetes_version(doc: Document) -> Iterator[Problem]:
 def check_runtime(doc: Document) -> Iterator[Problem]:
     """CRI-O follows Kubernetes minors; containerd must be in the range containerd supports for it."""
     path: KeyPath = ("spec", "runtime", "version")
-    wanted, name = _get(doc.data, *path), _get(doc.data, "spec", "runtime", "name")
-    k8s_text = _get(doc.data, "spec", "kubernetes", "version")
+    wanted, name = lookup(doc.data, *path), lookup(doc.data, "spec", "runtime", "name")
+    k8s_text = lookup(doc.data, "spec", "kubernetes", "version")
     if not isinstance(wanted, str) or not isinstance(k8s_text, str):
         return
     try:
@@ -452,7 +422,7 @@ def check_runtime(doc: Document) -> Iterator[Problem]:
 
 def check_token(doc: Document) -> Iterator[Problem]:
     path: KeyPath = ("spec", "bootstrapToken", "ttl")
-    if _get(doc.data, *path) == "0":
+    if lookup(doc.data, *path) == "0":
         yield doc.problem(
             path,
             "ttl 0 makes the bootstrap token never expire: anyone who reads a worker's user-data can join "
@@ -462,10 +432,10 @@ def check_token(doc: Document) -> Iterator[Problem]:
 
 
 def check_labels(doc: Document) -> Iterator[Problem]:
-    holders = [("spec", "nodes", i) for i, _ in _list(doc.data, "spec", "nodes")]
-    holders += [("spec", "workerPools", i) for i, _ in _list(doc.data, "spec", "workerPools")]
+    holders = [("spec", "nodes", i) for i, _ in mappings(doc.data, "spec", "nodes")]
+    holders += [("spec", "workerPools", i) for i, _ in mappings(doc.data, "spec", "workerPools")]
     for holder in holders:
-        labels = _get(doc.data, *holder, "labels")
+        labels = lookup(doc.data, *holder, "labels")
         if not isinstance(labels, dict):
             continue
         for key in labels:
@@ -496,4 +466,5 @@ SEMANTIC_CHECKS: tuple[Callable[[Document], Iterator[Problem]], ...] = (
     check_runtime,
     check_token,
     check_labels,
+    *OPENSTACK_CHECKS,
 )

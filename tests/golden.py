@@ -19,8 +19,13 @@ def check_golden(name: str, content: bytes) -> None:
     assert content == expected, f"{name} differs from its golden file; if intended, rerun with KGEN_UPDATE_GOLDEN=1"
 
 
-def golden_names(prefix: str) -> set[str]:
+def check_no_stale_golden(prefix: str, produced: set[str]) -> None:
+    """Every golden file under ``prefix`` is still produced; in update mode stale ones are deleted."""
     root = GOLDEN / prefix
-    if not root.is_dir():
-        return set()
-    return {p.relative_to(GOLDEN).as_posix() for p in root.rglob("*") if p.is_file()}
+    existing = {p.relative_to(GOLDEN).as_posix() for p in root.rglob("*") if p.is_file()} if root.is_dir() else set()
+    stale = existing - produced
+    if os.environ.get("KGEN_UPDATE_GOLDEN") == "1":
+        for name in stale:
+            (GOLDEN / name).unlink()
+        return
+    assert not stale, f"golden files no longer produced: {sorted(stale)}"

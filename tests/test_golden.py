@@ -11,7 +11,7 @@ import pytest
 from generator import prepare
 from generator.resources import templates_dir
 from tests.conftest import EXAMPLES, Rendered, valid_cases
-from tests.golden import check_golden, golden_names
+from tests.golden import check_golden, check_no_stale_golden
 from tests.matrix import OS_NAMES, RUNTIMES, VERSIONS, cluster_for
 
 
@@ -28,8 +28,7 @@ def test_rendered_tree_matches_golden(case: Path, rendered_valid: dict[str, Rend
         name = f"render/{case.name}/{rel}"
         produced.add(name)
         check_golden(name, content)
-    stale = golden_names(f"render/{case.name}") - produced
-    assert not stale, f"golden files no longer produced: {sorted(stale)}"
+    check_no_stale_golden(f"render/{case.name}", produced)
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

@@ -227,6 +227,15 @@ run_configure_phase() {
     || fail 'node preparation phase '"'"'configure'"'"' failed; see '"${LOG_FILE}"
 }
 
+# Scheduled etcd snapshots (kgen-etcd-backup.timer). The first comes at the next scheduled time.
+enable_etcd_backups() {
+  step "enable scheduled etcd snapshots"
+  systemctl daemon-reload >>"${LOG_FILE}" 2>&1 \
+    || fail 'could not run systemctl daemon-reload; see '"${LOG_FILE}"
+  systemctl enable --now kgen-etcd-backup.timer >>"${LOG_FILE}" 2>&1 \
+    || fail 'could not run systemctl enable --now kgen-etcd-backup.timer; see '"${LOG_FILE}"
+}
+
 # --- Main -----------------------------------------------------------------------------------------------
 main() {
   mkdir -p "${STATE_DIR}"
@@ -246,11 +255,13 @@ main() {
       install_admin_kubeconfig
       apply_cni
       wait_node_ready
+      enable_etcd_backups
       ;;
     join-control-plane)
       wait_for_endpoint
       kubeadm_join
       install_admin_kubeconfig
+      enable_etcd_backups
       ;;
     join)
       wait_for_endpoint

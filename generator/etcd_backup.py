@@ -1,0 +1,195 @@
+"""Scheduled etcd snapshots on control-plane nodes: a oneshot service and its timer, the backup script,
+and the script that installs the pinned etcdctl and etcdutl.
+
+Where etcdctl comes from: a pinned etcd release download, checked with sha256 before it is unpacked
+(``etcdTools`` in the version table), fetched by ``kgen-etcd-tools`` (the service's ExecStartPre, so a
+golden image that already holds the tools skips it, and a failed download is retried at the next run
+instead of failing the node's bootstrap). Not the etcd image's binary: registry.k8s.io/etcd carries etcd
+and etcdctl only, and etcd 3.6 removed ``etcdctl snapshot status`` and ``snapshot restore``, so checking
+a snapshot and restoring one need etcdutl; copying a binary out of an image also needs a
+runtime-specific tool (``ctr`` has no CRI-O counterpart), and a restore runs while etcd is stopped.
+
+This module imports no pipeline stage at module level (``GuestFile`` is imported where it is used), so
+:mod:`generator.model` can import :class:`EtcdBackup` and :func:`settings` without an import cycle
+(plan -> model -> this module -> plan)."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from generator import __version__, templating, versions
+
+if TYPE_CHECKING:
+    from generator.model import Cluster, Node
+    from generator.plan import GuestFile
+
+SERVICE = "kgen-etcd-backup.service"
+TIMER = "kgen-etcd-backup.timer"
+UNIT_DIR = "/etc/systemd/system"
+BACKUP_SCRIPT = "/usr/local/sbin/kgen-etcd-backup"
+TOOLS_SCRIPT = "/usr/local/sbin/kgen-etcd-tools"
+TOOLS_ROOT = "/usr/local/lib/kgen/etcd"
+TOOLS_LINK_DIR = "/usr/local/bin"
+
+# kubeadm's names: cmd/kubeadm/app/constants/constants.go (EtcdCACertName "etcd/ca.crt",
+# EtcdHealthcheckClientCertName "etcd/healthcheck-client.crt", EtcdHealthcheckClientKeyName
+# "etcd/healthcheck-client.key", EtcdListenClientPort 2379). etcd runs without etcd auth, so any client
+# certificate signed by the etcd CA may take a snapshot.
+ETCD_PKI_DIR = "/etc/kubernetes/pki/etcd"
+ETCD_CA = f"{ETCD_PKI_DIR}/ca.crt"
+ETCD_CLIENT_CERT = f"{ETCD_PKI_DIR}/healthcheck-client.crt"
+ETCD_CLIENT_KEY = f"{ETCD_PKI_DIR}/healthcheck-client.key"
+ETCD_ENDPOINT = "https://127.0.0.1:2379"
+# Only a node that runs an etcd member (a kubeadm control-plane node with stacked etcd) backs up.
+ETCD_MANIFEST = "/etc/kubernetes/manifests/etcd.yaml"
+
+
+@dataclass(frozen=True)
+class EtcdBackup:
+    """``spec.etcdBackup``, defaults applied (the defaults live in the schema)."""
+
+    enabled: bool
+    schedule: str  # a systemd OnCalendar expression
+    directory: str
+    keep: int
+
+
+@dataclass(frozen=True)
+class EtcdTools:
+    """The etcd release whose etcdctl and etcdutl the backup uses: the version kubeadm runs."""
+
+    version: str
+    url: str
+    sha256: str
+
+    @property
+    def archive_dir(self) -> str:
+        """The top folder inside the release archive."""
+        return f"etcd-v{self.version}-linux-amd64"
+
+
+def settings(spec: Mapping[str, Any]) -> EtcdBackup:
+    """``spec.etcdBackup`` from a spec that :func:`generator.validate.with_defaults` filled in."""
+    raw = spec["etcdBackup"]
+    return EtcdBackup(
+        enabled=bool(raw["enabled"]),
+        schedule=str(raw["schedule"]),
+        directory=posixpath.normpath(str(raw["directory"])),
+        keep=int(raw["keep"]),
+    )
+
+
+def etcd_version(etcd_image: str) -> str:
+    """``registry.k8s.io/etcd:3.5.24-0`` -> ``3.5.24`` (the image tag's ``-N`` is the image revision)."""
+    tag = etcd_image.rsplit(":", 1)[1]
+    return tag.split("-", 1)[0]
+
+
+def etcd_tools(cluster: Cluster) -> EtcdTools:
+    version = etcd_version(cluster.kubernetes.etcd_image)
+    entry = versions.table()["etcdTools"][version]
+    return EtcdTools(version=version, url=str(entry["url"]), sha256=str(entry["sha256"]))
+
+
+def tools_dir(tools: EtcdTools) -> str:
+    return f"{TOOLS_ROOT}/v{tools.version}"
+
+
+def backup_script(
+    cluster: Cluster,
+    backup: EtcdBackup,
+    node: Node,
+    *,
+    tools: EtcdTools | None = None,
+    tools_path: str | None = None,
+    pki_dir: str = ETCD_PKI_DIR,
+) -> str:
+    """The script the service runs. ``tools_path`` and ``pki_dir`` exist for tests."""
+    tools = tools or etcd_tools(cluster)
+    return templating.render(
+        "etcd-backup/kgen-etcd-backup.sh.j2",
+        kgen_version=__version__,
+        cluster_name=cluster.name,
+        node_name=node.name,
+        backup=backup,
+        tools=tools,
+        tools_dir=tools_path or tools_dir(tools),
+        tools_script=TOOLS_SCRIPT,
+        endpoint=ETCD_ENDPOINT,
+        ca=f"{pki_dir}/ca.crt",
+        cert=f"{pki_dir}/healthcheck-client.crt",
+        key=f"{pki_dir}/healthcheck-client.key",
+    )
+
+
+def tools_script(
+    cluster: Cluster,
+    *,
+    tools: EtcdTools | None = None,
+    tools_path: str | None = None,
+    link_dir: str = TOOLS_LINK_DIR,
+) -> str:
+    """The installer for etcdctl and etcdutl. Run at boot by the service's ExecStartPre; a golden-image
+    bake can run it too, so nodes never download at boot. ``tools_path`` and ``link_dir`` exist for tests."""
+    tools = tools or etcd_tools(cluster)
+    return templating.render(
+        "etcd-backup/kgen-etcd-tools.sh.j2",
+        kgen_version=__version__,
+        tools=tools,
+        tools_dir=tools_path or tools_dir(tools),
+        link_dir=link_dir,
+    )
+
+
+def _unit_text(value: str) -> str:
+    """A value inside a unit file: ``%`` starts a specifier there (systemd.unit, "Specifiers")."""
+    return value.replace("%", "%%")
+
+
+def service_unit(cluster: Cluster, backup: EtcdBackup, node: Node) -> str:
+    return templating.render(
+        "etcd-backup/kgen-etcd-backup.service.j2",
+        kgen_version=__version__,
+        description=_unit_text(f"kgen: etcd snapshot of node {node.name} (cluster {cluster.name})"),
+        directory=_unit_text(backup.directory),
+        etcd_manifest=ETCD_MANIFEST,
+        tools_script=TOOLS_SCRIPT,
+        backup_script=BACKUP_SCRIPT,
+    )
+
+
+def timer_unit(cluster: Cluster, backup: EtcdBackup) -> str:
+    return templating.render(
+        "etcd-backup/kgen-etcd-backup.timer.j2",
+        kgen_version=__version__,
+        description=_unit_text(f"kgen: scheduled etcd snapshots (cluster {cluster.name})"),
+        schedule=_unit_text(backup.schedule),
+        service=SERVICE,
+    )
+
+
+def guest_files(cluster: Cluster, backup: EtcdBackup, node: Node) -> list[GuestFile]:
+    """What a control-plane node's user-data writes for the backups; nothing when they are disabled or
+    ``node`` is a worker. The first-boot script then runs :func:`enable_commands`."""
+    from generator.plan import GuestFile  # noqa: PLC0415 - see the module docstring
+
+    if not backup.enabled or not node.is_control_plane:
+        return []
+    return [
+        GuestFile(TOOLS_SCRIPT, tools_script(cluster), "0700"),
+        GuestFile(BACKUP_SCRIPT, backup_script(cluster, backup, node), "0700"),
+        GuestFile(f"{UNIT_DIR}/{SERVICE}", service_unit(cluster, backup, node), "0644"),
+        GuestFile(f"{UNIT_DIR}/{TIMER}", timer_unit(cluster, backup), "0644"),
+    ]
+
+
+def enable_commands(backup: EtcdBackup, node: Node) -> list[list[str]]:
+    """Commands (argv lists) the first-boot script runs on a control-plane node once kubeadm init or
+    join succeeded. Starting the timer does not take a snapshot; the first comes at the next scheduled
+    time (``systemctl start kgen-etcd-backup.service`` takes one now)."""
+    if not backup.enabled or not node.is_control_plane:
+        return []
+    return [["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", TIMER]]

@@ -1,0 +1,163 @@
+"""Semantic checks for ``spec.openstack`` (the launch kit and the cloud provider) and ``spec.etcdBackup``:
+the rules a schema cannot express. Like the checks in :mod:`generator.validate`, each reads the
+defaulted data defensively (the schema may already have reported a wrong type) and yields problems.
+:mod:`generator.validate` lists :data:`CHECKS` among its semantic checks."""
+
+from __future__ import annotations
+
+import ipaddress
+import posixpath
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from generator.errors import Problem
+from generator.load import Document, KeyPath
+from generator.rawconfig import expanded_nodes, lookup
+
+OPENSTACK: KeyPath = ("spec", "openstack")
+LOAD_BALANCER: KeyPath = (*OPENSTACK, "loadBalancer")
+# Folders snapshots must not go to: a restore replaces /var/lib/etcd, kubeadm owns /etc/kubernetes, and
+# the rest are cleared at boot or are not storage. (S108 flags "/tmp": here it is a path to refuse.)
+FORBIDDEN_BACKUP_DIRS = ("/var/lib/etcd", "/etc/kubernetes", "/proc", "/sys", "/dev", "/run", "/tmp")  # noqa: S108
+
+
+def _endpoint_host(doc: Document) -> str | None:
+    endpoint = lookup(doc.data, "spec", "controlPlane", "endpoint")
+    if not isinstance(endpoint, str) or ":" not in endpoint:
+        return None
+    return endpoint.rpartition(":")[0]
+
+
+def _ipv4(value: Any) -> ipaddress.IPv4Address | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    return address if isinstance(address, ipaddress.IPv4Address) else None
+
+
+def check_openstack_load_balancer(doc: Document) -> Iterator[Problem]:
+    """The Octavia VIP must be the address the nodes join, and every member needs an address."""
+    openstack = lookup(doc.data, *OPENSTACK)
+    if not isinstance(openstack, dict):
+        return
+    if lookup(doc.data, *LOAD_BALANCER, "enabled") is not True:
+        yield from _without_load_balancer(doc, openstack)
+        return
+    if lookup(doc.data, "spec", "controlPlane", "loadBalancer") == "kube-vip":
+        yield doc.problem(
+            (*LOAD_BALANCER, "enabled"),
+            "controlPlane.loadBalancer is kube-vip, which holds the endpoint address itself; an Octavia load "
+            "balancer would claim the same address. Use one or the other",
+        )
+    if not isinstance(lookup(doc.data, *LOAD_BALANCER, "subnet"), str) and not isinstance(openstack.get("subnet"), str):
+        yield doc.problem(
+            LOAD_BALANCER,
+            "the load balancer's VIP needs a subnet: set openstack.subnet or openstack.loadBalancer.subnet",
+        )
+    for path, name, role, ip in expanded_nodes(doc.data):
+        if role == "control-plane" and ip is None:
+            yield doc.problem(
+                path, f"control-plane node {name!r} needs a fixed ip: it becomes a member of the API load balancer"
+            )
+    yield from _vip(doc)
+
+
+def _without_load_balancer(doc: Document, openstack: dict[str, Any]) -> Iterator[Problem]:
+    if isinstance(openstack.get("floatingIpNetwork"), str):
+        yield doc.problem(
+            (*OPENSTACK, "floatingIpNetwork"),
+            "the floating IP goes on the API load balancer's VIP: set openstack.loadBalancer.enabled: true",
+        )
+    control_planes = [n for n in expanded_nodes(doc.data) if n[2] == "control-plane"]
+    if len(control_planes) > 1 and lookup(doc.data, "spec", "controlPlane", "loadBalancer") != "kube-vip":
+        yield doc.problem(
+            (*LOAD_BALANCER, "enabled"),
+            f"{len(control_planes)} control-plane nodes and controlPlane.loadBalancer external, but the launch kit "
+            f"creates no load balancer: enable openstack.loadBalancer, or make sure one answers on "
+            f"{_endpoint_host(doc) or 'the endpoint'} before the nodes boot",
+            severity="warning",
+        )
+
+
+def _vip(doc: Document) -> Iterator[Problem]:
+    vip_path: KeyPath = (*LOAD_BALANCER, "vipAddress")
+    vip_raw = lookup(doc.data, *vip_path)
+    vip = _ipv4(vip_raw)
+    if vip_raw is not None and vip is None:
+        yield doc.problem(vip_path, f"{vip_raw!r} is not an IPv4 address")
+        return
+    host_ip = _ipv4(_endpoint_host(doc))
+    if host_ip is not None and vip is None:
+        yield doc.problem(
+            LOAD_BALANCER,
+            f"the endpoint is the address {host_ip}: set vipAddress: {host_ip}, or Octavia picks another "
+            "address and no node can reach the API",
+        )
+    if host_ip is not None and vip is not None and vip != host_ip:
+        yield doc.problem(vip_path, f"the VIP {vip} is not the endpoint's address {host_ip}; the nodes join {host_ip}")
+    if vip is None:
+        return
+    for _, name, _, ip in expanded_nodes(doc.data):
+        if ip == str(vip):
+            yield doc.problem(vip_path, f"the VIP {vip} is the IP of node {name!r}")
+    node_subnet = lookup(doc.data, "spec", "networking", "nodeSubnet")
+    if isinstance(node_subnet, str):
+        try:
+            network = ipaddress.ip_network(node_subnet, strict=True)
+        except ValueError:
+            return  # reported by the network checks
+        if vip not in network:
+            yield doc.problem(vip_path, f"the VIP {vip} is outside the node subnet {network}")
+
+
+def check_openstack_values(doc: Document) -> Iterator[Problem]:
+    """Values the openstack CLI parses itself."""
+    openstack = lookup(doc.data, *OPENSTACK)
+    if not isinstance(openstack, dict):
+        return
+    # `--fixed-ip subnet=<subnet>,ip-address=<ip>` is a key=value list: the CLI cannot take a subnet
+    # name with ',' or '=' there, quoted or not.
+    subnet = openstack.get("subnet")
+    if isinstance(subnet, str) and ("," in subnet or "=" in subnet):
+        yield doc.problem(
+            (*OPENSTACK, "subnet"),
+            f"{subnet!r} contains ',' or '=', which openstack port create --fixed-ip cannot take; use the subnet's ID",
+        )
+    cidr = openstack.get("sshAllowedCidr")
+    if isinstance(cidr, str):
+        try:
+            network = ipaddress.ip_network(cidr, strict=True)
+        except ValueError as exc:
+            yield doc.problem((*OPENSTACK, "sshAllowedCidr"), f"{cidr!r} is not a valid CIDR ({exc})")
+        else:
+            if network.version != 4:
+                yield doc.problem((*OPENSTACK, "sshAllowedCidr"), f"{network} is IPv6; the kit writes IPv4 rules")
+
+
+def check_etcd_backup(doc: Document) -> Iterator[Problem]:
+    path: KeyPath = ("spec", "etcdBackup", "directory")
+    directory = lookup(doc.data, *path)
+    if not isinstance(directory, str) or not directory.startswith("/"):
+        return
+    normalized = posixpath.normpath(directory)
+    if normalized == "/":
+        yield doc.problem(path, "snapshots need a folder of their own, not /")
+        return
+    for forbidden in FORBIDDEN_BACKUP_DIRS:
+        if normalized == forbidden or normalized.startswith(forbidden + "/"):
+            yield doc.problem(
+                path,
+                f"{directory} is inside {forbidden}, where snapshots would be lost (a restore replaces "
+                "/var/lib/etcd; /run and /tmp are cleared at boot) or mixed with kubeadm's files; "
+                "use a folder such as /var/backups/etcd",
+            )
+
+
+CHECKS: tuple[Callable[[Document], Iterator[Problem]], ...] = (
+    check_openstack_load_balancer,
+    check_openstack_values,
+    check_etcd_backup,
+)
