@@ -16,7 +16,7 @@ from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
-from generator import __version__, pipeline, vm
+from generator import __version__, packer, pipeline, vm
 from generator.cloudinit import NOVA_USER_DATA_LIMIT
 from generator.errors import EXIT_INVALID, ConfigInvalid, KgenError, Problem, UserError
 from generator.resources import schemas_dir
@@ -198,6 +198,37 @@ def token_rotate(
     err("")
     err("kgen has no access to your cluster, so it cannot register the token. On a control-plane node run:")
     typer.echo(rotation.register_command)
+
+
+class BakeOnly(str, Enum):
+    openstack = "openstack"
+    qemu = "qemu"
+
+
+@app.command()
+@handle_errors
+def bake(
+    config: Annotated[Path, typer.Argument(help="The cluster config.")],
+    only: Annotated[BakeOnly | None, typer.Option("--only", help="Bake with one source only.")] = None,
+    var_file: Annotated[
+        list[Path] | None,
+        typer.Option("--var-file", help="A *.pkrvars.hcl file with your site's settings (repeatable)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the exact commands; run nothing.")] = False,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder, as for render.")] = Path("out"),
+    secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.")] = None,
+) -> None:
+    """Render, then run `packer init` and `packer build` on OUT/<cluster>/packer to bake a golden image."""
+    result = pipeline.render_cluster(config, out_dir=out, secrets_path=secrets, dry_run=dry_run)
+    _print_warnings(result.warnings)
+    which: packer.Only | None = "qemu" if only is BakeOnly.qemu else "openstack" if only is BakeOnly.openstack else None
+    if dry_run:  # the project is not on disk in a dry run, so print the commands instead of running them
+        commands = packer.bake_commands(result.out_dir, only=which, var_files=var_file or [])
+        typer.echo(packer.format_commands(commands), nl=False)
+        return
+    baked = packer.bake(result.out_dir, only=which, var_files=var_file or [], echo=err)
+    if baked.manifest:
+        typer.echo(f"packer manifest (image IDs and names): {baked.manifest}")
 
 
 class Accel(str, Enum):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from generator import __version__, cloudinit, etcd_backup, kubevip, openstack, prepare, templating, yamldump
+from generator import __version__, cloudinit, etcd_backup, kubevip, openstack, packer, prepare, templating, yamldump
 from generator.cni import RENDERED_DIR
 from generator.plan import ClusterPlan, GuestFile, NodePlan
 from generator.tree import PUBLIC_MODE, SECRET_MODE, OutputFile
@@ -121,6 +121,7 @@ def render_cluster(plan: ClusterPlan) -> RenderedCluster:
         files.update(node_files)
         summaries.append(summary)
     files["nodes.json"] = OutputFile(_index(plan, summaries).encode(), PUBLIC_MODE)
+    files.update(packer.packer_files(plan.cluster))
     if plan.cluster.openstack is not None:
         files.update(openstack.openstack_files(plan.cluster, plan.cluster.openstack, summaries, files))
     return RenderedCluster(name=plan.cluster.name, files=dict(sorted(files.items())), nodes=tuple(summaries))
