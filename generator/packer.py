@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from generator import __version__, prepare, templating, vm
+from generator import __version__, etcd_backup, kubevip, openstack, prepare, templating, vm
 from generator.cni import assets
 from generator.errors import UserError
 from generator.model import Cluster
@@ -112,6 +112,7 @@ BASE_IMAGES: dict[str, BaseImage] = {
 # Where the rendered scripts go inside the project, and the guest paths the self-check verifies.
 SCRIPTS = {
     "install": "scripts/node-install.sh",
+    "etcd-tools": "scripts/etcd-tools.sh",
     "configure": "scripts/node-configure.sh",
     "pre-pull": "scripts/pre-pull.sh",
     "cni-manifests": "scripts/cni-manifests.sh",
@@ -157,10 +158,19 @@ def cni_images(cluster: Cluster) -> list[str]:
     return list(cni.images) if cni else []
 
 
+def addon_images(cluster: Cluster) -> list[str]:
+    """Images of the add-ons the config turns on: kube-vip, the OpenStack cloud provider."""
+    images = [kubevip.image()] if cluster.load_balancer == "kube-vip" else []
+    if cluster.openstack is not None and cluster.openstack.cloud_provider:
+        images.extend(image for _, _, image in openstack.cloud_provider_release(cluster).images)
+    return images
+
+
 def baked_images(cluster: Cluster) -> list[str]:
     """Every image the bake pre-pulls, as the CRI lists them, sorted: exactly what the self-check
     expects in ``crictl images`` and what ``/etc/kgen/image.json`` records."""
-    return sorted({normalize_image(i) for i in (*control_plane_images(cluster), *cni_images(cluster))})
+    wanted = (*control_plane_images(cluster), *cni_images(cluster), *addon_images(cluster))
+    return sorted({normalize_image(i) for i in wanted})
 
 
 def cni_manifest_paths(cluster: Cluster) -> list[str]:
@@ -212,7 +222,7 @@ def _script_context(cluster: Cluster) -> dict[str, object]:
         "runtime_package": _runtime_package(cluster),
         "cni_label": _cni_label(cluster),
         "control_plane_images": sorted(normalize_image(i) for i in control_plane_images(cluster)),
-        "cni_images": cni_images(cluster),
+        "other_images": [*cni_images(cluster), *addon_images(cluster)],
         "expected_images": baked_images(cluster),
         "cni_manifests": cni_manifest_paths(cluster),
         "image_manifest_path": prepare.IMAGE_MANIFEST,
@@ -293,6 +303,7 @@ def packer_files(cluster: Cluster) -> dict[str, OutputFile]:
     files[EXAMPLE_VARS] = OutputFile(example.encode(), PUBLIC_MODE)
     scripts = {
         "install": prepare.install_script(cluster),
+        "etcd-tools": etcd_backup.tools_script(cluster),
         "configure": prepare.configure_script(cluster),
         "pre-pull": pre_pull_script(cluster),
         "cni-manifests": cni_manifests_script(cluster),

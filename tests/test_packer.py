@@ -24,8 +24,9 @@ import hcl2
 import pytest
 import yaml
 
-from generator import packer, pipeline, prepare
+from generator import etcd_backup, kubevip, model, packer, pipeline, prepare
 from generator.errors import UserError
+from generator.load import load
 from generator.model import Cluster, Runtime
 from generator.tree import EXECUTABLE_MODE
 from generator.vm import VmResult, run_vm
@@ -299,6 +300,7 @@ def test_provisioners_run_in_the_issue_order(projects: dict[str, Path]) -> None:
     assert scripts == [
         "scripts/wait-for-cloud-init.sh",
         packer.SCRIPTS["install"],
+        packer.SCRIPTS["etcd-tools"],
         packer.SCRIPTS["configure"],
         packer.SCRIPTS["pre-pull"],
         packer.SCRIPTS["cni-manifests"],
@@ -310,9 +312,11 @@ def test_provisioners_run_in_the_issue_order(projects: dict[str, Path]) -> None:
     for path in scripts:
         assert (project / path).is_file(), path
     steps = provisioners(project)
-    assert steps[2]["execute_command"].endswith("' image"), "configure runs for the role image"
-    assert steps[6]["execute_command"].endswith("' --before-sysprep")
-    assert steps[8]["execute_command"] == "${local.execute}", "the last self-check runs every check"
+    etcd_tools = (project / packer.SCRIPTS["etcd-tools"]).read_text(encoding="utf-8")
+    assert etcd_tools == etcd_backup.tools_script(cluster_of(CASES[0])), "the bake installs the backup tools"
+    assert steps[3]["execute_command"].endswith("' image"), "configure runs for the role image"
+    assert steps[7]["execute_command"].endswith("' --before-sysprep")
+    assert steps[9]["execute_command"] == "${local.execute}", "the last self-check runs every check"
     build = parse_hcl(project / "build.pkr.hcl")["build"][0]
     assert build["sources"] == ["source.openstack.node", "source.qemu.node"]
     manifest = build["post-processor"][0]["manifest"]
@@ -954,3 +958,11 @@ def test_golden_mode_first_boot_refuses_a_mismatched_image(baked_vm: tuple[VmRes
     assert "step: check the golden image" in marker
     assert message in marker
     assert "kubeadm" not in output.lower().replace("kgen bake", ""), "nothing ran after the guard"
+
+
+def test_addon_images_are_baked_when_the_config_turns_them_on() -> None:
+    config = EXAMPLES / "valid" / "kube-vip-ha" / "cluster.yaml"
+    cluster = model.build(load(config))
+    assert packer.normalize_image(kubevip.image()) in packer.baked_images(cluster)
+    plain = model.build(load(EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml"))
+    assert not any("kube-vip" in image for image in packer.baked_images(plain))

@@ -41,6 +41,14 @@ build {
     script           = "${path.root}/scripts/node-install.sh"
   }
 
+  # 1. etcdctl and etcdutl for the scheduled etcd backups, pinned and checked against their SHA-256,
+  #    so control-plane nodes booted from this image take snapshots without a download.
+  provisioner "shell" {
+    execute_command  = local.execute
+    environment_vars = local.proxy_env
+    script           = "${path.root}/scripts/etcd-tools.sh"
+  }
+
   # 1. Node preparation, configure phase for the role "image": swap off, kernel modules, sysctls,
   #    containerd config, crictl, kubelet enabled (no firewall rules: those are per node).
   provisioner "shell" {

@@ -18,7 +18,8 @@ readonly KUBERNETES_VERSION=1.30.14
 readonly CRI_SOCKET=unix:///var/run/containerd/containerd.sock
 readonly RUNTIME_SERVICE=containerd
 readonly PROXY_DROPIN=/etc/systemd/system/containerd.service.d/90-kgen-bake-proxy.conf
-readonly CNI_IMAGES=(quay.io/tigera/operator:v1.40.3 docker.io/calico/node:v3.31.3 docker.io/calico/cni:v3.31.3 docker.io/calico/kube-controllers:v3.31.3 docker.io/calico/typha:v3.31.3 docker.io/calico/apiserver:v3.31.3 docker.io/calico/csi:v3.31.3 docker.io/calico/node-driver-registrar:v3.31.3 docker.io/calico/pod2daemon-flexvol:v3.31.3 docker.io/calico/goldmane:v3.31.3 docker.io/calico/whisker:v3.31.3 docker.io/calico/whisker-backend:v3.31.3)
+# The CNI's images and those of the add-ons the config turns on (kube-vip, the OpenStack cloud provider).
+readonly OTHER_IMAGES=(quay.io/tigera/operator:v1.40.3 docker.io/calico/node:v3.31.3 docker.io/calico/cni:v3.31.3 docker.io/calico/kube-controllers:v3.31.3 docker.io/calico/typha:v3.31.3 docker.io/calico/apiserver:v3.31.3 docker.io/calico/csi:v3.31.3 docker.io/calico/node-driver-registrar:v3.31.3 docker.io/calico/pod2daemon-flexvol:v3.31.3 docker.io/calico/goldmane:v3.31.3 docker.io/calico/whisker:v3.31.3 docker.io/calico/whisker-backend:v3.31.3)
 
 # retry COMMAND...: up to 5 attempts with a growing pause (registries throttle and time out).
 retry() {
@@ -71,9 +72,9 @@ pull_control_plane_images() {
   log "pulled the control-plane images of Kubernetes v${KUBERNETES_VERSION}"
 }
 
-pull_cni_images() {
+pull_other_images() {
   local image
-  for image in "${CNI_IMAGES[@]}"; do
+  for image in "${OTHER_IMAGES[@]}"; do
     retry crictl pull "${image}" >/dev/null
     log "pulled ${image}"
   done
@@ -82,5 +83,5 @@ pull_cni_images() {
 trap runtime_proxy_off EXIT
 runtime_proxy_on
 pull_control_plane_images
-pull_cni_images
+pull_other_images
 log "pre-pull done"

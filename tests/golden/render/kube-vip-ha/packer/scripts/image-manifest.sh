@@ -31,6 +31,7 @@ cat >"${tmp}" <<'KGEN_EOF'
     "docker.io/calico/typha:v3.31.3",
     "docker.io/calico/whisker-backend:v3.31.3",
     "docker.io/calico/whisker:v3.31.3",
+    "ghcr.io/kube-vip/kube-vip:v1.1.2",
     "quay.io/tigera/operator:v1.40.3",
     "registry.k8s.io/coredns/coredns:v1.12.0",
     "registry.k8s.io/etcd:3.5.24-0",

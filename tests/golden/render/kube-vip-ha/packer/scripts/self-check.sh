@@ -48,6 +48,7 @@ readonly EXPECTED_IMAGES=(
   docker.io/calico/typha:v3.31.3
   docker.io/calico/whisker-backend:v3.31.3
   docker.io/calico/whisker:v3.31.3
+  ghcr.io/kube-vip/kube-vip:v1.1.2
   quay.io/tigera/operator:v1.40.3
   registry.k8s.io/coredns/coredns:v1.12.0
   registry.k8s.io/etcd:3.5.24-0
@@ -74,6 +75,7 @@ EXPECTED_MANIFEST=$(cat <<'KGEN_EOF'
     "docker.io/calico/typha:v3.31.3",
     "docker.io/calico/whisker-backend:v3.31.3",
     "docker.io/calico/whisker:v3.31.3",
+    "ghcr.io/kube-vip/kube-vip:v1.1.2",
     "quay.io/tigera/operator:v1.40.3",
     "registry.k8s.io/coredns/coredns:v1.12.0",
     "registry.k8s.io/etcd:3.5.24-0",
@@ -270,7 +272,7 @@ check_images() {
     fail "images in crictl images that the bake did not pre-pull: $(tr '\n' ' ' <<<"${extra}")"
   fi
   if [[ -z "${missing}${extra}" ]]; then
-    pass "crictl images lists exactly the 19 pre-pulled images"
+    pass "crictl images lists exactly the 20 pre-pulled images"
   fi
 }
 

@@ -38,7 +38,9 @@ cat >"${tmp}" <<'KGEN_EOF'
     "registry.k8s.io/kube-controller-manager:v1.33.7",
     "registry.k8s.io/kube-proxy:v1.33.7",
     "registry.k8s.io/kube-scheduler:v1.33.7",
-    "registry.k8s.io/pause:3.10"
+    "registry.k8s.io/pause:3.10",
+    "registry.k8s.io/provider-os/cinder-csi-plugin:v1.33.1",
+    "registry.k8s.io/provider-os/openstack-cloud-controller-manager:v1.33.1"
   ],
   "kubernetesVersion": "1.33.7",
   "os": "ubuntu-24.04",

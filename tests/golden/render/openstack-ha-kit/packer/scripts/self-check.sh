@@ -56,6 +56,8 @@ readonly EXPECTED_IMAGES=(
   registry.k8s.io/kube-proxy:v1.33.7
   registry.k8s.io/kube-scheduler:v1.33.7
   registry.k8s.io/pause:3.10
+  registry.k8s.io/provider-os/cinder-csi-plugin:v1.33.1
+  registry.k8s.io/provider-os/openstack-cloud-controller-manager:v1.33.1
 )
 readonly CNI_MANIFESTS=(/opt/kgen/cni/calico/v3.31.3/00-operator-crds.yaml /opt/kgen/cni/calico/v3.31.3/01-tigera-operator.yaml)
 EXPECTED_MANIFEST=$(cat <<'KGEN_EOF'
@@ -81,7 +83,9 @@ EXPECTED_MANIFEST=$(cat <<'KGEN_EOF'
     "registry.k8s.io/kube-controller-manager:v1.33.7",
     "registry.k8s.io/kube-proxy:v1.33.7",
     "registry.k8s.io/kube-scheduler:v1.33.7",
-    "registry.k8s.io/pause:3.10"
+    "registry.k8s.io/pause:3.10",
+    "registry.k8s.io/provider-os/cinder-csi-plugin:v1.33.1",
+    "registry.k8s.io/provider-os/openstack-cloud-controller-manager:v1.33.1"
   ],
   "kubernetesVersion": "1.33.7",
   "os": "ubuntu-24.04",
@@ -270,7 +274,7 @@ check_images() {
     fail "images in crictl images that the bake did not pre-pull: $(tr '\n' ' ' <<<"${extra}")"
   fi
   if [[ -z "${missing}${extra}" ]]; then
-    pass "crictl images lists exactly the 19 pre-pulled images"
+    pass "crictl images lists exactly the 21 pre-pulled images"
   fi
 }
 

@@ -18,7 +18,8 @@ readonly KUBERNETES_VERSION=1.31.14
 readonly CRI_SOCKET=unix:///var/run/containerd/containerd.sock
 readonly RUNTIME_SERVICE=containerd
 readonly PROXY_DROPIN=/etc/systemd/system/containerd.service.d/90-kgen-bake-proxy.conf
-readonly CNI_IMAGES=(ghcr.io/flannel-io/flannel:v0.27.4 ghcr.io/flannel-io/flannel-cni-plugin:v1.8.0-flannel1)
+# The CNI's images and those of the add-ons the config turns on (kube-vip, the OpenStack cloud provider).
+readonly OTHER_IMAGES=(ghcr.io/flannel-io/flannel:v0.27.4 ghcr.io/flannel-io/flannel-cni-plugin:v1.8.0-flannel1)
 
 # retry COMMAND...: up to 5 attempts with a growing pause (registries throttle and time out).
 retry() {
@@ -71,9 +72,9 @@ pull_control_plane_images() {
   log "pulled the control-plane images of Kubernetes v${KUBERNETES_VERSION}"
 }
 
-pull_cni_images() {
+pull_other_images() {
   local image
-  for image in "${CNI_IMAGES[@]}"; do
+  for image in "${OTHER_IMAGES[@]}"; do
     retry crictl pull "${image}" >/dev/null
     log "pulled ${image}"
   done
@@ -82,5 +83,5 @@ pull_cni_images() {
 trap runtime_proxy_off EXIT
 runtime_proxy_on
 pull_control_plane_images
-pull_cni_images
+pull_other_images
 log "pre-pull done"
