@@ -231,6 +231,11 @@ def bake(
         typer.echo(f"packer manifest (image IDs and names): {baked.manifest}")
 
 
+class VmNetwork(str, Enum):
+    none = "none"
+    user = "user"
+
+
 class Accel(str, Enum):
     auto = "auto"
     kvm = "kvm"
@@ -256,6 +261,10 @@ def vm_command(
     workdir: Annotated[
         Path | None, typer.Option("--workdir", help="Where the overlay, seed and serial log go.")
     ] = None,
+    network: Annotated[
+        VmNetwork,
+        typer.Option("--network", help="none (default): no network at all; user: qemu's NAT, for install mode."),
+    ] = VmNetwork.none,
     out: Annotated[Path, typer.Option("-o", "--out", help="Output folder, as for render.")] = Path("out"),
     secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.")] = None,
 ) -> None:
@@ -283,6 +292,7 @@ def vm_command(
         append=append,
         memory_mb=memory,
         cpus=cpus,
+        network=network.value,
         progress=lambda line: err(f"  [vm] {line}"),
     )
     report = run.report

@@ -11,8 +11,10 @@ wins key by key, so the user-data must not set ``bootcmd`` or ``power_state``):
   them on the serial console as ``KGEN-VM-REPORT-BEGIN`` / base64 JSON / ``KGEN-VM-REPORT-END <sha256>``
   (twice, in case kernel messages interleave), and powers the VM off.
 
-The host side boots a copy-on-write overlay of the image with ``-nic none`` (the guest never gets a
-network), streams the serial console into ``workdir/serial.log`` and parses the report from it.
+The host side boots a copy-on-write overlay of the image with ``-nic none`` by default (the guest gets
+no network; ``network="user"`` gives it qemu's user-mode NAT instead, for an install-mode node that
+downloads packages on a machine with internet access), streams the serial console into
+``workdir/serial.log`` and parses the report from it.
 
 Facts in :attr:`VmReport.facts` (see ``FACT_COMMANDS``): ``lsmod`` (lines for overlay and
 br_netfilter), the three sysctls by name, ``swapon``, ``containerd-active``, ``kubelet-enabled``,
@@ -723,12 +725,16 @@ def _qemu_command(
     initrd: Path | None,
     append: str | None,
     drives: list[str],
+    network: str = "none",
 ) -> list[str]:
     # A machine UUID, as every cloud instance has: kubeadm needs a readable, unique product_uuid, and
     # qemu exposes none in SMBIOS without -uuid.
     cmd = [qemu, "-name", "kgen-vm", "-uuid", str(uuid.uuid4())]
     cmd += ["-accel", "kvm", "-cpu", "host"] if accel == "kvm" else ["-accel", "tcg", "-cpu", "max"]
-    cmd += ["-m", str(memory_mb), "-smp", str(cpus), "-nographic", "-no-reboot", "-nic", "none"]
+    if network not in ("none", "user"):
+        raise VmError(f"unknown network {network!r}: use none or user")
+    nic = "none" if network == "none" else "user,model=virtio-net-pci"
+    cmd += ["-m", str(memory_mb), "-smp", str(cpus), "-nographic", "-no-reboot", "-nic", nic]
     cmd += ["-monitor", "none", "-chardev", f"file,id=serial0,path={_qemu_path(serial_log)}"]
     cmd += ["-serial", "chardev:serial0"]
     if kernel is not None:
@@ -754,6 +760,7 @@ def run_vm(
     append: str | None = None,
     memory_mb: int = 2048,
     cpus: int = 2,
+    network: str = "none",
     progress: Callable[[str], None] | None = None,
 ) -> VmResult:
     """Boot ``image`` (through a qcow2 overlay) with the user-data and read the guest's report.
@@ -809,6 +816,7 @@ def run_vm(
             f"file={_qemu_path(overlay)},if=virtio,format=qcow2",
             f"file={_qemu_path(seed)},if=virtio,format=raw,readonly=on",
         ],
+        network=network,
     )
 
     scanner = _ReportScanner()

@@ -10,9 +10,19 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
-from generator.vm import REPORT_BEGIN, REPORT_END, VmResult, parse_report, report_vendor_data, run_vm
+from generator.vm import (
+    REPORT_BEGIN,
+    REPORT_END,
+    VmError,
+    VmResult,
+    _qemu_command,
+    parse_report,
+    report_vendor_data,
+    run_vm,
+)
 from tests.boot.baseimage import BaseImage
 
 STANDIN_VERSION = "v1.30.6"  # not the stand-ins' default, so the test sees the env file is read
@@ -78,3 +88,19 @@ def test_report_frame_survives_console_noise() -> None:
     vendor = yaml.safe_load(report_vendor_data())
     assert set(vendor) == {"bootcmd"}
     assert report_vendor_data().startswith("#cloud-config\n")
+
+
+def test_qemu_command_has_no_network_unless_asked() -> None:
+    def command(network: str) -> list[str]:
+        return _qemu_command(
+            "qemu-system-x86_64", accel="tcg", memory_mb=2048, cpus=2, serial_log=Path("/tmp/serial.log"),
+            kernel=None, initrd=None, append=None, drives=[], network=network,
+        )  # fmt: skip
+
+    default = command("none")
+    assert default[default.index("-nic") + 1] == "none"
+    assert "-uuid" in default  # kubeadm needs a product_uuid
+    user = command("user")
+    assert user[user.index("-nic") + 1] == "user,model=virtio-net-pci"
+    with pytest.raises(VmError, match="unknown network"):
+        command("bridge")
