@@ -24,13 +24,23 @@ from generator.versions import (
 
 Role = Literal["control-plane", "worker"]
 
-# OS name -> package family. Both families get the same steps; only the package commands differ.
-OS_FAMILY: dict[str, Literal["debian", "rhel"]] = {
-    "ubuntu-22.04": "debian",
-    "ubuntu-24.04": "debian",
-    "debian-12": "debian",
-    "rocky-9": "rhel",
-    "almalinux-9": "rhel",
+
+@dataclass(frozen=True)
+class OsRelease:
+    """What the node-preparation scripts need to know about an OS. Both package families get the same
+    steps; only the package commands differ."""
+
+    family: Literal["debian", "rhel"]
+    docker_distro: str  # the path under download.docker.com/linux/ (Docker publishes containerd.io per distro)
+    codename: str  # the apt suite, or the RHEL major
+
+
+OS_RELEASES: dict[str, OsRelease] = {
+    "ubuntu-22.04": OsRelease("debian", "ubuntu", "jammy"),
+    "ubuntu-24.04": OsRelease("debian", "ubuntu", "noble"),
+    "debian-12": OsRelease("debian", "debian", "bookworm"),
+    "rocky-9": OsRelease("rhel", "rhel", "9"),
+    "almalinux-9": OsRelease("rhel", "rhel", "9"),
 }
 
 CONTAINERD_SOCKET = "unix:///var/run/containerd/containerd.sock"
@@ -135,7 +145,7 @@ class Cluster:
 
     @property
     def os_family(self) -> Literal["debian", "rhel"]:
-        return OS_FAMILY[self.os]
+        return OS_RELEASES[self.os].family
 
     @property
     def control_planes(self) -> tuple[Node, ...]:

@@ -15,21 +15,12 @@ import tomli_w
 
 from generator import __version__, templating, yamldump
 from generator.cni import CniAssets, assets
-from generator.model import Cluster
+from generator.model import OS_RELEASES, Cluster
 from generator.resources import load_data
 
 INSTALL_PATH = "/usr/local/lib/kgen/node-install.sh"
 CONFIGURE_PATH = "/usr/local/lib/kgen/node-configure.sh"
 IMAGE_MANIFEST = "/etc/kgen/image.json"
-
-# OS name -> (Docker repository path, release codename). Docker publishes containerd.io per distro.
-OS_RELEASES: dict[str, tuple[str, str]] = {
-    "ubuntu-22.04": ("ubuntu", "jammy"),
-    "ubuntu-24.04": ("ubuntu", "noble"),
-    "debian-12": ("debian", "bookworm"),
-    "rocky-9": ("rhel", "9"),
-    "almalinux-9": ("rhel", "9"),
-}
 
 
 @dataclass(frozen=True)
@@ -96,7 +87,7 @@ def firewall_ports(cluster: Cluster) -> dict[str, list[dict[str, str]]]:
 
 
 def install_script(cluster: Cluster) -> str:
-    docker_distro, codename = OS_RELEASES[cluster.os]
+    release = OS_RELEASES[cluster.os]
     cni: CniAssets | None = assets(cluster)
     helm = cluster.cni.release.extra.get("helm") if cluster.cni.release and cluster.cni.plugin == "cilium" else None
     return templating.render(
@@ -105,8 +96,8 @@ def install_script(cluster: Cluster) -> str:
         cluster=cluster,
         kubernetes_minor=cluster.kubernetes.minor,
         runtime=cluster.runtime,
-        docker_distro=docker_distro,
-        codename=codename,
+        docker_distro=release.docker_distro,
+        codename=release.codename,
         cni=cni,
         helm=helm,
         image_manifest_path=IMAGE_MANIFEST,
