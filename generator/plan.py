@@ -36,7 +36,7 @@ class NodePlan:
     # Seconds to wait before the first join attempt: extra control-plane nodes go one after another.
     join_delay_seconds: int = 0
     # Staged kube-vip static-pod manifests (control-plane nodes with loadBalancer: kube-vip).
-    staged: tuple[GuestFile, ...] = ()
+    kube_vip_files: tuple[GuestFile, ...] = ()
 
     @property
     def holds_private_keys(self) -> bool:
@@ -78,7 +78,7 @@ def node_plan(cluster: Cluster, node: Node, secrets: SecretsBundle) -> NodePlan:
         pki=shared_pki(secrets) if node.is_control_plane else (),
         cni=cni_assets.assets(cluster) if first else None,
         join_delay_seconds=delay,
-        staged=kube_vip_files(cluster) if node.is_control_plane else (),
+        kube_vip_files=kube_vip_files(cluster) if node.is_control_plane else (),
     )
 
 

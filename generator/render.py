@@ -43,7 +43,7 @@ def bootstrap_script(plan: ClusterPlan, node_plan: NodePlan, phases: list[prepar
         node=node_plan.node,
         action=node_plan.action,
         join_delay_seconds=node_plan.join_delay_seconds,
-        kube_vip=kubevip if node_plan.staged else None,
+        kube_vip=kubevip if node_plan.kube_vip_files else None,
         etcd_backup_commands=etcd_backup.enable_commands(cluster.etcd_backup, node_plan.node),
         cloud_provider_kubectl=(
             openstack.cloud_provider_kubectl_args(cluster, cluster.openstack) if node_plan.action == "init" else []
@@ -65,7 +65,7 @@ def guest_files(
     files = [
         *node_plan.pki,
         GuestFile(KUBEADM_CONFIG_PATH, kubeadm_yaml, "0600", secret=True),
-        *node_plan.staged,
+        *node_plan.kube_vip_files,
         *(GuestFile(p.path, p.script, "0700") for p in phases),
     ]
     if node_plan.cni is not None:
