@@ -98,10 +98,9 @@ def render_cluster(
     loaded = load_cluster(config_path)
     cluster = loaded.cluster
     bundle_path = secrets_path or secrets.default_path(config_path)
-    created = not bundle_path.exists()
-    if created and (check or secrets_path is not None):
-        raise UserError(f"no secrets bundle at {bundle_path}; run `kgen render {config_path}` first to generate one")
-    bundle = secrets.generate(cluster.name) if created else secrets.load_bundle(bundle_path, cluster=cluster.name)
+    # Only a plain render creates the bundle; --check and an explicit --secrets need an existing one.
+    created = not bundle_path.exists() and not check and secrets_path is None
+    bundle = secrets.generate(cluster.name) if created else load_secrets(config_path, cluster, secrets_path)
     return _render_and_write(
         loaded, bundle, bundle_path=bundle_path, out_dir=out_dir, created=created, dry_run=dry_run, check=check
     )

@@ -3,9 +3,12 @@ semantic check must then stay quiet rather than crash. Shared by the semantic ch
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Iterator
 from typing import Any
 
-from generator.load import KeyPath
+from generator.errors import Problem
+from generator.load import Document, KeyPath
 
 
 def lookup(data: Any, *keys: str | int, default: Any = None) -> Any:
@@ -38,3 +41,21 @@ def expanded_nodes(data: Any) -> list[tuple[KeyPath, str, str, Any]]:
         if isinstance(name, str) and isinstance(count, int) and not isinstance(count, bool):
             out.extend((("spec", "workerPools", i), f"{name}-{n}", "worker", None) for n in range(max(count, 0)))
     return out
+
+
+def virtual_ip_problems(
+    doc: Document, path: KeyPath, address: ipaddress.IPv4Address | ipaddress.IPv6Address, label: str, *, hint: str = ""
+) -> Iterator[Problem]:
+    """A virtual IP (kube-vip's, Octavia's) must be free: no node's fixed IP, and inside the node
+    subnet when one is set."""
+    for _, name, _, ip in expanded_nodes(doc.data):
+        if ip == str(address):
+            yield doc.problem(path, f"the {label} {address} is the IP of node {name!r}{hint}")
+    node_subnet = lookup(doc.data, "spec", "networking", "nodeSubnet")
+    if isinstance(node_subnet, str):
+        try:
+            network = ipaddress.ip_network(node_subnet, strict=True)
+        except ValueError:
+            return  # reported by the network checks
+        if address not in network:
+            yield doc.problem(path, f"the {label} {address} is outside the node subnet {network}")

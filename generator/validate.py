@@ -15,7 +15,7 @@ import jsonschema
 
 from generator.errors import Problem
 from generator.load import Document, KeyPath, format_path
-from generator.rawconfig import expanded_nodes, lookup, mappings
+from generator.rawconfig import expanded_nodes, lookup, mappings, virtual_ip_problems
 from generator.resources import load_schema
 from generator.validate_openstack import CHECKS as OPENSTACK_CHECKS
 from generator.versions import Version, cni_release, kubernetes_release, retired_os, supported_minors
@@ -184,17 +184,11 @@ def check_kube_vip(doc: Document) -> Iterator[Problem]:
             path, f"with loadBalancer kube-vip the endpoint must be the virtual IP kube-vip holds, not {host!r}"
         )
         return
-    for _, name, _, ip in expanded_nodes(doc.data):
-        if ip == str(address):
-            yield doc.problem(
-                path, f"the kube-vip address {address} is the IP of node {name!r}; kube-vip needs a free address"
-            )
+    yield from virtual_ip_problems(doc, path, address, "kube-vip address", hint="; kube-vip needs a free address")
     nets, _ = _networks(doc)
     for label, _, net in nets:
         if label != "node subnet" and address in net:
             yield doc.problem(path, f"the kube-vip address {address} lies inside the {label} {net}")
-        if label == "node subnet" and address not in net:
-            yield doc.problem(path, f"the kube-vip address {address} is outside the node subnet {net}")
 
 
 def check_names(doc: Document) -> Iterator[Problem]:

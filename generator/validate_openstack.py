@@ -12,7 +12,7 @@ from typing import Any
 
 from generator.errors import Problem
 from generator.load import Document, KeyPath
-from generator.rawconfig import expanded_nodes, lookup
+from generator.rawconfig import expanded_nodes, lookup, virtual_ip_problems
 
 OPENSTACK: KeyPath = ("spec", "openstack")
 LOAD_BALANCER: KeyPath = (*OPENSTACK, "loadBalancer")
@@ -98,19 +98,8 @@ def _vip(doc: Document) -> Iterator[Problem]:
         )
     if host_ip is not None and vip is not None and vip != host_ip:
         yield doc.problem(vip_path, f"the VIP {vip} is not the endpoint's address {host_ip}; the nodes join {host_ip}")
-    if vip is None:
-        return
-    for _, name, _, ip in expanded_nodes(doc.data):
-        if ip == str(vip):
-            yield doc.problem(vip_path, f"the VIP {vip} is the IP of node {name!r}")
-    node_subnet = lookup(doc.data, "spec", "networking", "nodeSubnet")
-    if isinstance(node_subnet, str):
-        try:
-            network = ipaddress.ip_network(node_subnet, strict=True)
-        except ValueError:
-            return  # reported by the network checks
-        if vip not in network:
-            yield doc.problem(vip_path, f"the VIP {vip} is outside the node subnet {network}")
+    if vip is not None:
+        yield from virtual_ip_problems(doc, vip_path, vip, "VIP")
 
 
 def check_openstack_values(doc: Document) -> Iterator[Problem]:
