@@ -175,10 +175,11 @@ def baked_images(cluster: Cluster) -> list[str]:
 
 
 def cni_manifest_paths(cluster: Cluster) -> list[str]:
-    return [m.path for m in _cni_manifest_files(cluster)]
+    return [m.path for m in cni_manifest_files(cluster)]
 
 
-def _cni_manifest_files(cluster: Cluster) -> list[ManifestFile]:
+def cni_manifest_files(cluster: Cluster) -> list[ManifestFile]:
+    """The CNI's pinned downloads and where the install phase puts them (the bake checks them again)."""
     cni = assets(cluster)
     return cni.manifest_files() if cni else []
 
@@ -230,7 +231,7 @@ def _script_context(cluster: Cluster) -> dict[str, object]:
         "other_images": [*cni_images(cluster), *addon_images(cluster)],
         "expected_images": baked_images(cluster),
         "cni_manifests": cni_manifest_paths(cluster),
-        "cni_manifest_files": _cni_manifest_files(cluster),
+        "cni_manifest_files": cni_manifest_files(cluster),
         "image_manifest_path": prepare.IMAGE_MANIFEST,
         "image_manifest": prepare.image_manifest(cluster, baked_images(cluster)),
         "build_user": BUILD_USER,
