@@ -10,6 +10,7 @@ from typing import Any
 
 from generator import yamldump
 from generator.model import Cluster
+from generator.versions import Download, ManifestFile
 
 # Where a golden image keeps the downloaded upstream manifests (the bake's install phase writes them),
 # and where user-data puts the resources rendered for this cluster.
@@ -21,7 +22,7 @@ RENDERED_DIR = "/etc/kgen/cni"
 class CniAssets:
     plugin: str
     version: str
-    manifest_urls: tuple[str, ...]
+    downloads: tuple[Download, ...]
     # (file name, content) rendered for this cluster, applied after the upstream manifests.
     rendered: tuple[tuple[str, str], ...]
     images: tuple[str, ...]
@@ -30,11 +31,12 @@ class CniAssets:
     def image_dir(self) -> str:
         return posixpath.join(IMAGE_MANIFEST_DIR, self.plugin, self.version)
 
-    def manifest_files(self) -> list[tuple[str, str]]:
-        """(URL, path in a golden image) for each upstream manifest, in apply order."""
+    def manifest_files(self) -> list[ManifestFile]:
+        """Each upstream manifest (the chart for cilium) in apply order, with its place on the node: the
+        install phase and the bake download it there, checked against the pinned SHA-256."""
         return [
-            (url, posixpath.join(self.image_dir, f"{i:02d}-{posixpath.basename(url)}"))
-            for i, url in enumerate(self.manifest_urls)
+            ManifestFile(d.url, d.sha256, posixpath.join(self.image_dir, f"{i:02d}-{posixpath.basename(d.url)}"))
+            for i, d in enumerate(self.downloads)
         ]
 
 
@@ -115,13 +117,13 @@ def assets(cluster: Cluster) -> CniAssets | None:
         rendered = [("kube-flannel-cfg.yaml", yamldump.dump_all(flannel_resources(cluster)))]
     else:
         rendered = [("cilium-values.yaml", yamldump.dump(cilium_values(cluster)))]
-    urls = release.manifests
+    downloads = release.manifests
     if cluster.cni.plugin == "cilium":
-        urls = (str(release.extra["chart"]),)
+        downloads = (Download.of(release.extra["chart"]),)
     return CniAssets(
         plugin=cluster.cni.plugin,
         version=release.version,
-        manifest_urls=tuple(urls),
+        downloads=downloads,
         rendered=tuple(rendered),
         images=release.images,
     )

@@ -14,6 +14,7 @@ without an import cycle."""
 from __future__ import annotations
 
 import base64
+import posixpath
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from generator import __version__, templating, versions, yamldump
 from generator.resources import load_data
 from generator.tree import EXECUTABLE_MODE, PUBLIC_MODE, SECRET_MODE, OutputFile
+from generator.versions import Download, ManifestFile
 
 if TYPE_CHECKING:
     from generator.model import Cluster, Node
@@ -38,6 +40,7 @@ NEUTRON_PROTOCOLS = {"tcp": "tcp", "udp": "udp", "ipencap": "4"}
 MONITOR = {"delay": 10, "timeout": 5, "max_retries": 5}
 LB_ALGORITHM = "ROUND_ROBIN"
 STORAGE_CLASS_PATH = "/etc/kgen/openstack/cinder-storageclass.yaml"
+CLOUD_PROVIDER_MANIFEST_DIR = "/etc/kgen/openstack/manifests"
 
 
 # --- settings ------------------------------------------------------------------------------------------
@@ -636,7 +639,7 @@ def openstack_files(
 @dataclass(frozen=True)
 class CloudProviderRelease:
     release: str
-    manifests: tuple[str, ...]
+    manifests: tuple[Download, ...]  # pinned, in apply order
     images: tuple[tuple[str, str, str], ...]  # (workload, container, image with tag)
 
 
@@ -644,9 +647,10 @@ def cloud_provider_release(cluster: Cluster) -> CloudProviderRelease:
     entry = versions.table()["openstackCloudProvider"]
     release = str(entry["releases"][cluster.kubernetes.minor])
     base = str(entry["manifestBase"]).format(release=release)
+    digests = entry["manifestSha256"][release]
     return CloudProviderRelease(
         release=release,
-        manifests=tuple(base + path for path in entry["manifests"]),
+        manifests=tuple(Download.of({"url": base + path, "sha256": digests[path]}) for path in entry["manifests"]),
         images=tuple((i["workload"], i["container"], f"{i['image']}:{release}") for i in entry["images"]),
     )
 
@@ -684,13 +688,27 @@ def cloud_provider_guest_files(cluster: Cluster, settings: OpenStack | None, nod
     return [GuestFile(STORAGE_CLASS_PATH, yamldump.dump(storage_class()), "0644")]
 
 
+def cloud_provider_downloads(cluster: Cluster, settings: OpenStack | None) -> list[ManifestFile]:
+    """The release's manifests, which the first control-plane node downloads to files and checks against
+    their pinned SHA-256 before it applies them."""
+    if settings is None or not settings.cloud_provider:
+        return []
+    manifests = cloud_provider_release(cluster).manifests
+    names = [f"{i:02d}-{posixpath.basename(d.url)}" for i, d in enumerate(manifests)]
+    return [
+        ManifestFile(d.url, d.sha256, posixpath.join(CLOUD_PROVIDER_MANIFEST_DIR, name))
+        for d, name in zip(manifests, names, strict=True)
+    ]
+
+
 def cloud_provider_kubectl_args(cluster: Cluster, settings: OpenStack | None) -> list[list[str]]:
     """kubectl argument lists (without ``kubectl``) the first control-plane node runs after the CNI:
-    the pinned manifests, each image pinned to the release tag, and the StorageClass."""
+    the pinned manifests (the files ``cloud_provider_downloads`` fetched and checked), each image pinned
+    to the release tag, and the StorageClass."""
     if settings is None or not settings.cloud_provider:
         return []
     release = cloud_provider_release(cluster)
-    commands = [["apply", "-f", url] for url in release.manifests]
+    commands = [["apply", "-f", m.path] for m in cloud_provider_downloads(cluster, settings)]
     commands += [["set", "image", "-n", "kube-system", w, f"{c}={image}"] for w, c, image in release.images]
     commands.append(["apply", "-f", STORAGE_CLASS_PATH])
     return commands

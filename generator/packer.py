@@ -29,6 +29,7 @@ from generator.errors import UserError
 from generator.model import Cluster
 from generator.resources import packer_dir
 from generator.tree import EXECUTABLE_MODE, PUBLIC_MODE, OutputFile
+from generator.versions import ManifestFile
 
 PACKER_FOLDER = "packer"
 EXAMPLE_VARS = f"{PACKER_FOLDER}/example.pkrvars.hcl"
@@ -174,8 +175,13 @@ def baked_images(cluster: Cluster) -> list[str]:
 
 
 def cni_manifest_paths(cluster: Cluster) -> list[str]:
+    return [m.path for m in cni_manifest_files(cluster)]
+
+
+def cni_manifest_files(cluster: Cluster) -> list[ManifestFile]:
+    """The CNI's pinned downloads and where the install phase puts them (the bake checks them again)."""
     cni = assets(cluster)
-    return [path for _, path in cni.manifest_files()] if cni else []
+    return cni.manifest_files() if cni else []
 
 
 def image_name(cluster: Cluster) -> str:
@@ -225,6 +231,7 @@ def _script_context(cluster: Cluster) -> dict[str, object]:
         "other_images": [*cni_images(cluster), *addon_images(cluster)],
         "expected_images": baked_images(cluster),
         "cni_manifests": cni_manifest_paths(cluster),
+        "cni_manifest_files": cni_manifest_files(cluster),
         "image_manifest_path": prepare.IMAGE_MANIFEST,
         "image_manifest": prepare.image_manifest(cluster, baked_images(cluster)),
         "build_user": BUILD_USER,

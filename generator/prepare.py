@@ -17,6 +17,7 @@ from generator import __version__, templating, yamldump
 from generator.cni import CniAssets, assets
 from generator.model import OS_RELEASES, Cluster
 from generator.resources import load_data
+from generator.versions import Download
 
 INSTALL_PATH = "/usr/local/lib/kgen/node-install.sh"
 CONFIGURE_PATH = "/usr/local/lib/kgen/node-configure.sh"
@@ -90,6 +91,8 @@ def install_script(cluster: Cluster) -> str:
     release = OS_RELEASES[cluster.os]
     cni: CniAssets | None = assets(cluster)
     helm = cluster.cni.release.extra.get("helm") if cluster.cni.release and cluster.cni.plugin == "cilium" else None
+    if helm is not None:
+        Download.of(helm)  # the same https + 64-hex check as every other pinned download
     return templating.render(
         f"prepare/install-{cluster.os_family}.sh.j2",
         kgen_version=__version__,

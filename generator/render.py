@@ -48,6 +48,9 @@ def bootstrap_script(plan: ClusterPlan, node_plan: NodePlan, phases: list[prepar
         cloud_provider_kubectl=(
             openstack.cloud_provider_kubectl_args(cluster, cluster.openstack) if node_plan.action == "init" else []
         ),
+        cloud_provider_downloads=(
+            openstack.cloud_provider_downloads(cluster, cluster.openstack) if node_plan.action == "init" else []
+        ),
         cni=node_plan.cni,
         rendered_cni_dir=RENDERED_DIR,
         paths={"kubeadm_config": KUBEADM_CONFIG_PATH},

@@ -3,6 +3,7 @@ the templates. Each entry in the file says where its values come from."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -50,11 +51,38 @@ class KubernetesRelease:
         return self.kubeadm_api_version.endswith("/v1beta4")
 
 
+SHA256_RE = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file a node or the bake downloads: its URL and the SHA-256 it must have before it is used."""
+
+    url: str
+    sha256: str
+
+    @classmethod
+    def of(cls, entry: dict[str, Any]) -> Download:
+        url, sha256 = str(entry["url"]), str(entry["sha256"])
+        if not url.startswith("https://") or not SHA256_RE.fullmatch(sha256):
+            raise ValueError(f"version table: {url!r} needs an https URL and a 64-hex sha256, got {sha256!r}")
+        return cls(url, sha256)
+
+
+@dataclass(frozen=True)
+class ManifestFile:
+    """A pinned download and the path the node keeps it at (an upstream manifest, the cilium chart)."""
+
+    url: str
+    sha256: str
+    path: str
+
+
 @dataclass(frozen=True)
 class CniRelease:
     plugin: str
     version: str
-    manifests: tuple[str, ...]
+    manifests: tuple[Download, ...]
     images: tuple[str, ...]
     kubernetes_minors: tuple[str, ...]
     extra: dict[str, Any]
@@ -89,11 +117,11 @@ def kubernetes_release(minor: str) -> KubernetesRelease:
 
 def cni_release(plugin: str) -> CniRelease:
     entry = dict(table()["cni"][plugin])
-    known = {"version", "manifests", "images", "kubernetes", "source"}
+    known = {"version", "manifests", "images", "kubernetes", "source", "sha256Source"}
     return CniRelease(
         plugin=plugin,
         version=str(entry["version"]),
-        manifests=tuple(entry.get("manifests", ())),
+        manifests=tuple(Download.of(m) for m in entry.get("manifests", ())),
         images=tuple(entry.get("images", ())),
         kubernetes_minors=tuple(str(m) for m in entry.get("kubernetes", ())),
         extra={k: v for k, v in entry.items() if k not in known},

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import os
+import posixpath
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from generator import pipeline, secrets
+from generator import cni, pipeline, secrets, versions
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
@@ -103,3 +105,16 @@ def user_data_scripts(user_data: dict[str, Any]) -> Iterator[tuple[str, str]]:
         content = entry.get("content", "")
         if content.startswith("#!"):
             yield entry["path"], content
+
+
+def stand_in_cni_manifests(monkeypatch: pytest.MonkeyPatch, plugin: str) -> dict[str, str]:
+    """Stand-in upstream manifests of a golden image, for tests that cannot read the real files, with the
+    version table's pins set (for the test only) to the stand-ins' digests: {path on the node: content}."""
+    release = versions.table()["cni"][plugin]
+    files = {}
+    for i, entry in enumerate(release["manifests"]):
+        content = f"# stand-in for {entry['url']}\n"
+        monkeypatch.setitem(entry, "sha256", hashlib.sha256(content.encode()).hexdigest())
+        name = f"{i:02d}-{posixpath.basename(entry['url'])}"
+        files[posixpath.join(cni.IMAGE_MANIFEST_DIR, plugin, str(release["version"]), name)] = content
+    return files

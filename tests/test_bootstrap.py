@@ -15,7 +15,7 @@ import yaml
 
 from generator import model, prepare
 from generator.load import load
-from tests.conftest import EXAMPLES, Rendered, render_config
+from tests.conftest import EXAMPLES, Rendered, render_config, stand_in_cni_manifests
 from tests.sandbox import STANDIN_BIN, Sandbox
 
 # curl: fails (exit 7, "connection refused") until it has been called $CURL_FAILURES times; -1 = always.
@@ -184,7 +184,8 @@ def test_golden_image_guard_refuses_a_mismatched_image(tmp_path: Path, key: str,
     assert kubeadm_calls(box) == []
 
 
-def test_first_control_plane_init_with_kube_vip(tmp_path: Path) -> None:
+def test_first_control_plane_init_with_kube_vip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    manifests = stand_in_cni_manifests(monkeypatch, "calico")
     data: dict[str, Any] = yaml.safe_load(
         (EXAMPLES / "valid" / "kube-vip-ha" / "cluster.yaml").read_text(encoding="utf-8")
     )
@@ -194,6 +195,8 @@ def test_first_control_plane_init_with_kube_vip(tmp_path: Path) -> None:
     config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     rendered = render_config(config, tmp_path)
     box = prepare_node(tmp_path, rendered, "cp-0", curl_failures=0)
+    for path, content in manifests.items():  # what the bake left in the image
+        box.write(path, content)
     result = box.run(["/usr/local/sbin/kgen-bootstrap"])
     log = box.read("/var/log/kgen-bootstrap.log")
     assert result.returncode == 0, log + result.stderr
@@ -209,9 +212,13 @@ def test_first_control_plane_init_with_kube_vip(tmp_path: Path) -> None:
     assert manifest["spec"]["volumes"][0]["hostPath"]["path"] == "/etc/kubernetes/admin.conf"
     env = {e["name"]: e["value"] for e in manifest["spec"]["containers"][0]["env"]}
     assert env["address"] == "10.0.0.100" and env["vip_interface"] == "ens3" and env["port"] == "6443"
-    # The CNI was applied from the pinned URLs (no image copy here), then the rendered resources.
+    # The CNI was applied from the image's copies, each checked against its pin (no download), then the
+    # rendered resources.
     kubectl_log = box.read("/var/lib/kgen-standin/kubectl.log")
-    assert "operator-crds.yaml" in kubectl_log and "tigera-operator.yaml" in kubectl_log
+    for path in manifests:
+        assert path in kubectl_log
+        assert f"{path} has the pinned sha256" in log
+    assert not any("://" in word for line in kubectl_log.splitlines() for word in json.loads(line)["argv"])
     assert "/etc/kgen/cni/custom-resources.yaml" in kubectl_log
     assert "node cp-0 is Ready" in log
     assert box.read("/root/.kube/config") == box.read("/etc/kubernetes/admin.conf")

@@ -15,6 +15,7 @@ import email
 import gzip
 import json
 import os
+import re
 import shlex
 import subprocess
 from collections.abc import Callable
@@ -903,14 +904,19 @@ def test_cloud_provider_manifests_and_images_are_pinned(minor: str) -> None:
     release = openstack.cloud_provider_release(cluster)
     assert release.release.startswith(f"v{minor}.")
     args = openstack.cloud_provider_kubectl_args(cluster, settings)
-    urls = [a[2] for a in args if a[:2] == ["apply", "-f"] and a[2].startswith("https://")]
-    assert len(urls) == 8
+    downloads = openstack.cloud_provider_downloads(cluster, settings)
+    assert len(downloads) == 8
     assert all(
-        u.startswith(
+        d.url.startswith(
             f"https://raw.githubusercontent.com/kubernetes/cloud-provider-openstack/{release.release}/manifests/"
         )
-        for u in urls
+        and re.fullmatch("[0-9a-f]{64}", d.sha256)
+        and d.path.startswith(openstack.CLOUD_PROVIDER_MANIFEST_DIR + "/")
+        for d in downloads
     )
+    # kubectl applies the downloaded, checked files, in the table's order, never a URL.
+    assert [a[2] for a in args if a[:2] == ["apply", "-f"]][:8] == [d.path for d in downloads]
+    assert not any("://" in word for a in args for word in a)
     images = [a[-1].split("=", 1)[1] for a in args if "set" in a]
     assert images == [
         f"registry.k8s.io/provider-os/openstack-cloud-controller-manager:{release.release}",

@@ -26,7 +26,7 @@ from generator.vm import VmReport, parse_report, run_vm
 from tests.boot.baseimage import BaseImage
 from tests.boot.conftest import register_workdir
 from tests.boot.guestdisk import GuestDisk
-from tests.conftest import EXAMPLES, write_bundle
+from tests.conftest import EXAMPLES, stand_in_cni_manifests, write_bundle
 
 BOOT_TIMEOUT = 600.0
 PKI = "/etc/kubernetes/pki"
@@ -44,12 +44,17 @@ def cluster_config(tmp: Path, **bootstrap: int) -> Path:
     return config
 
 
-def golden_test_disk(base: BaseImage, config: Path, tmp: Path) -> GuestDisk:
+def golden_test_disk(
+    base: BaseImage, config: Path, tmp: Path, cni_manifests: dict[str, str] | None = None
+) -> GuestDisk:
     """A copy of the test image made to look baked for this cluster: the manifest a kgen bake writes
-    (the stand-ins take the place of the packages a bake installs) and the stand-ins' version."""
+    (the stand-ins take the place of the packages a bake installs), the stand-ins' version, and the CNI
+    manifests the bake keeps (stand-ins whose digests the test pins, see stand_in_cni_manifests)."""
     cluster = model.build(load(config))
     disk = GuestDisk.copy_of(base.disk, tmp / "golden.raw")
     disk.write(prepare.IMAGE_MANIFEST, prepare.image_manifest(cluster, images=[]), tmp)
+    for path, content in (cni_manifests or {}).items():
+        disk.write(path, content, tmp)
     disk.write("/etc/kgen-standin.env", f"STANDIN_VERSION=v{cluster.kubernetes_version}\n", tmp)
     return disk
 
@@ -85,12 +90,14 @@ def control_plane(base_image: BaseImage, tmp_path_factory: pytest.TempPathFactor
     tmp = tmp_path_factory.mktemp("control-plane")
     config = cluster_config(tmp)
     bundle = write_bundle(config, tmp)
-    disk = golden_test_disk(base_image, config, tmp)
-    workdir = tmp / "vm"
-    args = ["vm", str(config), "master-0", "--image", str(disk.raw), "--kernel", str(base_image.kernel)]
-    args += ["--initrd", str(base_image.initrd), "--accel", "tcg", "--timeout", str(BOOT_TIMEOUT), "--keep"]
-    args += ["--workdir", str(workdir), "-o", str(tmp / "out"), "--secrets", str(bundle)]
-    result = CliRunner().invoke(app, args)
+    with pytest.MonkeyPatch.context() as patch:
+        # The node checks the baked manifests against their pins; the real files cannot be read here.
+        disk = golden_test_disk(base_image, config, tmp, stand_in_cni_manifests(patch, "calico"))
+        workdir = tmp / "vm"
+        args = ["vm", str(config), "master-0", "--image", str(disk.raw), "--kernel", str(base_image.kernel)]
+        args += ["--initrd", str(base_image.initrd), "--accel", "tcg", "--timeout", str(BOOT_TIMEOUT), "--keep"]
+        args += ["--workdir", str(workdir), "-o", str(tmp / "out"), "--secrets", str(bundle)]
+        result = CliRunner().invoke(app, args)
     kept = next((line.split(": ", 1)[1] for line in result.output.splitlines() if line.startswith("kept disk: ")), "")
     boot = ControlPlaneBoot(
         exit_code=result.exit_code,
