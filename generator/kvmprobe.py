@@ -96,11 +96,12 @@ def probe_kernel(kernel: Path | None = None) -> Path | None:
 def probe_kvm(
     kernel: Path | None = None,
     *,
-    timeout: float = PROBE_TIMEOUT,
+    timeout: float | None = None,
     cache_dir: Path | None = None,
 ) -> KvmVerdict:
     """Whether KVM boots ``kernel`` (see :func:`probe_kernel` for the default) on this host; never
-    takes much longer than ``timeout`` seconds. The verdict says ``tcg`` and why when it does not."""
+    takes much longer than ``timeout`` seconds (:data:`PROBE_TIMEOUT`). The verdict says ``tcg`` and
+    why when it does not."""
     device = kvm_device()
     try:
         fd = os.open(device, os.O_RDWR | os.O_CLOEXEC)
@@ -128,7 +129,7 @@ def probe_kvm(
     host_key = _host_key(device, qemu, chosen)
     verdict = _cached(cache, host_key) if host_key else None
     if verdict is None:
-        failure = _boot(qemu, chosen, timeout)
+        failure = _boot(qemu, chosen, PROBE_TIMEOUT if timeout is None else timeout)
         if failure is None:
             verdict = KvmVerdict("kvm", f"KVM boots Linux on this host ({chosen} probed)")
         else:
