@@ -10,9 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from generator import kvmprobe, packer, vm
+from generator.cli import app
 from generator.vm import VmError
+from tests.conftest import EXAMPLES
 
 # Runs as qemu-system-x86_64. Writes its argv to $FAKE_QEMU_CALLS, then acts out $FAKE_QEMU_MODE on the
 # serial console file named by `-chardev file,...,path=`.
@@ -241,3 +244,20 @@ def test_bake_without_kvm_device_is_tcg(host: FakeHost, monkeypatch: pytest.Monk
     assert lines == [f"qemu accelerator: using tcg (software emulation, several times slower): {tmp_path}/absent "
                      "is missing or not usable by this user (No such file or directory)"]  # fmt: skip
     assert host.calls() == []
+
+
+def test_kgen_bake_dry_run_says_the_accelerator_and_accel_overrides_it(host: FakeHost, tmp_path: Path) -> None:
+    runner = CliRunner()
+    config = str(EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml")
+    out = str(tmp_path / "out")
+    host.mode("msr")
+    host.monkeypatch.setenv("KGEN_KVM_PROBE_KERNEL", str(host.kernel))
+    result = runner.invoke(app, ["bake", config, "--only", "qemu", "--dry-run", "-o", out])
+    assert result.exit_code == 0, result.output
+    assert "qemu accelerator: using tcg (software emulation, several times slower): KVM cannot boot" in result.output
+    assert "-var=qemu_accelerator=tcg" in result.output
+    calls = len(host.calls())
+    result = runner.invoke(app, ["bake", config, "--only", "qemu", "--dry-run", "--accel", "kvm", "-o", out])
+    assert result.exit_code == 0, result.output
+    assert "-var=qemu_accelerator=kvm" in result.output and "qemu accelerator:" not in result.output
+    assert len(host.calls()) == calls
