@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Literal, ParamSpec, TypeVar
 
 import typer
 
@@ -200,6 +200,12 @@ def token_rotate(
     typer.echo(rotation.register_command)
 
 
+class Accel(str, Enum):
+    auto = "auto"
+    kvm = "kvm"
+    tcg = "tcg"
+
+
 class BakeOnly(str, Enum):
     openstack = "openstack"
     qemu = "qemu"
@@ -215,6 +221,9 @@ def bake(
         typer.Option("--var-file", help="A *.pkrvars.hcl file with your site's settings (repeatable)."),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the exact commands; run nothing.")] = False,
+    accel: Annotated[
+        Accel, typer.Option("--accel", help="qemu accelerator: kvm, tcg, or auto (KVM when it boots Linux here).")
+    ] = Accel.auto,
     out: Annotated[Path, typer.Option("-o", "--out", help="Output folder, as for render.")] = Path("out"),
     secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.")] = None,
 ) -> None:
@@ -222,11 +231,14 @@ def bake(
     result = pipeline.render_cluster(config, out_dir=out, secrets_path=secrets, dry_run=dry_run)
     _print_warnings(result.warnings)
     which: packer.Only | None = "qemu" if only is BakeOnly.qemu else "openstack" if only is BakeOnly.openstack else None
+    chosen: Literal["kvm", "tcg"] | None = "kvm" if accel is Accel.kvm else "tcg" if accel is Accel.tcg else None
     if dry_run:  # the project is not on disk in a dry run, so print the commands instead of running them
-        commands = packer.bake_commands(result.out_dir, only=which, var_files=var_file or [])
+        commands = packer.bake_commands(
+            result.out_dir, only=which, var_files=var_file or [], accelerator=chosen, say=err
+        )
         typer.echo(packer.format_commands(commands), nl=False)
         return
-    baked = packer.bake(result.out_dir, only=which, var_files=var_file or [], echo=err)
+    baked = packer.bake(result.out_dir, only=which, var_files=var_file or [], accelerator=chosen, echo=err)
     if baked.manifest:
         typer.echo(f"packer manifest (image IDs and names): {baked.manifest}")
 
@@ -234,12 +246,6 @@ def bake(
 class VmNetwork(str, Enum):
     none = "none"
     user = "user"
-
-
-class Accel(str, Enum):
-    auto = "auto"
-    kvm = "kvm"
-    tcg = "tcg"
 
 
 @app.command("vm")

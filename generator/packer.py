@@ -23,9 +23,10 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from generator import __version__, etcd_backup, kubevip, openstack, prepare, templating, vm
+from generator import __version__, etcd_backup, kubevip, openstack, prepare, templating
 from generator.cni import assets
 from generator.errors import UserError
+from generator.kvmprobe import probe_kvm
 from generator.model import Cluster
 from generator.resources import packer_dir
 from generator.tree import EXECUTABLE_MODE, PUBLIC_MODE, OutputFile
@@ -353,10 +354,13 @@ def bake_paths(out_dir: Path) -> BakePaths:
     return BakePaths(project=out_dir / PACKER_FOLDER, work=out_dir.parent / f"{out_dir.name}-bake")
 
 
-def kvm_usable() -> bool:
-    """Whether a qemu build should use KVM: /dev/kvm must not only exist but work (nested KVM often
-    aborts or hangs), so this runs the same probe as `kgen vm`."""
-    return vm.probe_kvm()
+def choose_accelerator(say: Callable[[str], None] = lambda _line: None) -> Literal["kvm", "tcg"]:
+    """The qemu_accelerator for a bake: kvm only when KVM is proven to boot a Linux kernel here (an
+    openable /dev/kvm is not enough: nested KVM often aborts or hangs in early boot), the same probe as
+    `kgen vm`; says which and why."""
+    verdict = probe_kvm()
+    say(f"qemu accelerator: {verdict.line()}")
+    return verdict.accel
 
 
 def bake_commands(
@@ -365,10 +369,12 @@ def bake_commands(
     only: Only | None = None,
     var_files: Sequence[Path] = (),
     accelerator: Literal["kvm", "tcg"] | None = None,
+    say: Callable[[str], None] = lambda _line: None,
 ) -> list[list[str]]:
     """The exact commands ``kgen bake`` runs, in order. A qemu build first makes a throwaway SSH key
     for the build user (the seed puts its public half on the build VM; sysprep removes it), and runs
-    with ``qemu_accelerator=tcg`` where /dev/kvm is not usable (``accelerator`` overrides that)."""
+    with ``qemu_accelerator=tcg`` where KVM cannot boot Linux (:func:`choose_accelerator`; ``accelerator``
+    overrides that)."""
     paths = bake_paths(out_dir)
     project = str(paths.project)
     commands: list[list[str]] = []
@@ -381,7 +387,7 @@ def bake_commands(
         build.append(f"-only={only}.*")
     build += [f"-var=manifest_output={paths.manifest}"]
     if qemu:
-        accel = accelerator or ("kvm" if kvm_usable() else "tcg")
+        accel = accelerator or choose_accelerator(say)
         build += [
             f"-var=qemu_ssh_private_key_file={paths.ssh_key}",
             f"-var=qemu_output_directory={paths.qemu_output}",
@@ -469,7 +475,7 @@ def bake(
     paths = bake_paths(out_dir)
     if not (paths.project / "build.pkr.hcl").is_file():
         raise UserError(f"no Packer project in {paths.project}: run `kgen render` first")
-    commands = bake_commands(out_dir, only=only, var_files=var_files, accelerator=accelerator)
+    commands = bake_commands(out_dir, only=only, var_files=var_files, accelerator=accelerator, say=echo)
     if dry_run:
         return BakeResult(commands=commands, manifest=None)
     packer = check_tools(only=only)

@@ -52,11 +52,13 @@ from typing import Any
 import yaml
 
 from generator.errors import KgenError
+from generator.kvmprobe import KVM_CPU, KvmVerdict, kvm_device, probe_kvm
 
 __all__ = [
     "FACT_COMMANDS",
     "REPORT_BEGIN",
     "REPORT_END",
+    "KvmVerdict",
     "VmError",
     "VmReport",
     "VmResult",
@@ -96,7 +98,6 @@ _STAGE_RE = re.compile(r"Cloud-init v\. \S+ running '(init-local|init|modules:co
 _FINISHED_RE = re.compile(r"Cloud-init v\. \S+ finished at")
 _END_RE = re.compile(re.escape(REPORT_END) + r"\s+([0-9a-f]{64})")
 _BASE64_LINE_RE = re.compile(r"^[A-Za-z0-9+/=]+$")
-_KVM_PROBE_EXIT = (0x21 << 1) | 1  # what isa-debug-exit makes of the probe's `out 0xf4, 0x21`
 _POWEROFF_GRACE = 60.0  # seconds the guest gets to power off by itself after reporting
 
 
@@ -517,68 +518,6 @@ def build_seed(user_data: Path, meta_data: Path, dest: Path, *, vendor_data: Pat
     raise VmError("could not build the NoCloud seed image:\n" + "\n".join(failures))
 
 
-def _kvm_probe_sector() -> bytes:
-    """A boot sector that enters 64-bit long mode and then writes 0x21 to isa-debug-exit (port 0xf4)."""
-    code = bytearray(
-        b"\xfa\x31\xc0\x8e\xd8\x8e\xc0\xfc"  # cli; ds = es = 0; cld
-        b"\xbf\x00\x10\xb9\x00\x18\xf3\xab"  # zero 0x1000..0x3fff (page tables)
-        b"\xc7\x06\x00\x10\x03\x20"  # PML4[0] = 0x2003
-        b"\xc7\x06\x00\x20\x03\x30"  # PDPT[0] = 0x3003
-        b"\xc7\x06\x00\x30\x83\x00"  # PD[0] = 2 MiB page at 0
-        b"\x66\xb8\x20\x00\x00\x00\x0f\x22\xe0"  # cr4 = PAE
-        b"\x66\xb8\x00\x10\x00\x00\x0f\x22\xd8"  # cr3 = 0x1000
-        b"\x66\xb9\x80\x00\x00\xc0\x0f\x32\x66\x0d\x00\x01\x00\x00\x0f\x30"  # EFER.LME
-    )
-    lgdt = len(code)
-    code += b"\x0f\x01\x16\x00\x00"  # lgdt [gdtr]
-    code += b"\x0f\x20\xc0\x66\x0d\x01\x00\x00\x80\x0f\x22\xc0"  # cr0 |= PG | PE
-    jump = len(code)
-    code += b"\xea\x00\x00\x08\x00"  # jmp 0x08:long_mode
-    long_mode = len(code)
-    code += b"\x66\xba\xf4\x00\xb0\x21\xee\xf4\xeb\xfd"  # mov dx, 0xf4; mov al, 0x21; out; hlt
-    while len(code) % 8:
-        code.append(0x90)
-    gdt = len(code)
-    code += bytes(8) + b"\xff\xff\x00\x00\x00\x9a\xaf\x00"  # null, 64-bit code segment
-    gdtr = len(code)
-    code += (15).to_bytes(2, "little") + (0x7C00 + gdt).to_bytes(4, "little")
-    code[lgdt + 3 : lgdt + 5] = (0x7C00 + gdtr).to_bytes(2, "little")
-    code[jump + 1 : jump + 3] = (0x7C00 + long_mode).to_bytes(2, "little")
-    sector = bytearray(512)
-    sector[: len(code)] = code
-    sector[510:512] = b"\x55\xaa"
-    return bytes(sector)
-
-
-def probe_kvm(timeout: float = 10.0) -> bool:
-    """True when /dev/kvm is usable and qemu runs a tiny guest with ``-accel kvm -cpu host`` (the
-    settings :func:`run_vm` uses) through to 64-bit mode within ``timeout`` seconds.
-
-    Nested KVM often fails here: ``-cpu host`` aborts at once ("failed to set MSR 0x10a").
-    """
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
-    except OSError:
-        return False
-    os.close(fd)
-    qemu = shutil.which(QEMU)
-    if qemu is None:
-        return False
-    with tempfile.TemporaryDirectory(prefix="kgen-kvm-probe-") as tmp:
-        sector = Path(tmp) / "probe.img"
-        sector.write_bytes(_kvm_probe_sector())
-        cmd = [
-            qemu, "-accel", "kvm", "-cpu", "host", "-m", "16", "-nodefaults", "-display", "none",
-            "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-            "-drive", f"file={_qemu_path(sector)},format=raw,if=ide",
-        ]  # fmt: skip
-        try:
-            proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
-        except (subprocess.TimeoutExpired, OSError):
-            return False
-    return proc.returncode == _KVM_PROBE_EXIT
-
-
 def _qemu_path(path: Path) -> str:
     """A path for a qemu option value (commas are doubled)."""
     return str(path).replace(",", ",,")
@@ -650,15 +589,16 @@ def _overlay_path(workdir: Path, image: Path) -> Path:
     return candidate
 
 
-def _resolve_accel(accel: str, progress: Callable[[str], None]) -> str:
+def _resolve_accel(accel: str, progress: Callable[[str], None], kernel: Path | None = None) -> str:
     if accel == "auto":
-        if probe_kvm():
-            return "kvm"
-        progress("kvm unusable, using tcg")
-        return "tcg"
+        # Proves that KVM boots Linux (this kernel when there is one), not just that /dev/kvm opens.
+        verdict = probe_kvm(kernel)
+        progress(verdict.line())
+        return verdict.accel
     if accel == "kvm":
-        if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-            raise VmError("accel kvm: /dev/kvm is missing or not usable by this user")
+        device = kvm_device()
+        if not os.access(device, os.R_OK | os.W_OK):
+            raise VmError(f"accel kvm: {device} is missing or not usable by this user")
         return "kvm"
     if accel == "tcg":
         return "tcg"
@@ -730,7 +670,7 @@ def _qemu_command(
     # A machine UUID, as every cloud instance has: kubeadm needs a readable, unique product_uuid, and
     # qemu exposes none in SMBIOS without -uuid.
     cmd = [qemu, "-name", "kgen-vm", "-uuid", str(uuid.uuid4())]
-    cmd += ["-accel", "kvm", "-cpu", "host"] if accel == "kvm" else ["-accel", "tcg", "-cpu", "max"]
+    cmd += ["-accel", "kvm", *KVM_CPU] if accel == "kvm" else ["-accel", "tcg", "-cpu", "max"]
     if network not in ("none", "user"):
         raise VmError(f"unknown network {network!r}: use none or user")
     nic = "none" if network == "none" else "user,model=virtio-net-pci"
@@ -783,7 +723,7 @@ def run_vm(
     image = image.resolve()
     fmt = _image_format(image)
     _check_user_data(user_data)
-    accel = _resolve_accel(accel, say)
+    accel = _resolve_accel(accel, say, kernel)
 
     workdir.mkdir(parents=True, exist_ok=True)
     workdir = workdir.resolve()

@@ -843,7 +843,7 @@ def baked_vm(tmp_path_factory: pytest.TempPathFactory) -> tuple[VmResult, dict[s
         workdir=tmp / "vm",
         kernel=base.kernel,
         initrd=base.initrd,
-        accel="auto",
+        accel="tcg",  # pinned: a test must not depend on which accelerator the host offers
         timeout=VM_TIMEOUT,
     )
     serial = result.serial_log.read_text(encoding="utf-8", errors="replace").splitlines()

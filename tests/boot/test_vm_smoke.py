@@ -60,6 +60,7 @@ def boot(
         workdir=workdir,
         kernel=base_image.kernel,
         initrd=base_image.initrd,
+        accel="tcg",  # pinned: a test must not depend on which accelerator the host offers
         timeout=BOOT_TIMEOUT,
         keep=keep,
         progress=progress.append,
