@@ -10,7 +10,7 @@ from typing import Any
 
 from generator import yamldump
 from generator.model import Cluster
-from generator.versions import Download, ManifestFile
+from generator.versions import CniRelease, Download, ManifestFile
 
 # Where a golden image keeps the downloaded upstream manifests (the bake's install phase writes them),
 # and where user-data puts the resources rendered for this cluster.
@@ -40,15 +40,39 @@ class CniAssets:
         ]
 
 
-def calico_resources(cluster: Cluster) -> list[dict[str, Any]]:
+def calico_images(release: CniRelease) -> tuple[str, ...]:
+    """What a Calico first boot pulls, from the version table: the operator image (tigera-operator.yaml
+    names it), then each component the operator deploys for kgen's resources, named the way
+    tigera/operator v1.40.3 pkg/components/references.go GetReference names it with spec.registry set and
+    no imagePath, imagePrefix or ImageSet: ``<registry><component>:<version>`` (the registry gets a
+    trailing "/" when it lacks one)."""
+    registry = str(release.extra["registry"])
+    registry = registry if registry.endswith("/") else registry + "/"
+    components = [f"{registry}{name}:{release.version}" for name in release.extra["components"]]
+    return (str(release.extra["operatorImage"]), *components)
+
+
+def calico_dataplane(cluster: Cluster) -> str:
+    """Felix's Linux dataplane, matched to kube-proxy's mode. tigera/operator v1.40.3 defaults
+    spec.calicoNetwork.linuxDataplane to Iptables (pkg/controller/installation/core_controller.go
+    fillDefaults) and then sets FelixConfiguration nftablesMode Disabled for any dataplane but Nftables
+    and BPF (setNftablesMode, api/v1 InstallationSpec.IsNftables), so with kube-proxy in nftables mode
+    Felix would program iptables beside kube-proxy's nftables rules unless the Installation says Nftables."""
+    return "Nftables" if cluster.proxy_mode == "nftables" else "Iptables"
+
+
+def calico_resources(cluster: Cluster, release: CniRelease) -> list[dict[str, Any]]:
     # The operator's Installation; its pool "cannot be modified post-install", so it is rendered from
-    # the config (https://docs.tigera.io/calico/latest/networking/ipam/initial-ippool).
+    # the config (https://docs.tigera.io/calico/latest/networking/ipam/initial-ippool). spec.registry is
+    # the version table's, the same the pre-pulled image names are made from (calico_images).
     installation = {
         "apiVersion": "operator.tigera.io/v1",
         "kind": "Installation",
         "metadata": {"name": "default"},
         "spec": {
+            "registry": str(release.extra["registry"]),
             "calicoNetwork": {
+                "linuxDataplane": calico_dataplane(cluster),
                 "ipPools": [
                     {
                         "name": "default-ipv4-ippool",
@@ -58,8 +82,8 @@ def calico_resources(cluster: Cluster) -> list[dict[str, Any]]:
                         "natOutgoing": "Enabled",
                         "nodeSelector": "all()",
                     }
-                ]
-            }
+                ],
+            },
         },
     }
     api_server = {
@@ -103,7 +127,16 @@ def flannel_resources(cluster: Cluster) -> list[dict[str, Any]]:
 def cilium_values(cluster: Cluster) -> dict[str, Any]:
     # The default cluster-pool IPAM ignores kubeadm's podSubnet; kubernetes mode uses each node's
     # spec.podCIDR, which kubeadm allocates from podSubnet (https://docs.cilium.io/en/stable/network/concepts/ipam/).
-    return {"ipam": {"mode": "kubernetes"}, "operator": {"replicas": 1}, "kubeProxyReplacement": False}
+    # useDigest false for the three images the chart deploys with these values: with the chart's default
+    # (true) it asks for <repository>:<tag>@<digest>, which is not the name a golden image pre-pulled
+    # (versions.yaml cni.cilium.images holds <repository>:<tag>).
+    return {
+        "ipam": {"mode": "kubernetes"},
+        "operator": {"replicas": 1, "image": {"useDigest": False}},
+        "kubeProxyReplacement": False,
+        "image": {"useDigest": False},
+        "envoy": {"image": {"useDigest": False}},
+    }
 
 
 def assets(cluster: Cluster) -> CniAssets | None:
@@ -112,7 +145,7 @@ def assets(cluster: Cluster) -> CniAssets | None:
         return None
     rendered: list[tuple[str, str]]
     if cluster.cni.plugin == "calico":
-        rendered = [("custom-resources.yaml", yamldump.dump_all(calico_resources(cluster)))]
+        rendered = [("custom-resources.yaml", yamldump.dump_all(calico_resources(cluster, release)))]
     elif cluster.cni.plugin == "flannel":
         rendered = [("kube-flannel-cfg.yaml", yamldump.dump_all(flannel_resources(cluster)))]
     else:
@@ -125,5 +158,5 @@ def assets(cluster: Cluster) -> CniAssets | None:
         version=release.version,
         downloads=downloads,
         rendered=tuple(rendered),
-        images=release.images,
+        images=calico_images(release) if cluster.cni.plugin == "calico" else release.images,
     )

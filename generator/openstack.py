@@ -14,6 +14,7 @@ without an import cycle."""
 from __future__ import annotations
 
 import base64
+import json
 import posixpath
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -641,6 +642,12 @@ class CloudProviderRelease:
     release: str
     manifests: tuple[Download, ...]  # pinned, in apply order
     images: tuple[tuple[str, str, str], ...]  # (workload, container, image with tag)
+    sidecar_images: tuple[str, ...]  # every other image the release's manifests name
+    always_pulled: tuple[tuple[str, str], ...]  # (workload, container) with imagePullPolicy Always upstream
+
+    def all_images(self) -> tuple[str, ...]:
+        """Every image the cloud provider's pods ask for, once each, in table order."""
+        return tuple(dict.fromkeys([*(image for _, _, image in self.images), *self.sidecar_images]))
 
 
 def cloud_provider_release(cluster: Cluster) -> CloudProviderRelease:
@@ -652,7 +659,16 @@ def cloud_provider_release(cluster: Cluster) -> CloudProviderRelease:
         release=release,
         manifests=tuple(Download.of({"url": base + path, "sha256": digests[path]}) for path in entry["manifests"]),
         images=tuple((i["workload"], i["container"], f"{i['image']}:{release}") for i in entry["images"]),
+        sidecar_images=tuple(str(i) for i in entry["sidecarImages"][release]),
+        always_pulled=tuple((str(i["workload"]), str(i["container"])) for i in entry["alwaysPulled"]),
     )
+
+
+def if_not_present_patch(container: str) -> str:
+    """A strategic-merge patch giving one container of a workload's pod template imagePullPolicy
+    IfNotPresent (containers merge by name), so a pre-pulled image is used as it is."""
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": container, "imagePullPolicy": "IfNotPresent"}]}}}}
+    return json.dumps(patch, separators=(",", ":"), sort_keys=True)
 
 
 def kubelet_extra_args(settings: OpenStack | None) -> dict[str, str]:
@@ -710,5 +726,9 @@ def cloud_provider_kubectl_args(cluster: Cluster, settings: OpenStack | None) ->
     release = cloud_provider_release(cluster)
     commands = [["apply", "-f", m.path] for m in cloud_provider_downloads(cluster, settings)]
     commands += [["set", "image", "-n", "kube-system", w, f"{c}={image}"] for w, c, image in release.images]
+    commands += [
+        ["patch", "-n", "kube-system", w, "--type=strategic", "-p", if_not_present_patch(c)]
+        for w, c in release.always_pulled
+    ]
     commands.append(["apply", "-f", STORAGE_CLASS_PATH])
     return commands

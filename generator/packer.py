@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from generator import __version__, etcd_backup, kubevip, openstack, prepare, templating
+from generator import __version__, etcd_backup, images, prepare, templating
 from generator.cni import assets
 from generator.errors import UserError
 from generator.kvmprobe import probe_kvm
@@ -123,56 +123,23 @@ SCRIPTS = {
     "sysprep": "scripts/sysprep.sh",
 }
 BAKE_PROXY_DROPIN = "90-kgen-bake-proxy.conf"  # the runtime's proxy during pre-pull; sysprep removes it
-DEFAULT_REGISTRY = "docker.io"
+normalize_image = images.normalize_image
 
 
 # --------------------------------------------------------------------------------------------------
 # What the image holds.
 
 
-def normalize_image(ref: str) -> str:
-    """An image reference as the CRI lists it: ``calico/node:v1`` -> ``docker.io/calico/node:v1``,
-    ``busybox:1`` -> ``docker.io/library/busybox:1`` (the Docker reference rules)."""
-    first, _, rest = ref.partition("/")
-    if not rest:
-        return f"{DEFAULT_REGISTRY}/library/{ref}"
-    if "." in first or ":" in first or first == "localhost":
-        return ref
-    return f"{DEFAULT_REGISTRY}/{ref}"
-
-
 def control_plane_images(cluster: Cluster) -> list[str]:
     """What ``kubeadm config images list --kubernetes-version v<exact>`` prints for this version, from
     the version table (the self-check compares the two on the baked image)."""
-    version = f"v{cluster.kubernetes_version}"
-    release = cluster.kubernetes
-    components = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")
-    return [
-        *(f"registry.k8s.io/{name}:{version}" for name in components),
-        release.coredns_image,
-        release.pause_image,
-        release.etcd_image,
-    ]
-
-
-def cni_images(cluster: Cluster) -> list[str]:
-    cni = assets(cluster)
-    return list(cni.images) if cni else []
-
-
-def addon_images(cluster: Cluster) -> list[str]:
-    """Images of the add-ons the config turns on: kube-vip, the OpenStack cloud provider."""
-    images = [kubevip.image()] if cluster.load_balancer == "kube-vip" else []
-    if cluster.openstack is not None and cluster.openstack.cloud_provider:
-        images.extend(image for _, _, image in openstack.cloud_provider_release(cluster).images)
-    return images
+    return list(images.first_boot_images(cluster).kubeadm)
 
 
 def baked_images(cluster: Cluster) -> list[str]:
     """Every image the bake pre-pulls, as the CRI lists them, sorted: exactly what the self-check
-    expects in ``crictl images`` and what ``/etc/kgen/image.json`` records."""
-    wanted = (*control_plane_images(cluster), *cni_images(cluster), *addon_images(cluster))
-    return sorted({normalize_image(i) for i in wanted})
+    expects in ``crictl images`` and what ``/etc/kgen/image.json`` records (:mod:`generator.images`)."""
+    return list(images.first_boot_images(cluster).all)
 
 
 def cni_manifest_paths(cluster: Cluster) -> list[str]:
@@ -221,6 +188,7 @@ def one_line(value: object) -> str:
 
 
 def _script_context(cluster: Cluster) -> dict[str, object]:
+    first_boot = images.first_boot_images(cluster)  # the one image table: pre-pull, self-check, image.json
     return {
         "one_line": one_line,
         "kgen_version": __version__,
@@ -228,13 +196,13 @@ def _script_context(cluster: Cluster) -> dict[str, object]:
         "runtime": cluster.runtime,
         "runtime_package": _runtime_package(cluster),
         "cni_label": _cni_label(cluster),
-        "control_plane_images": sorted(normalize_image(i) for i in control_plane_images(cluster)),
-        "other_images": [*cni_images(cluster), *addon_images(cluster)],
-        "expected_images": baked_images(cluster),
+        "control_plane_images": sorted(normalize_image(i) for i in first_boot.kubeadm),
+        "other_images": list(first_boot.others),
+        "expected_images": list(first_boot.all),
         "cni_manifests": cni_manifest_paths(cluster),
         "cni_manifest_files": cni_manifest_files(cluster),
         "image_manifest_path": prepare.IMAGE_MANIFEST,
-        "image_manifest": prepare.image_manifest(cluster, baked_images(cluster)),
+        "image_manifest": prepare.image_manifest(cluster, list(first_boot.all)),
         "build_user": BUILD_USER,
         "proxy_dropin": BAKE_PROXY_DROPIN,
     }

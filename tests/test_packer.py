@@ -24,7 +24,7 @@ import hcl2
 import pytest
 import yaml
 
-from generator import etcd_backup, kubevip, model, packer, pipeline, prepare
+from generator import etcd_backup, images, kubevip, model, packer, pipeline, prepare
 from generator.errors import UserError
 from generator.load import load
 from generator.model import Cluster, Runtime
@@ -394,7 +394,7 @@ def test_self_check_expects_kubeadms_images_and_the_cni_images(case: tuple[str, 
         release.pause_image,
         release.etcd_image,
         release.coredns_image,
-        *(packer.normalize_image(i) for i in (cluster.cni.release.images if cluster.cni.release else ())),
+        *(packer.normalize_image(i) for i in images.cni_images(cluster)),
     }
     assert set(packer.baked_images(cluster)) == expected
     for image in expected:

@@ -24,7 +24,6 @@ from tests.boot.conftest import skip_or_fail
 from tests.conftest import require_tool
 
 
-
 def _debian_kernel(cache: Path) -> Path:
     found = sorted(cache.glob("root/boot/vmlinuz-*"))
     if found:
