@@ -77,7 +77,7 @@ def load_cluster(config_path: Path) -> Loaded:
 
 def load_secrets(config_path: Path, cluster: model.Cluster, secrets_path: Path | None) -> secrets.SecretsBundle:
     path = secrets_path or secrets.default_path(config_path)
-    if not path.exists():
+    if not secrets.bundle_exists(path):
         raise UserError(f"no secrets bundle at {path}; run `kgen render {config_path}` first to generate one")
     return secrets.load_bundle(path, cluster=cluster.name)
 
@@ -99,7 +99,7 @@ def render_cluster(
     cluster = loaded.cluster
     bundle_path = secrets_path or secrets.default_path(config_path)
     # Only a plain render creates the bundle; --check and an explicit --secrets need an existing one.
-    created = not bundle_path.exists() and not check and secrets_path is None
+    created = not secrets.bundle_exists(bundle_path) and not check and secrets_path is None
     bundle = secrets.generate(cluster.name) if created else load_secrets(config_path, cluster, secrets_path)
     return _render_and_write(
         loaded, bundle, bundle_path=bundle_path, out_dir=out_dir, created=created, dry_run=dry_run, check=check
@@ -120,21 +120,28 @@ def _render_and_write(
     cluster = loaded.cluster
     rendered = render.render_cluster(plan.plan(cluster, bundle))
     root = out_dir / cluster.name
+    warnings = list(loaded.warnings)
+    if not created:
+        permissions = secrets.permission_warning(bundle_path)
+        warnings.extend([permissions] if permissions else [])
     if dry_run or check:
+        if dry_run:
+            write.check_targets(root, writable=False)
         changes = write.diff_tree(rendered.files, root)
         if check and any(c.status != "identical" for c in changes):
             drift = [f"{c.status}: {c.path}" for c in changes if c.status != "identical"]
             raise DriftFound(f"{root} differs from what kgen would render:\n" + "\n".join(drift))
     else:
-        if created or write_bundle:
-            write.write_secret_file(bundle_path, bundle.to_yaml())
-        changes = write.write_tree(rendered.files, root)
+        # The bundle is written in the same all-or-nothing step as the tree: a render that fails to
+        # write leaves no new bundle behind (and so no CA that no output was rendered with).
+        secret = write.SecretFile(bundle_path, bundle.to_yaml()) if created or write_bundle else None
+        changes = write.write_tree(rendered.files, root, secret=secret)
     return RenderResult(
         cluster=cluster.name,
         out_dir=root,
         changes=changes,
         nodes=rendered.nodes,
-        warnings=loaded.warnings,
+        warnings=warnings,
         secrets_path=bundle_path,
         secrets_created=created and not dry_run,
         dry_run=dry_run,
