@@ -7,9 +7,10 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import model, plan, render, secrets, write
-from generator.errors import ConfigInvalid, DriftFound, Problem, UserError, errors_only
-from generator.load import load
+from generator import model, placeholder, plan, render, secrets, write
+from generator.errors import ConfigInvalid, DriftFound, Problem, RenderError, UserError, errors_only
+from generator.load import Document, KeyPath, load
+from generator.rawconfig import expanded_nodes
 from generator.resources import schemas_dir, templates_dir
 from generator.validate import validate
 
@@ -18,6 +19,7 @@ from generator.validate import validate
 class Loaded:
     cluster: model.Cluster
     warnings: list[Problem]
+    doc: Document
 
 
 @dataclass
@@ -63,8 +65,30 @@ def _token_info(cluster: model.Cluster, bundle: secrets.SecretsBundle) -> TokenI
 
 
 def check_config(config_path: Path) -> list[Problem]:
-    """Every problem in the config (errors and warnings); raises only for unreadable/unparsable files."""
-    return validate(load(config_path))
+    """Every problem in the config (errors and warnings); raises only for unreadable/unparsable files.
+
+    A config that passes the checks is also rendered in memory, with a placeholder bundle of real
+    size, so whatever `kgen render` would refuse for a reason in the config (a user-data over Nova's
+    limit) is reported here too, at the key it concerns."""
+    doc = load(config_path)
+    problems = validate(doc)
+    if errors_only(problems):
+        return problems
+    cluster = model.build(doc)
+    try:
+        render_located(doc, cluster, placeholder.bundle(cluster.name))
+    except ConfigInvalid as exc:
+        problems.extend(exc.problems)
+    return problems
+
+
+def render_located(doc: Document, cluster: model.Cluster, bundle: secrets.SecretsBundle) -> render.RenderedCluster:
+    """Render, turning a RenderError into a problem located at the node (or key) it concerns."""
+    try:
+        return render.render_cluster(plan.plan(cluster, bundle))
+    except RenderError as exc:
+        path: KeyPath = next((p for p, name, _, _ in expanded_nodes(doc.data) if name == exc.node), ())
+        raise ConfigInvalid([doc.problem(path, str(exc))]) from None
 
 
 def load_cluster(config_path: Path) -> Loaded:
@@ -72,7 +96,7 @@ def load_cluster(config_path: Path) -> Loaded:
     problems = validate(doc)
     if errors_only(problems):
         raise ConfigInvalid(problems)
-    return Loaded(cluster=model.build(doc), warnings=[p for p in problems if p.severity == "warning"])
+    return Loaded(cluster=model.build(doc), warnings=[p for p in problems if p.severity == "warning"], doc=doc)
 
 
 def load_secrets(config_path: Path, cluster: model.Cluster, secrets_path: Path | None) -> secrets.SecretsBundle:
@@ -118,7 +142,7 @@ def _render_and_write(
     write_bundle: bool = False,
 ) -> RenderResult:
     cluster = loaded.cluster
-    rendered = render.render_cluster(plan.plan(cluster, bundle))
+    rendered = render_located(loaded.doc, cluster, bundle)
     root = out_dir / cluster.name
     warnings = list(loaded.warnings)
     if not created:

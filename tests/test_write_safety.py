@@ -18,28 +18,10 @@ from typer.testing import CliRunner
 
 from generator.cli import app
 from tests.conftest import EXAMPLES, REPO, require_tool, validators_required, write_bundle
+from tests.disk import snapshot
 
 runner = CliRunner()
 EXAMPLE = EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml"
-
-Entry = tuple[str, int, bytes | str | None]
-
-
-def snapshot(top: Path) -> dict[str, Entry]:
-    """Every path under ``top`` (itself included) -> (type, mode, bytes or symlink target)."""
-    out: dict[str, Entry] = {}
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
-        for name in [".", *dirnames, *filenames]:
-            path = Path(dirpath) / name if name != "." else Path(dirpath)
-            st = path.lstat()
-            rel = path.relative_to(top).as_posix()
-            if stat.S_ISLNK(st.st_mode):
-                out[rel] = ("link", 0, str(path.readlink()))
-            elif stat.S_ISDIR(st.st_mode):
-                out[rel] = ("dir", stat.S_IMODE(st.st_mode), None)
-            else:
-                out[rel] = ("file", stat.S_IMODE(st.st_mode), path.read_bytes())
-    return out
 
 
 def _config(tmp_path: Path, *, bundle: bool) -> Path:
