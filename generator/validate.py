@@ -13,6 +13,7 @@ from typing import Any
 
 import jsonschema
 
+from generator import systemd_calendar
 from generator.errors import Problem
 from generator.load import Document, KeyPath, format_path
 from generator.rawconfig import expanded_nodes, lookup, mappings, virtual_ip_problems
@@ -458,6 +459,24 @@ def check_token(doc: Document) -> Iterator[Problem]:
         )
 
 
+def check_etcd_backup_schedule(doc: Document) -> Iterator[Problem]:
+    """The schedule becomes the timer's OnCalendar=; a value systemd refuses fails the node's first
+    boot, so it is checked with a port of systemd's own parser (generator/systemd_calendar.py)."""
+    path: KeyPath = ("spec", "etcdBackup", "schedule")
+    schedule = lookup(doc.data, *path)
+    pattern = lookup(load_schema(CLUSTER_SCHEMA), "properties", "spec", "properties", "etcdBackup", "properties")
+    if not isinstance(schedule, str) or not re.search(pattern["schedule"]["pattern"], schedule):
+        return  # the schema reported it
+    try:
+        systemd_calendar.check(schedule)
+    except systemd_calendar.CalendarError as exc:
+        yield doc.problem(
+            path,
+            f"{schedule!r} is not a calendar event systemd accepts ({exc}); write it like '*-*-* 00/6:00:00' "
+            "or 'daily' and check it with `systemd-analyze calendar` (man systemd.time)",
+        )
+
+
 def check_labels(doc: Document) -> Iterator[Problem]:
     holders = [("spec", "nodes", i) for i, _ in mappings(doc.data, "spec", "nodes")]
     holders += [("spec", "workerPools", i) for i, _ in mappings(doc.data, "spec", "workerPools")]
@@ -492,6 +511,7 @@ SEMANTIC_CHECKS: tuple[Callable[[Document], Iterator[Problem]], ...] = (
     check_kubernetes_version,
     check_runtime,
     check_token,
+    check_etcd_backup_schedule,
     check_labels,
     *OPENSTACK_CHECKS,
 )
