@@ -145,7 +145,7 @@ def _render_and_write(
     rendered = render_located(loaded.doc, cluster, bundle)
     root = out_dir / cluster.name
     warnings = list(loaded.warnings)
-    if not created:
+    if not created and not write_bundle:  # a bundle kgen writes is 0600 again
         permissions = secrets.permission_warning(bundle_path)
         warnings.extend([permissions] if permissions else [])
     if dry_run or check:
