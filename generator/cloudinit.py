@@ -74,7 +74,8 @@ def encode(text: str, *, node: str) -> EncodedUserData:
         return EncodedUserData(packed, gzipped=True, raw_size=len(raw))
     raise RenderError(
         f"user-data for node {node!r} is {len(raw)} bytes ({base64_size(len(packed))} bytes of base64 even "
-        f"gzipped), over OpenStack Nova's limit of {NOVA_USER_DATA_LIMIT} bytes of base64"
+        f"gzipped), over OpenStack Nova's limit of {NOVA_USER_DATA_LIMIT} bytes of base64",
+        node=node,
     )
 
 

@@ -55,7 +55,12 @@ class UserError(KgenError):
 
 
 class RenderError(KgenError):
-    """The config is valid but cannot be rendered (for example a user-data over Nova's size limit)."""
+    """The config passes the checks but cannot be rendered (for example a user-data over Nova's size
+    limit). ``node`` names the node it concerns, so the problem can point at that node's entry."""
+
+    def __init__(self, message: str, *, node: str | None = None) -> None:
+        super().__init__(message)
+        self.node = node
 
 
 class DriftFound(KgenError):

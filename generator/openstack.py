@@ -427,7 +427,8 @@ def gzip_as_mime(content: bytes, node: str) -> bytes:
     if size > cloudinit.NOVA_USER_DATA_LIMIT:
         raise RenderError(
             f"user-data for node {node!r} is gzipped; wrapped for Heat it takes {size} bytes of base64, over "
-            f"OpenStack Nova's limit of {cloudinit.NOVA_USER_DATA_LIMIT}. launch.sh passes it unwrapped."
+            f"OpenStack Nova's limit of {cloudinit.NOVA_USER_DATA_LIMIT}. launch.sh passes it unwrapped.",
+            node=node,
         )
     return text
 

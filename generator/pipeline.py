@@ -7,9 +7,10 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import model, plan, render, secrets, write
-from generator.errors import ConfigInvalid, DriftFound, Problem, UserError, errors_only
-from generator.load import load
+from generator import model, placeholder, plan, render, secrets, write
+from generator.errors import ConfigInvalid, DriftFound, Problem, RenderError, UserError, errors_only
+from generator.load import Document, KeyPath, load
+from generator.rawconfig import expanded_nodes
 from generator.resources import schemas_dir, templates_dir
 from generator.validate import validate
 
@@ -18,6 +19,7 @@ from generator.validate import validate
 class Loaded:
     cluster: model.Cluster
     warnings: list[Problem]
+    doc: Document
 
 
 @dataclass
@@ -63,8 +65,30 @@ def _token_info(cluster: model.Cluster, bundle: secrets.SecretsBundle) -> TokenI
 
 
 def check_config(config_path: Path) -> list[Problem]:
-    """Every problem in the config (errors and warnings); raises only for unreadable/unparsable files."""
-    return validate(load(config_path))
+    """Every problem in the config (errors and warnings); raises only for unreadable/unparsable files.
+
+    A config that passes the checks is also rendered in memory, with a placeholder bundle of real
+    size, so whatever `kgen render` would refuse for a reason in the config (a user-data over Nova's
+    limit) is reported here too, at the key it concerns."""
+    doc = load(config_path)
+    problems = validate(doc)
+    if errors_only(problems):
+        return problems
+    cluster = model.build(doc)
+    try:
+        render_located(doc, cluster, placeholder.bundle(cluster.name))
+    except ConfigInvalid as exc:
+        problems.extend(exc.problems)
+    return problems
+
+
+def render_located(doc: Document, cluster: model.Cluster, bundle: secrets.SecretsBundle) -> render.RenderedCluster:
+    """Render, turning a RenderError into a problem located at the node (or key) it concerns."""
+    try:
+        return render.render_cluster(plan.plan(cluster, bundle))
+    except RenderError as exc:
+        path: KeyPath = next((p for p, name, _, _ in expanded_nodes(doc.data) if name == exc.node), ())
+        raise ConfigInvalid([doc.problem(path, str(exc))]) from None
 
 
 def load_cluster(config_path: Path) -> Loaded:
@@ -72,12 +96,12 @@ def load_cluster(config_path: Path) -> Loaded:
     problems = validate(doc)
     if errors_only(problems):
         raise ConfigInvalid(problems)
-    return Loaded(cluster=model.build(doc), warnings=[p for p in problems if p.severity == "warning"])
+    return Loaded(cluster=model.build(doc), warnings=[p for p in problems if p.severity == "warning"], doc=doc)
 
 
 def load_secrets(config_path: Path, cluster: model.Cluster, secrets_path: Path | None) -> secrets.SecretsBundle:
     path = secrets_path or secrets.default_path(config_path)
-    if not path.exists():
+    if not secrets.bundle_exists(path):
         raise UserError(f"no secrets bundle at {path}; run `kgen render {config_path}` first to generate one")
     return secrets.load_bundle(path, cluster=cluster.name)
 
@@ -99,7 +123,7 @@ def render_cluster(
     cluster = loaded.cluster
     bundle_path = secrets_path or secrets.default_path(config_path)
     # Only a plain render creates the bundle; --check and an explicit --secrets need an existing one.
-    created = not bundle_path.exists() and not check and secrets_path is None
+    created = not secrets.bundle_exists(bundle_path) and not check and secrets_path is None
     bundle = secrets.generate(cluster.name) if created else load_secrets(config_path, cluster, secrets_path)
     return _render_and_write(
         loaded, bundle, bundle_path=bundle_path, out_dir=out_dir, created=created, dry_run=dry_run, check=check
@@ -118,23 +142,30 @@ def _render_and_write(
     write_bundle: bool = False,
 ) -> RenderResult:
     cluster = loaded.cluster
-    rendered = render.render_cluster(plan.plan(cluster, bundle))
+    rendered = render_located(loaded.doc, cluster, bundle)
     root = out_dir / cluster.name
+    warnings = list(loaded.warnings)
+    if not created and not write_bundle:  # a bundle kgen writes is 0600 again
+        permissions = secrets.permission_warning(bundle_path)
+        warnings.extend([permissions] if permissions else [])
     if dry_run or check:
+        if dry_run:
+            write.check_targets(root, writable=False)
         changes = write.diff_tree(rendered.files, root)
         if check and any(c.status != "identical" for c in changes):
             drift = [f"{c.status}: {c.path}" for c in changes if c.status != "identical"]
             raise DriftFound(f"{root} differs from what kgen would render:\n" + "\n".join(drift))
     else:
-        if created or write_bundle:
-            write.write_secret_file(bundle_path, bundle.to_yaml())
-        changes = write.write_tree(rendered.files, root)
+        # The bundle is written in the same all-or-nothing step as the tree: a render that fails to
+        # write leaves no new bundle behind (and so no CA that no output was rendered with).
+        secret = write.SecretFile(bundle_path, bundle.to_yaml()) if created or write_bundle else None
+        changes = write.write_tree(rendered.files, root, secret=secret)
     return RenderResult(
         cluster=cluster.name,
         out_dir=root,
         changes=changes,
         nodes=rendered.nodes,
-        warnings=loaded.warnings,
+        warnings=warnings,
         secrets_path=bundle_path,
         secrets_created=created and not dry_run,
         dry_run=dry_run,

@@ -8,21 +8,24 @@ puts a secret value into an error message.
 from __future__ import annotations
 
 import datetime
+import errno
 import hashlib
 import re
 import secrets as pysecrets
+import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import NameOID
 
 from generator import yamldump
-from generator.errors import ConfigInvalid, Problem
+from generator.errors import ConfigInvalid, Problem, UserError
 from generator.load import load
 
 API_VERSION = "kgen.dev/v1alpha1"
@@ -187,6 +190,52 @@ def default_path(config_path: Path) -> Path:
     return config_path.with_name(f"{config_path.stem}.secrets.yaml")
 
 
+def bundle_exists(path: Path) -> bool:
+    """Whether a bundle is at ``path``; False only when nothing at all is there.
+
+    A symlink whose target is missing (a bundle kept in a vault that is not mounted) or that loops is
+    an error, never "no bundle": treating it as absent would generate a new CA and silently re-key
+    the cluster. Anything but a regular file (a folder, a FIFO) is refused too."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise UserError(
+                f"the secrets bundle {path} is a symlink to {path.readlink()}, which does not exist "
+                "(is the volume holding it mounted?); kgen will not create a new bundle through it: "
+                "restore the target, or remove the symlink to start a new cluster with new keys"
+            ) from None
+        return False
+    except OSError as exc:  # ELOOP, EACCES, ENOTDIR ...
+        if exc.errno == errno.ELOOP:
+            raise UserError(f"the secrets bundle {path} is a symlink loop; point it at the real bundle") from None
+        raise UserError(f"cannot read the secrets bundle {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UserError(f"the secrets bundle {path} is not a regular file")
+    return True
+
+
+def permission_warning(path: Path) -> Problem | None:
+    """A warning when the bundle is readable or writable by anyone but its owner.
+
+    ssh refuses a private key file that others can read (sshkey_perm_ok); kgen warns instead of
+    refusing, because it only reads the bundle and a refusal would block a render that changes no
+    key. The warning says how to fix it; every bundle kgen writes is 0600."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if not mode & 0o077:
+        return None
+    return Problem(
+        file=str(path),
+        line=None,
+        path="",
+        message=(
+            f"permissions {mode:04o} are too open: the bundle holds the cluster's CA private keys and "
+            f"bootstrap token; run `chmod 600 {path}`"
+        ),
+        severity="warning",
+    )
+
+
 def load_bundle(path: Path, *, cluster: str) -> SecretsBundle:
     """Read and check a bundle. Problems name the key, never the secret value."""
     doc = load(path)
@@ -241,17 +290,49 @@ def _check_value(check: str, value: str) -> str | None:
         return None if TOKEN_PATTERN.fullmatch(value) else "not a bootstrap token of the form [a-z0-9]{6}.[a-z0-9]{16}"
     if check == "certificate-key":
         return None if CERTIFICATE_KEY_PATTERN.fullmatch(value) else "not 64 lowercase hex characters"
+    if check == "certificate":
+        return _ca_certificate_error(value)
     try:
-        if check == "certificate":
-            cert = x509.load_pem_x509_certificate(value.encode())
-            constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-            return None if constraints.ca else "the certificate is not a CA certificate"
         if check == "key":
             _load_key(value)
         elif check == "public-key":
             serialization.load_pem_public_key(value.encode())
-    except (ValueError, TypeError, x509.ExtensionNotFound):
+    except (ValueError, TypeError):
         return f"not a valid PEM {check.replace('-', ' ')}"
+    return None
+
+
+def _ca_certificate_error(pem: str) -> str | None:  # noqa: PLR0911 - one return per broken part
+    """What is wrong with a CA certificate, naming the part that is broken, or None.
+
+    The order matters: a byte flipped inside the public key still parses as some other key, and only
+    the self-signature (what `openssl verify -check_ss_sig` checks) tells that the certificate itself
+    is damaged rather than the private key beside it being the wrong one."""
+    try:
+        cert = x509.load_pem_x509_certificate(pem.encode())
+    except ValueError:
+        return "not a valid PEM certificate"
+    try:
+        cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return "the certificate is damaged: its public key (subjectPublicKeyInfo) cannot be read"
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return "the certificate is not a CA certificate (it has no basicConstraints extension)"
+    except ValueError:
+        return "the certificate is damaged: its extensions cannot be read"
+    if not constraints.ca:
+        return "the certificate is not a CA certificate"
+    try:
+        cert.verify_directly_issued_by(cert)
+    except InvalidSignature:
+        return (
+            "the certificate is damaged or was altered: its self-signature does not verify "
+            "(openssl verify -check_ss_sig fails it too)"
+        )
+    except (ValueError, TypeError):
+        return "the certificate is not a self-signed CA certificate (its issuer is not its subject)"
     return None
 
 

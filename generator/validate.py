@@ -13,6 +13,7 @@ from typing import Any
 
 import jsonschema
 
+from generator import systemd_calendar
 from generator.errors import Problem
 from generator.load import Document, KeyPath, format_path
 from generator.rawconfig import expanded_nodes, lookup, mappings, virtual_ip_problems
@@ -271,6 +272,10 @@ def check_node_ips(doc: Document) -> Iterator[Problem]:
         except ValueError:
             yield doc.problem(ip_path, f"{ip!r} is not a valid IP address")
             continue
+        unusable = unusable_address(address)
+        if unusable:
+            yield doc.problem(ip_path, f"{ip} is {unusable}, not a node's address")
+            continue
         if address.version != 4:
             yield doc.problem(ip_path, f"{ip} is IPv6; kgen renders IPv4 single-stack clusters")
             continue
@@ -320,8 +325,9 @@ def split_endpoint(endpoint: str) -> tuple[str, int]:
     host, sep, port_text = endpoint.rpartition(":")
     if not sep or not host:
         raise ValueError(f"{endpoint!r} must be host:port, for example 10.0.0.10:6443")
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError(f"{endpoint!r} has an invalid port {port_text!r} (1-65535)")
+    # ASCII digits only: str.isdigit() also takes '٦٤٤٣' (which int() reads as 6443) and '³' (which it cannot).
+    if not ASCII_PORT.fullmatch(port_text) or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"{endpoint!r} has an invalid port {port_text!r}: use a number from 1 to 65535 in digits 0-9")
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -330,7 +336,35 @@ def split_endpoint(endpoint: str) -> tuple[str, int]:
     else:
         if address.version != 4:
             raise ValueError(f"{endpoint!r}: IPv6 endpoints are not supported; use an IPv4 address or DNS name")
+        unusable = unusable_address(address)
+        if unusable:
+            raise ValueError(f"{endpoint!r}: {host} is {unusable}; nodes cannot reach the API server there")
     return host, int(port_text)
+
+
+ASCII_PORT = re.compile(r"[0-9]{1,5}")
+
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+# (test, description) in order; RFC 6890's special-purpose ranges that are never a host's unicast address.
+UNUSABLE_ADDRESSES: tuple[tuple[Callable[[Address], bool], str], ...] = (
+    (lambda a: a.is_unspecified, "the unspecified address (it means 'any address', not one host)"),
+    (lambda a: a.is_loopback, "a loopback address (every host's own)"),
+    (lambda a: a == ipaddress.IPv4Address("255.255.255.255"), "the broadcast address"),
+    (lambda a: a.is_multicast, "a multicast address"),
+    (lambda a: str(a) == "169.254.169.254", "a link-local address (the cloud metadata service's)"),
+    (lambda a: a.is_link_local, "a link-local address"),
+    (lambda a: a.is_reserved, "a reserved address"),
+)
+
+
+def unusable_address(address: Address) -> str | None:
+    """Why ``address`` cannot be a node's or the API server's address, or None: the kubelet's
+    --node-ip and the API server's advertise address must be a unicast address of the host."""
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    if mapped is not None:
+        return unusable_address(mapped)
+    return next((description for test, description in UNUSABLE_ADDRESSES if test(address)), None)
 
 
 def check_kubernetes_version(doc: Document) -> Iterator[Problem]:
@@ -425,6 +459,24 @@ def check_token(doc: Document) -> Iterator[Problem]:
         )
 
 
+def check_etcd_backup_schedule(doc: Document) -> Iterator[Problem]:
+    """The schedule becomes the timer's OnCalendar=; a value systemd refuses fails the node's first
+    boot, so it is checked with a port of systemd's own parser (generator/systemd_calendar.py)."""
+    path: KeyPath = ("spec", "etcdBackup", "schedule")
+    schedule = lookup(doc.data, *path)
+    pattern = lookup(load_schema(CLUSTER_SCHEMA), "properties", "spec", "properties", "etcdBackup", "properties")
+    if not isinstance(schedule, str) or not re.search(pattern["schedule"]["pattern"], schedule):
+        return  # the schema reported it
+    try:
+        systemd_calendar.check(schedule)
+    except systemd_calendar.CalendarError as exc:
+        yield doc.problem(
+            path,
+            f"{schedule!r} is not a calendar event systemd accepts ({exc}); write it like '*-*-* 00/6:00:00' "
+            "or 'daily' and check it with `systemd-analyze calendar` (man systemd.time)",
+        )
+
+
 def check_labels(doc: Document) -> Iterator[Problem]:
     holders = [("spec", "nodes", i) for i, _ in mappings(doc.data, "spec", "nodes")]
     holders += [("spec", "workerPools", i) for i, _ in mappings(doc.data, "spec", "workerPools")]
@@ -459,6 +511,7 @@ SEMANTIC_CHECKS: tuple[Callable[[Document], Iterator[Problem]], ...] = (
     check_kubernetes_version,
     check_runtime,
     check_token,
+    check_etcd_backup_schedule,
     check_labels,
     *OPENSTACK_CHECKS,
 )

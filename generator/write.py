@@ -6,10 +6,13 @@ previous output untouched. Files holding secrets keep mode 0600."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -49,54 +52,138 @@ def diff_tree(files: dict[str, OutputFile], root: Path) -> list[FileChange]:
     return changes
 
 
-def write_tree(files: dict[str, OutputFile], root: Path) -> list[FileChange]:
-    changes = diff_tree(files, root)
-    if all(c.status == "identical" for c in changes):
-        return changes
-    parent = root.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.kgen-new-", dir=parent))
-    except OSError as exc:
-        raise UserError(f"cannot write to {parent}: {exc.strerror}") from None
-    try:
-        os.chmod(staging, 0o755)  # noqa: PTH101, S103 - mkdtemp makes it 0700; secrets files inside stay 0600
-        for rel, out in files.items():
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, out.mode)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(out.content)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(target, out.mode)  # noqa: PTH101 - the umask may have narrowed it
-        old = None
-        if root.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{root.name}.kgen-old-", dir=parent))
-            old.rmdir()
-            root.rename(old)
-        staging.rename(root)
-        if old is not None:
-            shutil.rmtree(old)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise UserError(f"cannot write {root}: {exc.strerror or exc}") from None
-    return changes
+@dataclass(frozen=True)
+class SecretFile:
+    """A file holding secrets (the bundle) written in the same all-or-nothing step as the tree."""
+
+    path: Path
+    text: str
+
+    @property
+    def target(self) -> Path:
+        # A symlink to an existing bundle (checked by secrets.bundle_exists) is written through, so
+        # the bundle stays where the link points.
+        return self.path.resolve() if self.path.is_symlink() else self.path
 
 
-def write_secret_file(path: Path, text: str) -> None:
-    """Write a file holding secrets: created 0600 from the start, then renamed into place."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+def _unwritable(path: Path) -> UserError:
+    return UserError(f"cannot write to {path}: permission denied or read-only file system")
+
+
+def check_targets(root: Path, *, writable: bool) -> None:
+    """Refuse, before anything is written, every output location a write would fail on or must not
+    touch: an ancestor of ``root`` that is a file, ``root`` that is a file or a symlink, and (when
+    ``writable``) a folder kgen would have to create, rename or empty without write access."""
+    existing = next((p for p in (root.parent, *root.parent.parents) if os.path.lexists(p)), None)
+    if existing is not None and not existing.is_dir():
+        raise UserError(f"cannot write to {root.parent}: {existing} is not a folder")
+    if root.is_symlink():
+        raise UserError(
+            f"{root} is a symlink; kgen replaces the cluster folder as a whole and will not write through or "
+            "replace a symlink: remove it, or point -o at the folder it links to"
+        )
+    if os.path.lexists(root) and not root.is_dir():
+        raise UserError(f"{root} exists and is not a folder; move it away first, kgen will not replace it")
+    if not writable:
+        return
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise _unwritable(existing)
+    if root.is_dir():
+        # The old tree is renamed away and deleted: every folder in it must allow that.
+        for folder in (root, *(p for p in root.rglob("*") if p.is_dir() and not p.is_symlink())):
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise _unwritable(folder)
+
+
+def check_secret_target(secret: SecretFile) -> None:
+    folder = secret.target.parent
+    if not folder.is_dir():
+        raise UserError(f"cannot write {secret.path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise _unwritable(folder)
+
+
+def _stage_tree(files: dict[str, OutputFile], root: Path, undo: Undo) -> Path:
+    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.kgen-new-", dir=root.parent))
+    undo.append(functools.partial(shutil.rmtree, staging, ignore_errors=True))
+    os.chmod(staging, 0o755)  # noqa: PTH101, S103 - mkdtemp makes it 0700; secrets files inside stay 0600
+    for rel, out in files.items():
+        target = staging / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, out.mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(out.content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(target, out.mode)  # noqa: PTH101 - the umask may have narrowed it
+    return staging
+
+
+def _stage_secret(secret: SecretFile) -> Path:
+    """The secret written 0600 from the start into a temporary file beside its target."""
+    target = secret.target
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            fh.write(secret.text)
             fh.flush()
             os.fsync(fh.fileno())
-        Path(tmp).replace(path)
-    except OSError as exc:
+    except OSError:
         Path(tmp).unlink(missing_ok=True)
-        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+        raise
+    return Path(tmp)
+
+
+Undo = list[Callable[[], object]]
+
+
+def _swap_in_tree(files: dict[str, OutputFile], root: Path, undo: Undo) -> Path | None:
+    """Stage the tree beside ``root`` and rename it into place; returns where the old tree went."""
+    missing = [p for p in (root.parent, *root.parent.parents) if not os.path.lexists(p)]
+    for folder in reversed(missing):
+        folder.mkdir()
+        undo.append(folder.rmdir)
+    staging = _stage_tree(files, root, undo)
+    old = None
+    if root.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{root.name}.kgen-old-", dir=root.parent))
+        old.rmdir()
+        root.rename(old)
+        undo.append(functools.partial(old.rename, root))
+    staging.rename(root)
+    undo.append(functools.partial(root.rename, staging))
+    return old
+
+
+def write_tree(files: dict[str, OutputFile], root: Path, *, secret: SecretFile | None = None) -> list[FileChange]:
+    """Write ``files`` as ``root`` (and ``secret``, when given) all or nothing.
+
+    Every target is checked first; then the new tree and the secret are staged beside their targets
+    and swapped in with renames. Any failure undoes what was done, in reverse (renames back, staging
+    files and the folders this call created removed), so the disk is left as it was."""
+    changes = diff_tree(files, root)
+    tree_changed = any(c.status != "identical" for c in changes)
+    if not tree_changed and secret is None:
+        return changes
+    check_targets(root, writable=True)
+    if secret is not None:
+        check_secret_target(secret)
+    undo: Undo = []
+    try:
+        old = _swap_in_tree(files, root, undo) if tree_changed else None
+        if secret is not None:
+            staged = _stage_secret(secret)
+            undo.append(functools.partial(staged.unlink, missing_ok=True))
+            staged.replace(secret.target)
+    except OSError as exc:
+        for step in reversed(undo):
+            with contextlib.suppress(OSError):
+                step()
+        raise UserError(f"cannot write {exc.filename or root}: {exc.strerror or exc}") from None
+    if old is not None:
+        try:
+            shutil.rmtree(old)
+        except OSError as exc:
+            raise UserError(f"wrote {root}, but cannot remove the old tree moved to {old}: {exc.strerror}") from None
+    return changes

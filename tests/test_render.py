@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
-from generator import pipeline, render, write
-from generator.errors import RenderError, UserError
+from generator import pipeline, placeholder, render, secrets, write
+from generator.cli import app
+from generator.errors import ConfigInvalid, RenderError, UserError
 from generator.tree import OutputFile
 from tests.conftest import EXAMPLES, render_config, valid_cases
+from tests.disk import snapshot
+
+runner = CliRunner()
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -42,7 +49,7 @@ def test_failed_write_leaves_previous_output_untouched(tmp_path: Path, monkeypat
 
     monkeypatch.setattr(render, "render_cluster", broken)
     config.write_text(config.read_text(encoding="utf-8").replace("24h", "12h"), encoding="utf-8")
-    with pytest.raises(RenderError):
+    with pytest.raises(ConfigInvalid, match="simulated failure"):
         pipeline.render_cluster(config, out_dir=tmp_path / "out", secrets_path=tmp_path / "cluster.secrets.yaml")
     assert tree(rendered.root) == before
 
@@ -65,3 +72,60 @@ def test_write_tree_swaps_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyP
         write.write_tree({"a": OutputFile(b"2", 0o644), "b": OutputFile(b"3", 0o600)}, root)
     assert tree(root) == {"a": b"1"}
     assert [p.name for p in tmp_path.iterdir()] == ["demo"]  # no staging leftovers
+
+
+# --- what render refuses, validate reports ---------------------------------------------------------------
+
+OVER_NOVA_LIMIT = EXAMPLES / "invalid" / "user-data-over-nova-limit" / "cluster.yaml"
+
+
+def test_validate_and_render_refuse_user_data_over_nova_limit_alike(tmp_path: Path) -> None:
+    config = tmp_path / "cluster.yaml"
+    shutil.copy(OVER_NOVA_LIMIT, config)
+    validated = runner.invoke(app, ["validate", str(config)])
+    assert validated.exit_code == 1
+    (line,) = validated.output.splitlines()
+    assert line.startswith(f"{config}:") and "spec.nodes[0]: user-data for node 'master-0' is" in line
+    assert "over OpenStack Nova's limit of 65535 bytes of base64" in line
+    before = snapshot(tmp_path)
+    rendered = runner.invoke(app, ["render", str(config), "-o", str(tmp_path / "out")])
+    assert rendered.exit_code == 1
+    assert "Traceback" not in rendered.output
+    (render_line,) = rendered.output.splitlines()
+    location = line.split(" user-data ", 1)[0]  # file:line: key.path: -- the sizes differ with the real keys
+    assert render_line.startswith(location + " user-data for node 'master-0' is")
+    assert snapshot(tmp_path) == before  # no bundle, no output
+
+
+def test_placeholder_bundle_is_at_least_as_large_as_a_real_one() -> None:
+    """validate sizes user-data with the placeholder: no real bundle may be larger, field by field."""
+    real, stand_in = secrets.generate("demo"), placeholder.bundle("demo")
+    for field in ("bootstrap_token", "certificate_key", "service_account_key", "service_account_pub"):
+        assert len(getattr(stand_in, field)) >= len(getattr(real, field)), field
+    for ca in ("ca", "etcd_ca", "front_proxy_ca"):
+        for part in ("certificate", "key"):
+            assert len(getattr(getattr(stand_in, ca), part)) >= len(getattr(getattr(real, ca), part)), (ca, part)
+    assert len(stand_in.ca_cert_hash) == len(real.ca_cert_hash)
+
+
+def _with_cert_sans(tmp_path: Path, sans: list[str]) -> Path:
+    data = yaml.safe_load((EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml").read_text())
+    data["spec"]["controlPlane"]["certSANs"] = sans
+    config = tmp_path / "cluster.yaml"
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return config
+
+
+def test_seventy_thousand_cert_sans_are_refused_by_validate(tmp_path: Path) -> None:
+    config = _with_cert_sans(tmp_path, [f"api-{i}.example.com" for i in range(70_000)])
+    result = runner.invoke(app, ["validate", str(config)])
+    assert result.exit_code == 1
+    (line,) = result.output.splitlines()
+    assert re.match(rf"{re.escape(str(config))}:\d+: spec\.controlPlane\.certSANs: .* is too long$", line)
+
+
+def test_the_most_cert_sans_the_schema_allows_render(tmp_path: Path) -> None:
+    config = _with_cert_sans(tmp_path, [f"api-{i}.example.com" for i in range(256)])
+    assert runner.invoke(app, ["validate", str(config)]).exit_code == 0
+    result = runner.invoke(app, ["render", str(config), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output

@@ -3,6 +3,7 @@ agrees with the openssl CLI's documented recipe."""
 
 from __future__ import annotations
 
+import base64
 import re
 import stat
 import subprocess
@@ -11,12 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from typer.testing import CliRunner
 
 from generator import secrets
 from generator.cli import app
 from generator.errors import ConfigInvalid
-from tests.conftest import EXAMPLES, fixture_bundle, require_tool
+from tests.conftest import EXAMPLES, FIXTURE_SECRETS, fixture_bundle, require_tool
 
 runner = CliRunner()
 EXAMPLE = EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml"
@@ -152,3 +154,47 @@ def test_join_command(tmp_path: Path) -> None:
         f"kubeadm join 10.10.10.238:6443 --token {bundle.bootstrap_token} "
         f"--discovery-token-ca-cert-hash {bundle.ca_cert_hash}"
     )
+
+
+def _flip_certificate_byte(pem: str, where: str) -> str:
+    """The CA certificate with one bit flipped in its public key's modulus or in its signature."""
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    der = bytearray(cert.public_bytes(serialization.Encoding.DER))
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    offset = bytes(der).find(spki) + 40 if where == "public-key" else len(der) - 10
+    der[offset] ^= 0x01
+    text = base64.b64encode(bytes(der)).decode()
+    body = "\n".join(text[i : i + 64] for i in range(0, len(text), 64))
+    return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+
+
+@pytest.mark.parametrize("where", ["public-key", "signature"])
+def test_corrupted_ca_certificate_is_blamed_on_the_certificate(where: str, tmp_path: Path) -> None:
+    openssl = require_tool("openssl", reason="Debian package openssl")
+    data = yaml.safe_load(fixture_bundle().to_yaml())
+    data["etcdCA"]["certificate"] = _flip_certificate_byte(data["etcdCA"]["certificate"], where)
+    cert = tmp_path / "ca.crt"
+    cert.write_text(data["etcdCA"]["certificate"], encoding="utf-8")
+    verify = [openssl, "verify", "-check_ss_sig", "-CAfile", str(cert), str(cert)]
+    assert subprocess.run(verify, capture_output=True, check=False).returncode != 0  # openssl agrees it is broken
+    path = tmp_path / "bad.secrets.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ConfigInvalid) as info:
+        secrets.load_bundle(path, cluster="demo")
+    messages = [str(p) for p in info.value.problems]
+    assert len(messages) == 1, messages
+    assert messages[0].startswith(f"{path}:")
+    assert (
+        "etcdCA.certificate: the certificate is damaged or was altered: its self-signature does not verify"
+        in (messages[0])
+    )
+    assert "private key" not in messages[0]
+
+
+def test_intact_ca_certificate_passes_openssl_and_kgen(tmp_path: Path) -> None:
+    openssl = require_tool("openssl", reason="Debian package openssl")
+    cert = tmp_path / "ca.crt"
+    cert.write_text(fixture_bundle().etcd_ca.certificate, encoding="utf-8")
+    verify = [openssl, "verify", "-check_ss_sig", "-CAfile", str(cert), str(cert)]
+    assert subprocess.run(verify, capture_output=True, check=False).returncode == 0
+    assert secrets.load_bundle(FIXTURE_SECRETS, cluster="demo").etcd_ca.certificate == cert.read_text(encoding="utf-8")
