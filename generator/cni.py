@@ -101,7 +101,18 @@ def flannel_resources(cluster: Cluster) -> list[dict[str, Any]]:
 def cilium_values(cluster: Cluster) -> dict[str, Any]:
     # The default cluster-pool IPAM ignores kubeadm's podSubnet; kubernetes mode uses each node's
     # spec.podCIDR, which kubeadm allocates from podSubnet (https://docs.cilium.io/en/stable/network/concepts/ipam/).
-    return {"ipam": {"mode": "kubernetes"}, "operator": {"replicas": 1}, "kubeProxyReplacement": False}
+    # Legacy host routing, pinned: pod traffic then leaves through the host stack, where the configure
+    # phase's nftables forward-hook drop keeps pods away from the metadata service. eBPF host routing
+    # "will also bypass netfilter in the host namespace" (cilium/cilium install/kubernetes/cilium/values.yaml,
+    # bpf.hostLegacyRouting); it needs eBPF kube-proxy replacement and eBPF masquerading
+    # (Documentation/operations/performance/tuning.rst, "eBPF Host-Routing"), so it is off with these
+    # values anyway, and the pin keeps it off should either be turned on.
+    return {
+        "ipam": {"mode": "kubernetes"},
+        "operator": {"replicas": 1},
+        "kubeProxyReplacement": False,
+        "bpf": {"hostLegacyRouting": True},
+    }
 
 
 def assets(cluster: Cluster) -> CniAssets | None:

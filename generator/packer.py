@@ -229,6 +229,7 @@ def _script_context(cluster: Cluster) -> dict[str, object]:
         "image_manifest": prepare.image_manifest(cluster, baked_images(cluster)),
         "build_user": BUILD_USER,
         "proxy_dropin": BAKE_PROXY_DROPIN,
+        "metadata": prepare.metadata_block(),
     }
 
 
