@@ -105,6 +105,14 @@ def test_unit_loads_the_rules_early_and_is_enabled_for_boot() -> None:
     assert {"nftables.service", "firewalld.service"} <= set(after.removeprefix("After=").split())
 
 
+def test_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
+    tool = require_tool("systemd-analyze", reason="Debian package systemd")
+    unit = tmp_path / prepare.METADATA_UNIT
+    unit.write_text(prepare.metadata_unit(), encoding="utf-8")
+    result = subprocess.run([tool, "verify", str(unit)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
 # --- The real nft ---------------------------------------------------------------------------------------
 
 
@@ -270,28 +278,41 @@ def test_pod_traffic_is_dropped_and_the_node_keeps_access(namespaces: Namespaces
 # --- The configure step, run twice in the sandbox ---------------------------------------------------------
 
 # Strict where the step relies on it (systemd's systemctl(1): "is-enabled" prints the state and exits
-# non-zero unless enabled; "enable" fails for a unit file that does not exist).
+# non-zero unless enabled; "is-active" exits non-zero unless active, printing nothing with --quiet;
+# "enable" and "start" fail for a unit file that does not exist; "start" of a oneshot unit runs its
+# ExecStart= and fails when that fails).
 SYSTEMCTL = """#!/bin/bash
-# TEST STAND-IN for systemctl: daemon-reload, is-enabled and enable, with state under /var/lib.
+# TEST STAND-IN for systemctl: daemon-reload, is-enabled, enable, is-active --quiet and start, with
+# state under /var/lib.
 set -euo pipefail
 echo "systemctl $*" >> /var/lib/standin-calls.log
-state=/var/lib/standin-systemctl.enabled
-touch "$state"
-case "$1" in
-  daemon-reload) exit 0 ;;
-  is-enabled|enable)
-    unit=$2
-    if [[ ! -f "/etc/systemd/system/$unit" ]]; then
-      echo "Failed to $1 unit: Unit file $unit does not exist." >&2
-      exit 1
-    fi
-    if [[ "$1" == enable ]]; then
-      grep -qx "$unit" "$state" || echo "$unit" >> "$state"
-      exit 0
-    fi
-    if grep -qx "$unit" "$state"; then echo enabled; exit 0; fi
+enabled=/var/lib/standin-systemctl.enabled
+active=/var/lib/standin-systemctl.active
+touch "$enabled" "$active"
+verb=$1
+[[ "$verb" == daemon-reload ]] && exit 0
+if [[ "$verb" == is-active ]]; then
+  [[ "${2:-}" == --quiet ]] || { echo "systemctl stand-in: only is-active --quiet" >&2; exit 1; }
+  grep -qx "$3" "$active"
+  exit
+fi
+unit=$2
+file=/etc/systemd/system/$unit
+if [[ ! -f "$file" ]]; then
+  echo "Failed to $verb unit: Unit file $unit does not exist." >&2
+  exit 1
+fi
+case "$verb" in
+  enable) grep -qx "$unit" "$enabled" || echo "$unit" >> "$enabled" ;;
+  is-enabled)
+    if grep -qx "$unit" "$enabled"; then echo enabled; exit 0; fi
     echo disabled
     exit 1
+    ;;
+  start)
+    grep -qx "$unit" "$active" && exit 0
+    $(sed -n 's/^ExecStart=//p' "$file")
+    echo "$unit" >> "$active"
     ;;
   *) echo "systemctl stand-in: unsupported: $*" >&2; exit 1 ;;
 esac
@@ -337,9 +358,11 @@ def test_configure_step_applies_the_block_idempotently(tmp_path: Path) -> None:
     rules, unit = prepare.METADATA_RULES_PATH, prepare.METADATA_UNIT_PATH
     assert f"wrote {rules}" in first and f"wrote {unit}" in first
     assert f"enabled {prepare.METADATA_UNIT}" in first and f"loaded {rules}" in first
+    assert f"started {prepare.METADATA_UNIT}" in first
     assert f"unchanged {rules}" in second and f"unchanged {unit}" in second
-    assert "wrote" not in second and "enabled" not in second and "loaded" not in second
-    assert "wrote" not in third and f"loaded {rules}" in third
+    for verb in ("wrote", "enabled", "loaded", "started"):
+        assert verb not in second
+    assert "wrote" not in third and "started" not in third and f"loaded {rules}" in third
     assert result.stdout.count("table inet kgen_metadata") == 1
     assert box.read(rules) == prepare.metadata_ruleset()
     assert box.read(unit) == prepare.metadata_unit()
@@ -347,4 +370,6 @@ def test_configure_step_applies_the_block_idempotently(tmp_path: Path) -> None:
     calls = box.read("/var/lib/standin-calls.log").splitlines()
     assert calls.count("systemctl daemon-reload") == 1
     assert calls.count(f"systemctl enable {prepare.METADATA_UNIT}") == 1
+    assert calls.count(f"systemctl start {prepare.METADATA_UNIT}") == 1
     assert box.read("/var/lib/standin-systemctl.enabled").split() == [prepare.METADATA_UNIT]
+    assert box.read("/var/lib/standin-systemctl.active").split() == [prepare.METADATA_UNIT]
