@@ -130,10 +130,17 @@ def cilium_values(cluster: Cluster) -> dict[str, Any]:
     # useDigest false for the three images the chart deploys with these values: with the chart's default
     # (true) it asks for <repository>:<tag>@<digest>, which is not the name a golden image pre-pulled
     # (versions.yaml cni.cilium.images holds <repository>:<tag>).
+    # Legacy host routing, pinned: pod traffic then leaves through the host stack, where the configure
+    # phase's nftables forward-hook drop keeps pods away from the metadata service. eBPF host routing
+    # "will also bypass netfilter in the host namespace" (cilium/cilium install/kubernetes/cilium/values.yaml,
+    # bpf.hostLegacyRouting); it needs eBPF kube-proxy replacement and eBPF masquerading
+    # (Documentation/operations/performance/tuning.rst, "eBPF Host-Routing"), so it is off with these
+    # values anyway, and the pin keeps it off should either be turned on.
     return {
         "ipam": {"mode": "kubernetes"},
         "operator": {"replicas": 1, "image": {"useDigest": False}},
         "kubeProxyReplacement": False,
+        "bpf": {"hostLegacyRouting": True},
         "image": {"useDigest": False},
         "envoy": {"image": {"useDigest": False}},
     }

@@ -205,6 +205,7 @@ def _script_context(cluster: Cluster) -> dict[str, object]:
         "image_manifest": prepare.image_manifest(cluster, list(first_boot.all)),
         "build_user": BUILD_USER,
         "proxy_dropin": BAKE_PROXY_DROPIN,
+        "metadata": prepare.metadata_block(),
     }
 
 

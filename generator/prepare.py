@@ -3,11 +3,14 @@ image (``image.mode: install``) and when Packer bakes a golden image.
 
 Two phases, each a standalone script: ``install`` (needs the network: repositories and pinned
 packages, CNI manifests) and ``configure`` (no network: swap, SELinux, kernel modules, sysctls,
-containerd and crictl config, kubelet, firewall)."""
+containerd and crictl config, kubelet, firewall, and the block that keeps pods away from the cloud
+metadata service)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +25,14 @@ from generator.versions import Download
 INSTALL_PATH = "/usr/local/lib/kgen/node-install.sh"
 CONFIGURE_PATH = "/usr/local/lib/kgen/node-configure.sh"
 IMAGE_MANIFEST = "/etc/kgen/image.json"
+
+# The cloud metadata service: OpenStack Nova's, at the address EC2 made common. Nova serves a server's
+# user-data there for the server's whole life.
+METADATA_ADDRESS = "169.254.169.254"
+METADATA_TABLE = "kgen_metadata"
+METADATA_RULES_PATH = "/etc/kgen/nftables/metadata-block.nft"
+METADATA_UNIT = "kgen-metadata-block.service"
+METADATA_UNIT_PATH = f"/etc/systemd/system/{METADATA_UNIT}"
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,56 @@ def firewall_ports(cluster: Cluster) -> dict[str, list[dict[str, str]]]:
     return {role: [*ports["roles"][role], *cni] for role in ("control-plane", "worker")}
 
 
+@dataclass(frozen=True)
+class MetadataBlock:
+    """The nftables block that drops pod (forwarded) traffic to the metadata service, and the systemd
+    unit that loads it at boot."""
+
+    address: str
+    table: str
+    rules_path: str
+    unit_name: str
+    unit_path: str
+    ruleset: str
+    unit: str
+
+
+def metadata_ruleset() -> str:
+    """The nft file: a table of kgen's own with one base chain on the forward hook. Its names reach
+    nft unquoted, so they are checked here."""
+    address = ipaddress.IPv4Address(METADATA_ADDRESS)
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", METADATA_TABLE):
+        raise ValueError(f"not an nft identifier: {METADATA_TABLE!r}")
+    return templating.render(
+        "prepare/metadata-block.nft.j2",
+        kgen_version=__version__,
+        address=str(address),
+        table=METADATA_TABLE,
+        unit=METADATA_UNIT,
+    )
+
+
+def metadata_unit() -> str:
+    return templating.render(
+        "prepare/kgen-metadata-block.service.j2",
+        kgen_version=__version__,
+        address=METADATA_ADDRESS,
+        rules_path=METADATA_RULES_PATH,
+    )
+
+
+def metadata_block() -> MetadataBlock:
+    return MetadataBlock(
+        address=METADATA_ADDRESS,
+        table=METADATA_TABLE,
+        rules_path=METADATA_RULES_PATH,
+        unit_name=METADATA_UNIT,
+        unit_path=METADATA_UNIT_PATH,
+        ruleset=metadata_ruleset(),
+        unit=metadata_unit(),
+    )
+
+
 def install_script(cluster: Cluster) -> str:
     release = OS_RELEASES[cluster.os]
     cni: CniAssets | None = assets(cluster)
@@ -119,6 +180,7 @@ def configure_script(cluster: Cluster) -> str:
         crio_dropin_path=CRIO_DROPIN_PATH,
         crictl_yaml=crictl_config(cluster),
         firewall=firewall_ports(cluster),
+        metadata=metadata_block(),
     )
 
 

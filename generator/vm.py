@@ -18,7 +18,8 @@ downloads packages on a machine with internet access), streams the serial consol
 
 Facts in :attr:`VmReport.facts` (see ``FACT_COMMANDS``): ``lsmod`` (lines for overlay and
 br_netfilter), the three sysctls by name, ``swapon``, ``containerd-active``, ``kubelet-enabled``,
-``containerd-config`` (``SystemdCgroup``/``sandbox_image``/``sandbox =`` lines), plus
+``containerd-config`` (``SystemdCgroup``/``sandbox_image``/``sandbox =`` lines), ``metadata-block``
+(nftables table inet kgen_metadata) and ``metadata-block-enabled`` (its boot unit), plus
 ``cloud-init-status-long``, ``cloud-init-status-exit``, ``cloud-init-schema`` and
 ``cloud-init-warnings``. A command that fails keeps its output followed by its error output and
 ``[exit N]`` (or an ``[error: ...]`` line when it could not run at all); an answer printed on stdout
@@ -92,6 +93,8 @@ FACT_COMMANDS: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
     ("containerd-active", ("systemctl", "is-active", "containerd"), None),
     ("kubelet-enabled", ("systemctl", "is-enabled", "kubelet"), None),
     ("containerd-config", ("containerd", "config", "dump"), r"SystemdCgroup|sandbox_image|sandbox ="),
+    ("metadata-block", ("nft", "list", "table", "inet", "kgen_metadata"), None),
+    ("metadata-block-enabled", ("systemctl", "is-enabled", "kgen-metadata-block.service"), None),
 )
 
 _STAGE_RE = re.compile(r"Cloud-init v\. \S+ running '(init-local|init|modules:config|modules:final)'")

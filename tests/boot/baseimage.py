@@ -39,6 +39,7 @@ PACKAGES = (
     "cloud-init",
     "containerd",
     "iproute2",
+    "nftables",  # the configure phase blocks the metadata service for pods with nft
     "kmod",
     "procps",
     "ca-certificates",

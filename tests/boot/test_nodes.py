@@ -143,6 +143,9 @@ def test_control_plane_node_comes_up(control_plane: ControlPlaneBoot, request: p
     assert "SystemdCgroup = true" in facts["containerd-config"]
     assert 'sandbox_image = "registry.k8s.io/pause:3.10"' in facts["containerd-config"]
     assert facts["kubelet-enabled"].strip() == "enabled"
+    # Pods are cut off from the metadata service (issue 10, defect 5).
+    assert "ip daddr 169.254.169.254 counter packets" in facts["metadata-block"]
+    assert facts["metadata-block-enabled"].strip() == "enabled"
 
     guest = control_plane.guest()
     bundle = control_plane.bundle
@@ -239,6 +242,8 @@ CONFIGURED_FILES = [
     "/etc/sysctl.d/99-kgen-kubernetes.conf",
     "/etc/containerd/config.toml",
     "/etc/crictl.yaml",
+    prepare.METADATA_RULES_PATH,
+    prepare.METADATA_UNIT_PATH,
     "/etc/fstab",
 ]
 
@@ -288,14 +293,16 @@ def test_configure_phase_applies_and_a_second_run_changes_nothing(
     assert facts["after1"] == facts["after2"]
     assert "wrote " not in facts["run2.log"] and "restarted" not in facts["run2.log"]
     assert "loaded kernel module" not in facts["run2.log"]
-    assert facts["run2.log"].count("unchanged ") == 4
+    assert facts["run2.log"].count("unchanged ") == 6
+    assert f"loaded {prepare.METADATA_RULES_PATH}" in facts["run1.log"]
+    assert "loaded " not in facts["run2.log"] and "enabled " not in facts["run2.log"]
     # Files with the right content and modes.
     assert result.disk is not None
     guest = GuestDisk.from_overlay(result.disk, tmp_path / "after.raw")
     assert guest.read("/etc/containerd/config.toml") == prepare.containerd_config(cluster, 1)
     assert guest.read("/etc/crictl.yaml") == prepare.crictl_config(cluster)
     assert "overlay\nbr_netfilter\n" in guest.read("/etc/modules-load.d/kgen-kubernetes.conf")
-    for path in CONFIGURED_FILES[:4]:
+    for path in CONFIGURED_FILES[:6]:
         assert guest.mode(path) == 0o644, path
     assert hashlib.sha256(guest.read("/etc/containerd/config.toml").encode()).hexdigest() in facts["after2"]
     assert facts["containerd-active"].strip() == "active"
