@@ -276,6 +276,34 @@ def test_kube_vip_control_plane_ports_may_carry_the_vip() -> None:
     assert kit.load_balancer is None
 
 
+# Every environment variable kube-vip v1.1.2 reads: the constants in pkg/kubevip/config_envvar.go that
+# pkg/kubevip/config_environment.go passes to os.Getenv (the ones kgen could plausibly set).
+KUBE_VIP_ENV_NAMES = {
+    *("vip_arp", "vip_arpRate", "vip_leaderelection", "vip_leasename", "vip_leaseduration", "vip_renewdeadline"),
+    *("vip_retryperiod", "vip_loglevel", "vip_interface", "vip_subnet", "vip_address", "address", "port"),
+    *("vip_nodename", "vip_singlenode", "vip_startleader", "cp_enable", "cp_namespace", "cp_detect"),
+    *("kubernetes_addr", "svc_enable", "svc_election", "svc_leasename", "lb_enable", "lb_port", "prometheus_server"),
+}
+
+
+def test_kube_vip_env_names_are_the_ones_kube_vip_reads() -> None:
+    from generator import kubevip  # noqa: PLC0415 - only this test needs it
+
+    cluster, _ = build(kube_vip_data())
+    env = kubevip.manifest(cluster, kubeconfig="/etc/kubernetes/admin.conf")["spec"]["containers"][0]["env"]
+    names = [e["name"] for e in env]
+    assert set(names) <= KUBE_VIP_ENV_NAMES, set(names) - KUBE_VIP_ENV_NAMES
+    assert len(names) == len(set(names))
+    by_name = {e["name"]: e for e in env}
+    assert "vip_cidr" not in by_name  # kube-vip reads vip_subnet; vip_cidr was silently ignored
+    assert by_name["vip_subnet"] == {"name": "vip_subnet", "value": "32"}
+    assert by_name["address"]["value"] == "10.0.0.100"
+    assert by_name["vip_nodename"] == {
+        "name": "vip_nodename",
+        "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}},
+    }
+
+
 # --- launch.sh with a recorder for `openstack` ------------------------------------------------------------
 
 FAKE_OPENSTACK = r'''#!/usr/bin/env python3
