@@ -31,7 +31,7 @@ from generator.tree import EXECUTABLE_MODE, SECRET_MODE, OutputFile
 from generator.validate import validate, with_defaults
 from generator.validate_openstack import CHECKS
 from generator.versions import kubernetes_release, supported_minors
-from tests.conftest import EXAMPLES, Rendered, render_config, require_tool
+from tests.conftest import EXAMPLES, Rendered, load_user_data, render_config, require_tool
 
 EXAMPLE = EXAMPLES / "valid" / "openstack-ha-kit" / "cluster.yaml"
 CP = "prod-control-plane"
@@ -918,6 +918,51 @@ def test_gzipped_user_data_reaches_cloud_init_through_heat(kit_dir: Path, tmp_pa
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == cloud_config.decode("utf-8")
+
+
+# --- the Nova key pair --------------------------------------------------------------------------------------
+
+# Debian's cloud-init decides who gets Nova's key: cc_ssh.py gives the metadata's public keys to the user
+# ug_util.extract_default() returns, and to root only behind disable_root's "login as NONE" prefix.
+DEFAULT_USER_READER = """
+import json, sys
+from cloudinit import helpers
+from cloudinit.distros import fetch, ug_util
+
+cfg = json.load(open(sys.argv[1], encoding="utf-8"))
+# Ubuntu's /etc/cloud/cloud.cfg system_info.default_user (the distro default the image ships)
+distro = fetch("ubuntu")("ubuntu", {"default_user": {"name": "ubuntu", "sudo": ["ALL=(ALL) NOPASSWD:ALL"]}},
+                         helpers.Paths({}))
+users, _ = ug_util.normalize_users_groups(cfg, distro)
+print(json.dumps(ug_util.extract_default(users)[0]))
+"""
+
+
+def test_key_name_gives_the_default_user_the_nova_key(kit_dir: Path, tmp_path: Path) -> None:
+    user_data = load_user_data((kit_dir.parent / "nodes" / "worker-0" / "user-data").read_bytes())
+    assert user_data["users"][0] == "default"  # openstack.keyName is set in the example
+    assert user_data["users"][1]["name"] == "kadmin"
+    data = example_data()
+    del data["spec"]["openstack"]["keyName"]
+    cluster, _ = build(data)
+    no_key = cloudinit.cloud_config(cluster, cluster.nodes[0], [], [["true"]])
+    del no_key["write_files"]  # empty here; the schema wants at least one entry
+    assert [u for u in no_key["users"] if u == "default"] == []
+    tool = require_tool("cloud-init", reason="Debian package cloud-init")
+    for name, document in (("with-key", user_data), ("without-key", no_key)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(document), encoding="utf-8")
+        config = tmp_path / f"{name}.user-data"
+        config.write_text("#cloud-config\n" + yaml.safe_dump(document), encoding="utf-8")
+        checked = subprocess.run(
+            [tool, "schema", "--config-file", str(config)], capture_output=True, text=True, check=False
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        result = subprocess.run(
+            ["/usr/bin/python3", "-c", DEFAULT_USER_READER, str(path)], capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == ("ubuntu" if name == "with-key" else None)
 
 
 # --- the external cloud provider ----------------------------------------------------------------------------
