@@ -177,16 +177,19 @@ def security_groups(cluster: Cluster, kit: OpenStack) -> dict[str, str]:
 
 def security_rules(cluster: Cluster, kit: OpenStack) -> list[Rule]:
     """The port table (``data/ports.yaml``) turned into ingress rules: each role's ports on its group,
-    the CNI's ports on both, every one open to the cluster's own nodes (both groups). Two additions the
-    table cannot say: the API server port from anywhere (clients, and a load balancer's health checks,
-    come from outside the node groups), and SSH from ``sshAllowedCidr`` when set."""
+    the CNI's ports on both, open to the cluster's own nodes (both groups), except the ports marked
+    ``from: control-plane`` (etcd, the scheduler, the controller manager), which only the control-plane
+    group reaches. Two additions the table cannot say: the API server port from anywhere (clients, and a
+    load balancer's health checks, come from outside the node groups), and SSH from ``sshAllowedCidr``
+    when set."""
     table = load_data("ports.yaml")
     groups = security_groups(cluster, kit)
     rules: list[Rule] = []
     for role, group in groups.items():
         for row in [*table["roles"][role], *table["cni"][cluster.cni.plugin]]:
             port_min, port_max = _port_range(row.get("port"))
-            for remote in groups.values():
+            remotes = [groups[row["from"]]] if "from" in row else list(groups.values())
+            for remote in remotes:
                 rules.append(
                     Rule(
                         group=group,

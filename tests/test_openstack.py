@@ -206,7 +206,7 @@ def test_every_row_of_the_port_table_is_a_rule_between_the_node_groups(cni: str)
             protocol = {"tcp": "tcp", "udp": "udp", "ipencap": "4"}[row["protocol"]]
             port = row.get("port")
             ports = None if port is None else (port.replace("-", ":") if "-" in port else f"{port}:{port}")
-            for remote in (CP, WORKER):
+            for remote in (CP,) if row.get("from") == "control-plane" else (CP, WORKER):
                 assert (group, protocol, ports, remote, None) in rules, (group, row)
 
 
@@ -228,6 +228,42 @@ def test_cilium_rules_include_vxlan_and_health() -> None:
     rules = rules_for("cilium")
     assert (WORKER, "udp", "8472:8472", CP, None) in rules
     assert (CP, "tcp", "4240:4240", WORKER, None) in rules
+
+
+CONTROL_PLANE_ONLY_PORTS = {2379, 2380, 10257, 10259}  # etcd, kube-controller-manager, kube-scheduler
+
+
+def opened_ports(port_min: int | None, port_max: int | None) -> set[int]:
+    return set(range(port_min, port_max + 1)) if port_min is not None and port_max is not None else set()
+
+
+def test_workers_cannot_reach_etcd_or_the_control_plane_components(kit_dir: Path, tmp_path: Path) -> None:
+    # The Heat template: every rule on the control-plane group that admits the worker group.
+    stack = yaml.safe_load((kit_dir / "stack.yaml").read_text(encoding="utf-8"))
+    rules = [r["properties"] for r in stack["resources"].values() if r["type"] == "OS::Neutron::SecurityGroupRule"]
+    cp_ref, worker_ref = {"get_resource": "secgroup-control-plane"}, {"get_resource": "secgroup-worker"}
+    worker_to_cp: set[int] = set()
+    cp_to_cp: set[int] = set()
+    for rule in rules:
+        if rule["security_group"] != cp_ref or rule.get("protocol") != "tcp":
+            continue
+        ports = opened_ports(rule.get("port_range_min"), rule.get("port_range_max"))
+        if rule.get("remote_group") == worker_ref or ("remote_ip_prefix" in rule and rule["port_range_min"] != 6443):
+            worker_to_cp |= ports
+        if rule.get("remote_group") == cp_ref:
+            cp_to_cp |= ports
+    assert not worker_to_cp & CONTROL_PLANE_ONLY_PORTS, sorted(worker_to_cp & CONTROL_PLANE_ONLY_PORTS)
+    assert cp_to_cp >= CONTROL_PLANE_ONLY_PORTS  # the control planes still reach each other's etcd
+    assert 10250 in worker_to_cp  # and the kubelet stays open between all nodes
+    # launch.sh: the same rules, as the openstack CLI receives them.
+    result, _ = Cloud(tmp_path).run(kit_dir / "launch.sh", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    for argv in (shlex.split(line) for line in result.stdout.splitlines()):
+        if argv[:5] != ["openstack", "security", "group", "rule", "create"] or argv[-1] != CP:
+            continue
+        if "--remote-group" in argv and argv[argv.index("--remote-group") + 1] == WORKER and "--dst-port" in argv:
+            low, _, high = argv[argv.index("--dst-port") + 1].partition(":")
+            assert not opened_ports(int(low), int(high)) & CONTROL_PLANE_ONLY_PORTS, argv
 
 
 # --- launch.sh and teardown.sh under shellcheck -----------------------------------------------------------
@@ -419,7 +455,7 @@ def rule_commands() -> list[list[str]]:
             protocol = {"tcp": "tcp", "udp": "udp", "ipencap": "4"}[row["protocol"]]
             port = row.get("port")
             ports = [] if port is None else ["--dst-port", port.replace("-", ":") if "-" in port else f"{port}:{port}"]
-            for remote in (CP, WORKER):
+            for remote in (CP,) if row.get("from") == "control-plane" else (CP, WORKER):
                 out.append(
                     [
                         "openstack",
