@@ -38,6 +38,17 @@ NEUTRON_PROTOCOLS = {"tcp": "tcp", "udp": "udp", "ipencap": "4"}
 MONITOR = {"delay": 10, "timeout": 5, "max_retries": 5}
 LB_ALGORITHM = "ROUND_ROBIN"
 STORAGE_CLASS_PATH = "/etc/kgen/openstack/cinder-storageclass.yaml"
+# Calico modes that route pod traffic between nodes of one subnet unencapsulated (projectcalico/calico
+# calico/networking/vxlan-ipip.md, "Cross subnet": encapsulation only for traffic that crosses a subnet
+# boundary; None: never). Neutron's port security drops a packet whose source is not the port's fixed IP or an allowed
+# address pair (kubernetes-sigs/kubespray docs/openstack.md), and the kit puts every node in one
+# subnet. Allowed address pairs for the pod subnet would pass pod-to-pod traffic, but not traffic a
+# node sends to a pod on another node (the API server calling a webhook or metrics-server, a NodePort
+# forwarded after SNAT): its source is the node and its port the pod's, which a security group can only
+# admit by opening every port between the groups. Always-encapsulated traffic is node-to-node on one
+# port (UDP 4789 or IP protocol 4), so on OpenStack the Calico pool always encapsulates.
+UNENCAPSULATED_CALICO_MODES = ("VXLANCrossSubnet", "IPIPCrossSubnet", "None")
+OPENSTACK_CALICO_ENCAPSULATION = "VXLAN"
 
 
 # --- settings ------------------------------------------------------------------------------------------
@@ -76,6 +87,15 @@ class OpenStack:
     @property
     def load_balancer_subnet(self) -> str | None:
         return self.load_balancer.subnet or self.subnet
+
+
+def calico_encapsulation(configured: str, *, explicit: bool, openstack: bool) -> str:
+    """The Calico pool's encapsulation: the configured one, except that a cluster with an OpenStack kit
+    that leaves ``cni.calico.encapsulation`` unset gets :data:`OPENSTACK_CALICO_ENCAPSULATION` instead
+    of the schema's cross-subnet default (an explicit unencapsulated mode is a validation error there)."""
+    if openstack and not explicit and configured in UNENCAPSULATED_CALICO_MODES:
+        return OPENSTACK_CALICO_ENCAPSULATION
+    return configured
 
 
 def settings(spec: Mapping[str, Any]) -> OpenStack | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from generator.errors import Problem
 from generator.load import Document, KeyPath
+from generator.openstack import OPENSTACK_CALICO_ENCAPSULATION, UNENCAPSULATED_CALICO_MODES
 from generator.rawconfig import expanded_nodes, lookup, virtual_ip_problems
 
 OPENSTACK: KeyPath = ("spec", "openstack")
@@ -126,6 +127,24 @@ def check_openstack_values(doc: Document) -> Iterator[Problem]:
                 yield doc.problem((*OPENSTACK, "sshAllowedCidr"), f"{network} is IPv6; the kit writes IPv4 rules")
 
 
+def check_openstack_calico(doc: Document) -> Iterator[Problem]:
+    """An unencapsulated Calico mode set in the file, with the launch kit: Neutron's port security would
+    drop the pod traffic (see :data:`generator.openstack.UNENCAPSULATED_CALICO_MODES`). Left unset, the
+    model picks an always-encapsulated mode; only the file's own value is refused (``doc.lines`` holds
+    the key paths the file spells out)."""
+    path: KeyPath = ("spec", "cni", "calico", "encapsulation")
+    if not isinstance(lookup(doc.data, *OPENSTACK), dict) or lookup(doc.data, "spec", "cni", "plugin") != "calico":
+        return
+    mode = lookup(doc.data, *path)
+    if path in doc.lines and mode in UNENCAPSULATED_CALICO_MODES:
+        yield doc.problem(
+            path,
+            f"{mode} sends pod traffic between nodes of one subnet unencapsulated, which OpenStack's port "
+            f"security drops (the source is a pod IP, not the node's port address); use VXLAN or IPIP, or "
+            f"leave the key out for {OPENSTACK_CALICO_ENCAPSULATION}",
+        )
+
+
 def check_etcd_backup(doc: Document) -> Iterator[Problem]:
     path: KeyPath = ("spec", "etcdBackup", "directory")
     directory = lookup(doc.data, *path)
@@ -148,5 +167,6 @@ def check_etcd_backup(doc: Document) -> Iterator[Problem]:
 CHECKS: tuple[Callable[[Document], Iterator[Problem]], ...] = (
     check_openstack_load_balancer,
     check_openstack_values,
+    check_openstack_calico,
     check_etcd_backup,
 )

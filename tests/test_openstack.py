@@ -230,6 +230,38 @@ def test_cilium_rules_include_vxlan_and_health() -> None:
     assert (CP, "tcp", "4240:4240", WORKER, None) in rules
 
 
+def test_calico_on_openstack_always_encapsulates() -> None:
+    from generator import cni  # noqa: PLC0415 - only this test needs it
+
+    def pool_encapsulation(data: dict[str, Any]) -> str:
+        cluster = model.build(Document(file="cluster.yaml", data=data))
+        installation = cni.calico_resources(cluster)[0]
+        mode: str = installation["spec"]["calicoNetwork"]["ipPools"][0]["encapsulation"]
+        assert mode == cluster.cni.calico_encapsulation
+        return mode
+
+    # Left unset, the schema's default (VXLANCrossSubnet) would send same-subnet pod traffic bare,
+    # with a pod IP as source, which Neutron's port security drops: the kit gets always-on VXLAN.
+    data = example_data()
+    del data["spec"]["cni"]["calico"]
+    assert pool_encapsulation(data) == "VXLAN"
+    assert pool_encapsulation(example_data()) == "IPIP"  # an explicit always-encapsulated mode stays
+    without_kit = example_data()
+    del without_kit["spec"]["cni"]["calico"], without_kit["spec"]["openstack"]
+    assert pool_encapsulation(without_kit) == "VXLANCrossSubnet"  # no kit: the schema's default
+    # The encapsulated traffic is node to node, which the groups admit between all nodes.
+    rules = rules_for("calico")
+    for group in (CP, WORKER):
+        for remote in (CP, WORKER):
+            assert (group, "udp", "4789:4789", remote, None) in rules
+            assert (group, "4", None, remote, None) in rules
+    # Flannel's VXLAN and Cilium's default tunnel (kgen sets no routingMode) likewise: UDP 8472.
+    assert cni.cilium_values(build(example_data())[0]).get("routingMode") is None
+    for plugin in ("flannel", "cilium"):
+        rules = rules_for(plugin)
+        assert all((g, "udp", "8472:8472", r, None) in rules for g in (CP, WORKER) for r in (CP, WORKER))
+
+
 CONTROL_PLANE_ONLY_PORTS = {2379, 2380, 10257, 10259}  # etcd, kube-controller-manager, kube-scheduler
 
 
