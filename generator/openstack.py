@@ -5,7 +5,9 @@ One :class:`Kit` (security groups and their rules, ports, servers, the API load 
 from the cluster config and the port table (``data/ports.yaml``), then emitted three ways:
 ``launch.sh`` and ``teardown.sh`` (the ``openstack`` CLI, idempotent, ``--dry-run``) and ``stack.yaml``
 (a Heat template, built as data and dumped with the one YAML dumper). Every command is an argument
-list here and reaches the scripts through ``shquote``.
+list here and reaches the scripts through ``shquote``; positional values follow ``--``, which ends the
+options for argparse (the CLI is cliff: the app's ``parse_known_args`` leaves ``--`` and what follows it to
+the command's parser), so no value can be read as an option.
 
 This module imports no pipeline stage at module level (``GuestFile`` and ``cloudinit`` are imported
 where they are used), so :mod:`generator.model` can import :class:`OpenStack` and :func:`settings`
@@ -305,7 +307,7 @@ def rule_create(rule: Rule) -> list[str]:
         argv += ["--remote-group", rule.remote_group]
     if rule.remote_ip is not None:
         argv += ["--remote-ip", rule.remote_ip]
-    return [*argv, "--description", rule.description, rule.group]
+    return [*argv, "--description", rule.description, "--", rule.group]
 
 
 def port_create(kit: Kit, port: Port) -> list[str]:
@@ -316,7 +318,7 @@ def port_create(kit: Kit, port: Port) -> list[str]:
     for address in port.allowed_addresses:
         argv += ["--allowed-address", f"ip-address={address}"]
     argv += ["--security-group", port.security_group]
-    return [*argv, "--description", f"kgen: node {port.node} of cluster {kit.cluster}", port.name]
+    return [*argv, "--description", f"kgen: node {port.node} of cluster {kit.cluster}", "--", port.name]
 
 
 def server_create(kit: Kit, server: Server) -> list[str]:
@@ -328,7 +330,7 @@ def server_create(kit: Kit, server: Server) -> list[str]:
         argv += ["--config-drive", "true"]
     argv += ["--port", server.port, "--user-data", f"nodes/{server.name}/user-data"]
     argv += ["--property", f"kgen-cluster={kit.cluster}", "--property", f"kgen-role={server.role}"]
-    return [*argv, server.name]
+    return [*argv, "--", server.name]
 
 
 def load_balancer_steps(lb: ApiLoadBalancer) -> list[tuple[str, list[str], list[str]]]:
@@ -339,20 +341,20 @@ def load_balancer_steps(lb: ApiLoadBalancer) -> list[tuple[str, list[str], list[
     steps = [
         (
             f"load balancer {lb.name}",
-            ["openstack", "loadbalancer", "show", lb.name],
+            ["openstack", "loadbalancer", "show", "--", lb.name],
             [*lb_create, "--description", "kgen: Kubernetes API", "--wait"],
         ),
         (
             f"listener {lb.listener}",
-            ["openstack", "loadbalancer", "listener", "show", lb.listener],
+            ["openstack", "loadbalancer", "listener", "show", "--", lb.listener],
             [
                 *("openstack", "loadbalancer", "listener", "create", "--name", lb.listener),
-                *("--protocol", "TCP", "--protocol-port", str(lb.port), "--wait", lb.name),
+                *("--protocol", "TCP", "--protocol-port", str(lb.port), "--wait", "--", lb.name),
             ],
         ),
         (
             f"pool {lb.pool}",
-            ["openstack", "loadbalancer", "pool", "show", lb.pool],
+            ["openstack", "loadbalancer", "pool", "show", "--", lb.pool],
             [
                 *("openstack", "loadbalancer", "pool", "create", "--name", lb.pool, "--lb-algorithm", LB_ALGORITHM),
                 *("--listener", lb.listener, "--protocol", "TCP", "--wait"),
@@ -360,11 +362,11 @@ def load_balancer_steps(lb: ApiLoadBalancer) -> list[tuple[str, list[str], list[
         ),
         (
             f"health monitor {lb.monitor}",
-            ["openstack", "loadbalancer", "healthmonitor", "show", lb.monitor],
+            ["openstack", "loadbalancer", "healthmonitor", "show", "--", lb.monitor],
             [
                 *("openstack", "loadbalancer", "healthmonitor", "create", "--name", lb.monitor, "--type", "TCP"),
                 *("--delay", str(MONITOR["delay"]), "--timeout", str(MONITOR["timeout"])),
-                *("--max-retries", str(MONITOR["max_retries"]), "--wait", lb.pool),
+                *("--max-retries", str(MONITOR["max_retries"]), "--wait", "--", lb.pool),
             ],
         ),
     ]
@@ -372,10 +374,10 @@ def load_balancer_steps(lb: ApiLoadBalancer) -> list[tuple[str, list[str], list[
         steps.append(
             (
                 f"pool member {name}",
-                ["openstack", "loadbalancer", "member", "show", lb.pool, name],
+                ["openstack", "loadbalancer", "member", "show", "--", lb.pool, name],
                 [
                     *("openstack", "loadbalancer", "member", "create", "--name", name, "--address", address),
-                    *("--protocol-port", str(lb.port), "--subnet-id", lb.subnet, "--wait", lb.pool),
+                    *("--protocol-port", str(lb.port), "--subnet-id", lb.subnet, "--wait", "--", lb.pool),
                 ],
             )
         )
@@ -393,14 +395,14 @@ def launch_script(kit: Kit) -> str:
         group_steps=[
             (
                 name,
-                ["openstack", "security", "group", "show", name],
-                ["openstack", "security", "group", "create", "--description", description, name],
+                ["openstack", "security", "group", "show", "--", name],
+                ["openstack", "security", "group", "create", "--description", description, "--", name],
             )
             for name, description in kit.groups
         ],
         rule_commands=[rule_create(r) for r in kit.rules],
         lb_steps=load_balancer_steps(kit.load_balancer) if kit.load_balancer else [],
-        port_steps=[(p.name, ["openstack", "port", "show", p.name], port_create(kit, p)) for p in kit.ports],
+        port_steps=[(p.name, ["openstack", "port", "show", "--", p.name], port_create(kit, p)) for p in kit.ports],
         server_commands=[(s.name, server_create(kit, s)) for s in kit.servers],
     )
 

@@ -103,11 +103,27 @@ def _vip(doc: Document) -> Iterator[Problem]:
         yield from virtual_ip_problems(doc, vip_path, vip, "VIP")
 
 
+# Every openstack.* value launch.sh hands the openstack CLI. One that starts with '-' would be read as an
+# option (`--flavor --os-cloud=other` makes argparse take --os-cloud as cliff's global option); the kit
+# puts positional values after `--`, and these values, which follow options such as --image, are refused.
+CLI_VALUES: tuple[KeyPath, ...] = (
+    *((*OPENSTACK, key) for key in ("image", "flavor", "controlPlaneFlavor", "network", "subnet", "keyName")),
+    *((*OPENSTACK, key) for key in ("floatingIpNetwork", "securityGroupPrefix", "sshAllowedCidr")),
+    *((*LOAD_BALANCER, key) for key in ("subnet", "vipAddress")),
+)
+
+
 def check_openstack_values(doc: Document) -> Iterator[Problem]:
     """Values the openstack CLI parses itself."""
     openstack = lookup(doc.data, *OPENSTACK)
     if not isinstance(openstack, dict):
         return
+    for path in CLI_VALUES:
+        value = lookup(doc.data, *path)
+        if isinstance(value, str) and value.startswith("-"):
+            yield doc.problem(
+                path, f"{value!r} starts with '-', which the openstack CLI would read as an option; use the ID"
+            )
     # `--fixed-ip subnet=<subnet>,ip-address=<ip>` is a key=value list: the CLI cannot take a subnet
     # name with ',' or '=' there, quoted or not.
     subnet = openstack.get("subnet")

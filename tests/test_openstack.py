@@ -23,8 +23,10 @@ from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from generator import cloudinit, model, openstack
+from generator.cli import app
 from generator.load import Document
 from generator.resources import load_data
 from generator.tree import EXECUTABLE_MODE, SECRET_MODE, OutputFile
@@ -393,7 +395,7 @@ verbs = [a for a in args if not a.startswith("-")]
 if "-c" in args:
     column = args[args.index("-c") + 1]
     if verbs[:2] == ["server", "show"]:
-        name = verbs[2]
+        name = args[-1]
         if f"server:{name}" not in existing:
             sys.exit(print(f"No server with a name or ID of '{name}' exists.", file=sys.stderr) or 1)
         print(state.get("properties", {}).get(name, "kgen-cluster='prod', kgen-role='node'"))
@@ -471,9 +473,12 @@ class Cloud:
 def group_commands() -> list[list[str]]:
     out: list[list[str]] = []
     for group, role in ((CP, "control-plane"), (WORKER, "worker")):
-        out.append(["openstack", "security", "group", "show", group])
+        out.append(["openstack", "security", "group", "show", "--", group])
         out.append(
-            ["openstack", "security", "group", "create", "--description", f"kgen: {role} nodes of cluster prod", group]
+            [
+                *("openstack", "security", "group", "create", "--description", f"kgen: {role} nodes of cluster prod"),
+                *("--", group),
+            ]
         )
     return out
 
@@ -505,6 +510,7 @@ def rule_commands() -> list[list[str]]:
                         remote,
                         "--description",
                         f"{row['purpose']} (kgen)",
+                        "--",
                         group,
                     ]
                 )
@@ -518,11 +524,14 @@ def rule_commands() -> list[list[str]]:
             "0.0.0.0/0",
             "--description",
             "Kubernetes API server from anywhere (kgen)",
+            "--",
             CP,
         ]
     )
     for group in (CP, WORKER):
-        out.append([*rule, "--dst-port", "22:22", "--remote-ip", "10.0.0.0/24", "--description", "SSH (kgen)", group])
+        out.append(
+            [*rule, "--dst-port", "22:22", "--remote-ip", "10.0.0.0/24", "--description", "SSH (kgen)", "--", group]
+        )
     return out
 
 
@@ -533,7 +542,7 @@ POOL = "prod-api-pool"
 def load_balancer_commands() -> list[list[str]]:
     lb = ["openstack", "loadbalancer"]
     out = [
-        [*lb, "show", LB],
+        [*lb, "show", "--", LB],
         [
             *lb,
             "create",
@@ -547,7 +556,7 @@ def load_balancer_commands() -> list[list[str]]:
             "kgen: Kubernetes API",
             "--wait",
         ],
-        [*lb, "listener", "show", "prod-api-6443"],
+        [*lb, "listener", "show", "--", "prod-api-6443"],
         [
             *lb,
             "listener",
@@ -559,9 +568,10 @@ def load_balancer_commands() -> list[list[str]]:
             "--protocol-port",
             "6443",
             "--wait",
+            "--",
             LB,
         ],
-        [*lb, "pool", "show", POOL],
+        [*lb, "pool", "show", "--", POOL],
         [
             *lb,
             "pool",
@@ -576,7 +586,7 @@ def load_balancer_commands() -> list[list[str]]:
             "TCP",
             "--wait",
         ],
-        [*lb, "healthmonitor", "show", "prod-api-monitor"],
+        [*lb, "healthmonitor", "show", "--", "prod-api-monitor"],
         [
             *lb,
             "healthmonitor",
@@ -592,11 +602,12 @@ def load_balancer_commands() -> list[list[str]]:
             "--max-retries",
             "5",
             "--wait",
+            "--",
             POOL,
         ],
     ]
     for node in CONTROL_PLANES:
-        out.append([*lb, "member", "show", POOL, f"prod-{node}"])
+        out.append([*lb, "member", "show", "--", POOL, f"prod-{node}"])
         out.append(
             [
                 *lb,
@@ -611,6 +622,7 @@ def load_balancer_commands() -> list[list[str]]:
                 "--subnet-id",
                 "k8s-subnet",
                 "--wait",
+                "--",
                 POOL,
             ]
         )
@@ -619,7 +631,7 @@ def load_balancer_commands() -> list[list[str]]:
 
 def floating_ip_commands(*, attached: bool) -> list[list[str]]:
     out = [
-        ["openstack", "loadbalancer", "show", LB, "-f", "value", "-c", "vip_port_id"],
+        ["openstack", "loadbalancer", "show", "-f", "value", "-c", "vip_port_id", "--", LB],
         ["openstack", "floating", "ip", "list", "--port", "vip-port-1", "-f", "value", "-c", "Floating IP Address"],
     ]
     if not attached:
@@ -633,6 +645,7 @@ def floating_ip_commands(*, attached: bool) -> list[list[str]]:
                 "vip-port-1",
                 "--description",
                 "kgen: Kubernetes API of cluster prod",
+                "--",
                 "public",
             ]
         )
@@ -653,6 +666,7 @@ def port_create(node: str) -> list[str]:
         group,
         "--description",
         f"kgen: node {node} of cluster prod",
+        "--",
         f"prod-{node}",
     ]
 
@@ -669,15 +683,16 @@ def server_create(node: str, cluster_dir: Path) -> list[str]:
             "--property",
             f"kgen-role={'control-plane' if control_plane else 'worker'}",
         ),
+        "--",
         node,
     ]
 
 
 def server_show(node: str) -> list[str]:
-    return ["openstack", "server", "show", node, "-f", "value", "-c", "properties"]
+    return ["openstack", "server", "show", "-f", "value", "-c", "properties", "--", node]
 
 
-SUMMARY = [["openstack", "loadbalancer", "show", LB, "-f", "value", "-c", "vip_address"]]
+SUMMARY = [["openstack", "loadbalancer", "show", "-f", "value", "-c", "vip_address", "--", LB]]
 NODES = CONTROL_PLANES + WORKERS
 
 
@@ -690,7 +705,7 @@ def test_launch_on_an_empty_project_runs_the_exact_sequence(kit_dir: Path, tmp_p
         *rule_commands(),
         *load_balancer_commands(),
         *floating_ip_commands(attached=False),
-        *[c for n in NODES for c in (["openstack", "port", "show", f"prod-{n}"], port_create(n))],
+        *[c for n in NODES for c in (["openstack", "port", "show", "--", f"prod-{n}"], port_create(n))],
         *[c for n in NODES for c in (server_show(n), server_create(n, cluster_dir))],
         *SUMMARY,
     ]
@@ -712,7 +727,7 @@ def test_launch_again_creates_nothing(kit_dir: Path, tmp_path: Path) -> None:
         *rule_commands(),
         *[c for c in load_balancer_commands() if "show" in c],
         *floating_ip_commands(attached=True),
-        *[["openstack", "port", "show", f"prod-{n}"] for n in NODES],
+        *[["openstack", "port", "show", "--", f"prod-{n}"] for n in NODES],
         *[server_show(n) for n in NODES],
         *SUMMARY,
     ]
@@ -736,11 +751,11 @@ def test_launch_completes_a_half_built_cluster(kit_dir: Path, tmp_path: Path) ->
 
 
 def test_an_ambiguous_lookup_stops_before_any_duplicate(kit_dir: Path, tmp_path: Path) -> None:
-    errors = {"port show prod-worker-1": "More than one Port exists with the name 'prod-worker-1'."}
+    errors = {"port show -- prod-worker-1": "More than one Port exists with the name 'prod-worker-1'."}
     result, calls = Cloud(tmp_path, errors=errors).run(kit_dir / "launch.sh")
     assert result.returncode == 1
     assert "More than one Port exists" in result.stderr
-    assert calls[-1] == ["openstack", "port", "show", "prod-worker-1"]
+    assert calls[-1] == ["openstack", "port", "show", "--", "prod-worker-1"]
     assert not any(c[:3] == ["openstack", "server", "create"] for c in calls)
 
 
@@ -748,7 +763,7 @@ def test_missing_credentials_stop_at_the_first_lookup(kit_dir: Path, tmp_path: P
     errors = {"security group show": "Missing value auth-url required for auth plugin password"}
     result, calls = Cloud(tmp_path, errors=errors).run(kit_dir / "launch.sh")
     assert result.returncode == 1
-    assert calls == [["openstack", "security", "group", "show", CP]]
+    assert calls == [["openstack", "security", "group", "show", "--", CP]]
 
 
 def test_a_server_of_another_cluster_is_never_taken_over(kit_dir: Path, tmp_path: Path) -> None:
@@ -816,22 +831,80 @@ def test_values_reach_the_cli_as_single_words(tmp_path: Path) -> None:
     assert stack["parameters"]["image"]["default"] == hostile
 
 
+# Every openstack.* value that reaches the openstack CLI, written out here rather than taken from the
+# generator: each as an option-like value must be refused before anything is written.
+CLI_FIELDS = [
+    "openstack.image",
+    "openstack.flavor",
+    "openstack.controlPlaneFlavor",
+    "openstack.network",
+    "openstack.subnet",
+    "openstack.keyName",
+    "openstack.floatingIpNetwork",
+    "openstack.securityGroupPrefix",
+    "openstack.sshAllowedCidr",
+    "openstack.loadBalancer.subnet",
+    "openstack.loadBalancer.vipAddress",
+]
+OPTION_LIKE = "--os-cloud=evil"
+
+
+def test_option_like_values_are_refused_in_every_cli_field(tmp_path: Path) -> None:
+    data = edit(dict.fromkeys(CLI_FIELDS, OPTION_LIKE))
+    found = validate(Document(file="cluster.yaml", data=data))
+    errors = {p.path for p in found if p.severity == "error"}
+    assert {f"spec.{field}" for field in CLI_FIELDS} <= errors, sorted(errors)
+    config = tmp_path / "cluster.yaml"
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = CliRunner().invoke(app, ["render", str(config), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+    for field in CLI_FIELDS:  # one at a time too: no field hides behind another's problem
+        single = [p.path for p in validate(Document(file="cluster.yaml", data=edit({field: OPTION_LIKE})))]
+        assert f"spec.{field}" in single, (field, single)
+
+
+def test_positional_values_follow_double_dash(kit_dir: Path, tmp_path: Path) -> None:
+    """Every name the kit passes as a positional argument comes after `--`, so even a value that starts
+    with '-' (had validation let it through) would reach the command as a name, not as an option."""
+    names = {CP, WORKER, LB, POOL, "prod-api-6443", "prod-api-monitor", "public", "<floating_ip_id>"}
+    names |= set(NODES) | {f"prod-{n}" for n in NODES}
+    seen = 0
+    for script, args in (("launch.sh", ["--dry-run"]), ("teardown.sh", ["--dry-run"])):
+        result, _ = Cloud(tmp_path).run(kit_dir / script, *args)
+        assert result.returncode == 0, result.stderr
+        for argv in (shlex.split(line) for line in result.stdout.splitlines()):
+            for i, arg in enumerate(argv):
+                option_value = i > 0 and argv[i - 1].startswith("-") and argv[i - 1] != "--"
+                if arg in names and not option_value:  # a positional argument
+                    assert "--" in argv[:i], argv
+                    seen += 1
+    assert seen > 40
+    # With the check bypassed, a floating network named like an option still ends up after `--`.
+    cluster, settings = build(example_data())
+    evil = dataclasses.replace(settings, floating_ip_network=OPTION_LIKE)
+    text = openstack.launch_script(openstack.kit(cluster, evil, []))
+    assert f"-- {OPTION_LIKE}" in text
+    assert all(line.split(OPTION_LIKE)[0].rstrip().endswith("--") for line in text.splitlines() if OPTION_LIKE in line)
+
+
 # --- teardown.sh ---------------------------------------------------------------------------------------------
 
 
 def teardown_commands(*, dry_run: bool) -> list[list[str]]:
     fip = (
-        ["openstack", "floating", "ip", "delete", "<floating_ip_id>"]
+        ["openstack", "floating", "ip", "delete", "--", "<floating_ip_id>"]
         if dry_run
-        else ["openstack", "floating", "ip", "delete", "fip-1"]
+        else ["openstack", "floating", "ip", "delete", "--", "fip-1"]
     )
     return [
-        *[["openstack", "server", "delete", "--wait", n] for n in NODES],
-        *[["openstack", "port", "delete", f"prod-{n}"] for n in NODES],
-        ["openstack", "loadbalancer", "show", LB, "-f", "value", "-c", "vip_port_id"],
+        *[["openstack", "server", "delete", "--wait", "--", n] for n in NODES],
+        *[["openstack", "port", "delete", "--", f"prod-{n}"] for n in NODES],
+        ["openstack", "loadbalancer", "show", "-f", "value", "-c", "vip_port_id", "--", LB],
         fip,
-        ["openstack", "loadbalancer", "delete", "--cascade", "--wait", LB],
-        *[["openstack", "security", "group", "delete", g] for g in (CP, WORKER)],
+        ["openstack", "loadbalancer", "delete", "--cascade", "--wait", "--", LB],
+        *[["openstack", "security", "group", "delete", "--", g] for g in (CP, WORKER)],
     ]
 
 
