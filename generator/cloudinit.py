@@ -35,21 +35,20 @@ def base64_size(n: int) -> int:
 def cloud_config(
     cluster: Cluster, node: Node, files: Sequence[GuestFile], runcmd: Sequence[Sequence[str]]
 ) -> dict[str, Any]:
+    admin = {
+        "name": cluster.admin_user,
+        "gecos": f"kgen admin for cluster {cluster.name}",
+        "shell": "/bin/bash",
+        "sudo": "ALL=(ALL) NOPASSWD:ALL",
+        "lock_passwd": True,
+        "ssh_authorized_keys": list(cluster.ssh_authorized_keys),
+    }
     return {
         "hostname": node.name,
         "preserve_hostname": False,
         # Map the hostname to 127.0.1.1 so kubeadm's preflight can resolve it.
         "manage_etc_hosts": "localhost",
-        "users": [
-            {
-                "name": cluster.admin_user,
-                "gecos": f"kgen admin for cluster {cluster.name}",
-                "shell": "/bin/bash",
-                "sudo": "ALL=(ALL) NOPASSWD:ALL",
-                "lock_passwd": True,
-                "ssh_authorized_keys": list(cluster.ssh_authorized_keys),
-            }
-        ],
+        "users": [*default_user(cluster), admin],
         "ssh_pwauth": False,
         "disable_root": True,
         "write_files": [
@@ -57,6 +56,18 @@ def cloud_config(
         ],
         "runcmd": [list(cmd) for cmd in runcmd],
     }
+
+
+def default_user(cluster: Cluster) -> list[str]:
+    """``["default"]`` when ``openstack.keyName`` is set, else nothing. cloud-init installs the key pair
+    Nova hands out only on the image's default user (cloudinit/config/cc_ssh.py: the metadata's public
+    keys go to ``ug_util.extract_default(users)``, and to root behind disable_root's "login as NONE"
+    prefix when there is none), and an explicit ``users:`` list without ``default`` creates no default
+    user. So a key name without it logs nobody in. Without a key name the default user is left out: it
+    would be one more passwordless-sudo account (the distro's cloud.cfg default_user) with no key."""
+    if cluster.openstack is not None and cluster.openstack.key_name:
+        return ["default"]
+    return []
 
 
 def dump(document: dict[str, Any], banner: str) -> str:

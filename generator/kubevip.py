@@ -22,11 +22,18 @@ def image() -> str:
 
 
 def manifest(cluster: Cluster, *, kubeconfig: str) -> dict[str, Any]:
-    env = [
+    # Every name below is one kube-vip v1.1.2 reads (pkg/kubevip/config_envvar.go, read in
+    # pkg/kubevip/config_environment.go). vip_subnet is the VIP's prefix length without a slash: what
+    # kube-vip's own `manifest pod` writes (cmd/kube-vip.go GenerateCidrRange: 32 for IPv4).
+    # vip_nodename comes from the downward API, as in kube-vip's generator
+    # (pkg/kubevip/config_generator.go generatePodSpec: fieldRef spec.nodeName); the leader lease
+    # names its holder after it.
+    env: list[dict[str, Any]] = [
         {"name": "vip_arp", "value": "true"},
         {"name": "port", "value": str(cluster.endpoint_port)},
+        {"name": "vip_nodename", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
         {"name": "address", "value": cluster.endpoint_host},
-        {"name": "vip_cidr", "value": "32"},
+        {"name": "vip_subnet", "value": "32"},
         {"name": "cp_enable", "value": "true"},
         {"name": "cp_namespace", "value": "kube-system"},
         {"name": "vip_leaderelection", "value": "true"},

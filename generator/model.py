@@ -10,8 +10,9 @@ from typing import Any, Literal
 from generator.etcd_backup import EtcdBackup
 from generator.etcd_backup import settings as etcd_backup_settings
 from generator.load import Document
-from generator.openstack import OpenStack
+from generator.openstack import OpenStack, calico_encapsulation
 from generator.openstack import settings as openstack_settings
+from generator.rawconfig import lookup
 from generator.validate import split_endpoint, with_defaults
 from generator.versions import (
     CniRelease,
@@ -261,7 +262,11 @@ def build(doc: Document) -> Cluster:
             plugin=plugin,
             release=cni_release(plugin) if plugin != "none" else None,
             calico_pool_cidr=cni_spec["calico"].get("ipPoolCIDR", pod_subnet),
-            calico_encapsulation=cni_spec["calico"]["encapsulation"],
+            calico_encapsulation=calico_encapsulation(
+                cni_spec["calico"]["encapsulation"],
+                explicit=lookup(doc.data, "spec", "cni", "calico", "encapsulation") is not None,
+                openstack=spec.get("openstack") is not None,
+            ),
         ),
         os=spec["os"],
         image_mode=spec["image"]["mode"],

@@ -5,7 +5,9 @@ One :class:`Kit` (security groups and their rules, ports, servers, the API load 
 from the cluster config and the port table (``data/ports.yaml``), then emitted three ways:
 ``launch.sh`` and ``teardown.sh`` (the ``openstack`` CLI, idempotent, ``--dry-run``) and ``stack.yaml``
 (a Heat template, built as data and dumped with the one YAML dumper). Every command is an argument
-list here and reaches the scripts through ``shquote``.
+list here and reaches the scripts through ``shquote``; positional values follow ``--``, which ends the
+options for argparse (the CLI is cliff: the app's ``parse_known_args`` leaves ``--`` and what follows it to
+the command's parser), so no value can be read as an option.
 
 This module imports no pipeline stage at module level (``GuestFile`` and ``cloudinit`` are imported
 where they are used), so :mod:`generator.model` can import :class:`OpenStack` and :func:`settings`
@@ -42,6 +44,17 @@ MONITOR = {"delay": 10, "timeout": 5, "max_retries": 5}
 LB_ALGORITHM = "ROUND_ROBIN"
 STORAGE_CLASS_PATH = "/etc/kgen/openstack/cinder-storageclass.yaml"
 CLOUD_PROVIDER_MANIFEST_DIR = "/etc/kgen/openstack/manifests"
+# Calico modes that route pod traffic between nodes of one subnet unencapsulated (projectcalico/calico
+# calico/networking/vxlan-ipip.md, "Cross subnet": encapsulation only for traffic that crosses a subnet
+# boundary; None: never). Neutron's port security drops a packet whose source is not the port's fixed IP or an allowed
+# address pair (kubernetes-sigs/kubespray docs/openstack.md), and the kit puts every node in one
+# subnet. Allowed address pairs for the pod subnet would pass pod-to-pod traffic, but not traffic a
+# node sends to a pod on another node (the API server calling a webhook or metrics-server, a NodePort
+# forwarded after SNAT): its source is the node and its port the pod's, which a security group can only
+# admit by opening every port between the groups. Always-encapsulated traffic is node-to-node on one
+# port (UDP 4789 or IP protocol 4), so on OpenStack the Calico pool always encapsulates.
+UNENCAPSULATED_CALICO_MODES = ("VXLANCrossSubnet", "IPIPCrossSubnet", "None")
+OPENSTACK_CALICO_ENCAPSULATION = "VXLAN"
 
 
 # --- settings ------------------------------------------------------------------------------------------
@@ -80,6 +93,15 @@ class OpenStack:
     @property
     def load_balancer_subnet(self) -> str | None:
         return self.load_balancer.subnet or self.subnet
+
+
+def calico_encapsulation(configured: str, *, explicit: bool, openstack: bool) -> str:
+    """The Calico pool's encapsulation: the configured one, except that a cluster with an OpenStack kit
+    that leaves ``cni.calico.encapsulation`` unset gets :data:`OPENSTACK_CALICO_ENCAPSULATION` instead
+    of the schema's cross-subnet default (an explicit unencapsulated mode is a validation error there)."""
+    if openstack and not explicit and configured in UNENCAPSULATED_CALICO_MODES:
+        return OPENSTACK_CALICO_ENCAPSULATION
+    return configured
 
 
 def settings(spec: Mapping[str, Any]) -> OpenStack | None:
@@ -181,16 +203,19 @@ def security_groups(cluster: Cluster, kit: OpenStack) -> dict[str, str]:
 
 def security_rules(cluster: Cluster, kit: OpenStack) -> list[Rule]:
     """The port table (``data/ports.yaml``) turned into ingress rules: each role's ports on its group,
-    the CNI's ports on both, every one open to the cluster's own nodes (both groups). Two additions the
-    table cannot say: the API server port from anywhere (clients, and a load balancer's health checks,
-    come from outside the node groups), and SSH from ``sshAllowedCidr`` when set."""
+    the CNI's ports on both, open to the cluster's own nodes (both groups), except the ports marked
+    ``from: control-plane`` (etcd, the scheduler, the controller manager), which only the control-plane
+    group reaches. Two additions the table cannot say: the API server port from anywhere (clients, and a
+    load balancer's health checks, come from outside the node groups), and SSH from ``sshAllowedCidr``
+    when set."""
     table = load_data("ports.yaml")
     groups = security_groups(cluster, kit)
     rules: list[Rule] = []
     for role, group in groups.items():
         for row in [*table["roles"][role], *table["cni"][cluster.cni.plugin]]:
             port_min, port_max = _port_range(row.get("port"))
-            for remote in groups.values():
+            remotes = [groups[row["from"]]] if "from" in row else list(groups.values())
+            for remote in remotes:
                 rules.append(
                     Rule(
                         group=group,
@@ -286,7 +311,7 @@ def rule_create(rule: Rule) -> list[str]:
         argv += ["--remote-group", rule.remote_group]
     if rule.remote_ip is not None:
         argv += ["--remote-ip", rule.remote_ip]
-    return [*argv, "--description", rule.description, rule.group]
+    return [*argv, "--description", rule.description, "--", rule.group]
 
 
 def port_create(kit: Kit, port: Port) -> list[str]:
@@ -297,7 +322,7 @@ def port_create(kit: Kit, port: Port) -> list[str]:
     for address in port.allowed_addresses:
         argv += ["--allowed-address", f"ip-address={address}"]
     argv += ["--security-group", port.security_group]
-    return [*argv, "--description", f"kgen: node {port.node} of cluster {kit.cluster}", port.name]
+    return [*argv, "--description", f"kgen: node {port.node} of cluster {kit.cluster}", "--", port.name]
 
 
 def server_create(kit: Kit, server: Server) -> list[str]:
@@ -309,7 +334,7 @@ def server_create(kit: Kit, server: Server) -> list[str]:
         argv += ["--config-drive", "true"]
     argv += ["--port", server.port, "--user-data", f"nodes/{server.name}/user-data"]
     argv += ["--property", f"kgen-cluster={kit.cluster}", "--property", f"kgen-role={server.role}"]
-    return [*argv, server.name]
+    return [*argv, "--", server.name]
 
 
 def load_balancer_steps(lb: ApiLoadBalancer) -> list[tuple[str, list[str], list[str]]]:
@@ -320,20 +345,20 @@ def load_balancer_steps(lb: ApiLoadBalancer) -> list[tuple[str, list[str], list[
     steps = [
         (
             f"load balancer {lb.name}",
-            ["openstack", "loadbalancer", "show", lb.name],
+            ["openstack", "loadbalancer", "show", "--", lb.name],
             [*lb_create, "--description", "kgen: Kubernetes API", "--wait"],
         ),
         (
             f"listener {lb.listener}",
-            ["openstack", "loadbalancer", "listener", "show", lb.listener],
+            ["openstack", "loadbalancer", "listener", "show", "--", lb.listener],
             [
                 *("openstack", "loadbalancer", "listener", "create", "--name", lb.listener),
-                *("--protocol", "TCP", "--protocol-port", str(lb.port), "--wait", lb.name),
+                *("--protocol", "TCP", "--protocol-port", str(lb.port), "--wait", "--", lb.name),
             ],
         ),
         (
             f"pool {lb.pool}",
-            ["openstack", "loadbalancer", "pool", "show", lb.pool],
+            ["openstack", "loadbalancer", "pool", "show", "--", lb.pool],
             [
                 *("openstack", "loadbalancer", "pool", "create", "--name", lb.pool, "--lb-algorithm", LB_ALGORITHM),
                 *("--listener", lb.listener, "--protocol", "TCP", "--wait"),
@@ -341,11 +366,11 @@ def load_balancer_steps(lb: ApiLoadBalancer) -> list[tuple[str, list[str], list[
         ),
         (
             f"health monitor {lb.monitor}",
-            ["openstack", "loadbalancer", "healthmonitor", "show", lb.monitor],
+            ["openstack", "loadbalancer", "healthmonitor", "show", "--", lb.monitor],
             [
                 *("openstack", "loadbalancer", "healthmonitor", "create", "--name", lb.monitor, "--type", "TCP"),
                 *("--delay", str(MONITOR["delay"]), "--timeout", str(MONITOR["timeout"])),
-                *("--max-retries", str(MONITOR["max_retries"]), "--wait", lb.pool),
+                *("--max-retries", str(MONITOR["max_retries"]), "--wait", "--", lb.pool),
             ],
         ),
     ]
@@ -353,10 +378,10 @@ def load_balancer_steps(lb: ApiLoadBalancer) -> list[tuple[str, list[str], list[
         steps.append(
             (
                 f"pool member {name}",
-                ["openstack", "loadbalancer", "member", "show", lb.pool, name],
+                ["openstack", "loadbalancer", "member", "show", "--", lb.pool, name],
                 [
                     *("openstack", "loadbalancer", "member", "create", "--name", name, "--address", address),
-                    *("--protocol-port", str(lb.port), "--subnet-id", lb.subnet, "--wait", lb.pool),
+                    *("--protocol-port", str(lb.port), "--subnet-id", lb.subnet, "--wait", "--", lb.pool),
                 ],
             )
         )
@@ -374,14 +399,14 @@ def launch_script(kit: Kit) -> str:
         group_steps=[
             (
                 name,
-                ["openstack", "security", "group", "show", name],
-                ["openstack", "security", "group", "create", "--description", description, name],
+                ["openstack", "security", "group", "show", "--", name],
+                ["openstack", "security", "group", "create", "--description", description, "--", name],
             )
             for name, description in kit.groups
         ],
         rule_commands=[rule_create(r) for r in kit.rules],
         lb_steps=load_balancer_steps(kit.load_balancer) if kit.load_balancer else [],
-        port_steps=[(p.name, ["openstack", "port", "show", p.name], port_create(kit, p)) for p in kit.ports],
+        port_steps=[(p.name, ["openstack", "port", "show", "--", p.name], port_create(kit, p)) for p in kit.ports],
         server_commands=[(s.name, server_create(kit, s)) for s in kit.servers],
     )
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from generator.errors import Problem
 from generator.load import Document, KeyPath
+from generator.openstack import OPENSTACK_CALICO_ENCAPSULATION, UNENCAPSULATED_CALICO_MODES
 from generator.rawconfig import expanded_nodes, lookup, virtual_ip_problems
 
 OPENSTACK: KeyPath = ("spec", "openstack")
@@ -102,11 +103,27 @@ def _vip(doc: Document) -> Iterator[Problem]:
         yield from virtual_ip_problems(doc, vip_path, vip, "VIP")
 
 
+# Every openstack.* value launch.sh hands the openstack CLI. One that starts with '-' would be read as an
+# option (`--flavor --os-cloud=other` makes argparse take --os-cloud as cliff's global option); the kit
+# puts positional values after `--`, and these values, which follow options such as --image, are refused.
+CLI_VALUES: tuple[KeyPath, ...] = (
+    *((*OPENSTACK, key) for key in ("image", "flavor", "controlPlaneFlavor", "network", "subnet", "keyName")),
+    *((*OPENSTACK, key) for key in ("floatingIpNetwork", "securityGroupPrefix", "sshAllowedCidr")),
+    *((*LOAD_BALANCER, key) for key in ("subnet", "vipAddress")),
+)
+
+
 def check_openstack_values(doc: Document) -> Iterator[Problem]:
     """Values the openstack CLI parses itself."""
     openstack = lookup(doc.data, *OPENSTACK)
     if not isinstance(openstack, dict):
         return
+    for path in CLI_VALUES:
+        value = lookup(doc.data, *path)
+        if isinstance(value, str) and value.startswith("-"):
+            yield doc.problem(
+                path, f"{value!r} starts with '-', which the openstack CLI would read as an option; use the ID"
+            )
     # `--fixed-ip subnet=<subnet>,ip-address=<ip>` is a key=value list: the CLI cannot take a subnet
     # name with ',' or '=' there, quoted or not.
     subnet = openstack.get("subnet")
@@ -124,6 +141,24 @@ def check_openstack_values(doc: Document) -> Iterator[Problem]:
         else:
             if network.version != 4:
                 yield doc.problem((*OPENSTACK, "sshAllowedCidr"), f"{network} is IPv6; the kit writes IPv4 rules")
+
+
+def check_openstack_calico(doc: Document) -> Iterator[Problem]:
+    """An unencapsulated Calico mode set in the file, with the launch kit: Neutron's port security would
+    drop the pod traffic (see :data:`generator.openstack.UNENCAPSULATED_CALICO_MODES`). Left unset, the
+    model picks an always-encapsulated mode; only the file's own value is refused (``doc.lines`` holds
+    the key paths the file spells out)."""
+    path: KeyPath = ("spec", "cni", "calico", "encapsulation")
+    if not isinstance(lookup(doc.data, *OPENSTACK), dict) or lookup(doc.data, "spec", "cni", "plugin") != "calico":
+        return
+    mode = lookup(doc.data, *path)
+    if path in doc.lines and mode in UNENCAPSULATED_CALICO_MODES:
+        yield doc.problem(
+            path,
+            f"{mode} sends pod traffic between nodes of one subnet unencapsulated, which OpenStack's port "
+            f"security drops (the source is a pod IP, not the node's port address); use VXLAN or IPIP, or "
+            f"leave the key out for {OPENSTACK_CALICO_ENCAPSULATION}",
+        )
 
 
 def check_etcd_backup(doc: Document) -> Iterator[Problem]:
@@ -148,5 +183,6 @@ def check_etcd_backup(doc: Document) -> Iterator[Problem]:
 CHECKS: tuple[Callable[[Document], Iterator[Problem]], ...] = (
     check_openstack_load_balancer,
     check_openstack_values,
+    check_openstack_calico,
     check_etcd_backup,
 )

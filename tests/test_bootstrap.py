@@ -210,7 +210,7 @@ def test_first_control_plane_init_with_kube_vip(tmp_path: Path, monkeypatch: pyt
     assert order[init_step + 2] == "kube-vip static pod installed from /etc/kgen/kube-vip.yaml"
     manifest = yaml.safe_load(box.read("/etc/kubernetes/manifests/kube-vip.yaml"))
     assert manifest["spec"]["volumes"][0]["hostPath"]["path"] == "/etc/kubernetes/admin.conf"
-    env = {e["name"]: e["value"] for e in manifest["spec"]["containers"][0]["env"]}
+    env = {e["name"]: e.get("value") for e in manifest["spec"]["containers"][0]["env"]}
     assert env["address"] == "10.0.0.100" and env["vip_interface"] == "ens3" and env["port"] == "6443"
     # The CNI was applied from the image's copies, each checked against its pin (no download), then the
     # rendered resources.

@@ -24,15 +24,17 @@ from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from generator import cloudinit, model, openstack
+from generator.cli import app
 from generator.load import Document
 from generator.resources import load_data
 from generator.tree import EXECUTABLE_MODE, SECRET_MODE, OutputFile
 from generator.validate import validate, with_defaults
 from generator.validate_openstack import CHECKS
 from generator.versions import kubernetes_release, supported_minors
-from tests.conftest import EXAMPLES, Rendered, render_config, require_tool
+from tests.conftest import EXAMPLES, Rendered, load_user_data, render_config, require_tool
 
 EXAMPLE = EXAMPLES / "valid" / "openstack-ha-kit" / "cluster.yaml"
 CP = "prod-control-plane"
@@ -207,7 +209,7 @@ def test_every_row_of_the_port_table_is_a_rule_between_the_node_groups(cni: str)
             protocol = {"tcp": "tcp", "udp": "udp", "ipencap": "4"}[row["protocol"]]
             port = row.get("port")
             ports = None if port is None else (port.replace("-", ":") if "-" in port else f"{port}:{port}")
-            for remote in (CP, WORKER):
+            for remote in (CP,) if row.get("from") == "control-plane" else (CP, WORKER):
                 assert (group, protocol, ports, remote, None) in rules, (group, row)
 
 
@@ -229,6 +231,74 @@ def test_cilium_rules_include_vxlan_and_health() -> None:
     rules = rules_for("cilium")
     assert (WORKER, "udp", "8472:8472", CP, None) in rules
     assert (CP, "tcp", "4240:4240", WORKER, None) in rules
+
+
+def test_calico_on_openstack_always_encapsulates() -> None:
+    from generator import cni  # noqa: PLC0415 - only this test needs it
+
+    def pool_encapsulation(data: dict[str, Any]) -> str:
+        cluster = model.build(Document(file="cluster.yaml", data=data))
+        installation = cni.calico_resources(cluster)[0]
+        mode: str = installation["spec"]["calicoNetwork"]["ipPools"][0]["encapsulation"]
+        assert mode == cluster.cni.calico_encapsulation
+        return mode
+
+    # Left unset, the schema's default (VXLANCrossSubnet) would send same-subnet pod traffic bare,
+    # with a pod IP as source, which Neutron's port security drops: the kit gets always-on VXLAN.
+    data = example_data()
+    del data["spec"]["cni"]["calico"]
+    assert pool_encapsulation(data) == "VXLAN"
+    assert pool_encapsulation(example_data()) == "IPIP"  # an explicit always-encapsulated mode stays
+    without_kit = example_data()
+    del without_kit["spec"]["cni"]["calico"], without_kit["spec"]["openstack"]
+    assert pool_encapsulation(without_kit) == "VXLANCrossSubnet"  # no kit: the schema's default
+    # The encapsulated traffic is node to node, which the groups admit between all nodes.
+    rules = rules_for("calico")
+    for group in (CP, WORKER):
+        for remote in (CP, WORKER):
+            assert (group, "udp", "4789:4789", remote, None) in rules
+            assert (group, "4", None, remote, None) in rules
+    # Flannel's VXLAN and Cilium's default tunnel (kgen sets no routingMode) likewise: UDP 8472.
+    assert cni.cilium_values(build(example_data())[0]).get("routingMode") is None
+    for plugin in ("flannel", "cilium"):
+        rules = rules_for(plugin)
+        assert all((g, "udp", "8472:8472", r, None) in rules for g in (CP, WORKER) for r in (CP, WORKER))
+
+
+CONTROL_PLANE_ONLY_PORTS = {2379, 2380, 10257, 10259}  # etcd, kube-controller-manager, kube-scheduler
+
+
+def opened_ports(port_min: int | None, port_max: int | None) -> set[int]:
+    return set(range(port_min, port_max + 1)) if port_min is not None and port_max is not None else set()
+
+
+def test_workers_cannot_reach_etcd_or_the_control_plane_components(kit_dir: Path, tmp_path: Path) -> None:
+    # The Heat template: every rule on the control-plane group that admits the worker group.
+    stack = yaml.safe_load((kit_dir / "stack.yaml").read_text(encoding="utf-8"))
+    rules = [r["properties"] for r in stack["resources"].values() if r["type"] == "OS::Neutron::SecurityGroupRule"]
+    cp_ref, worker_ref = {"get_resource": "secgroup-control-plane"}, {"get_resource": "secgroup-worker"}
+    worker_to_cp: set[int] = set()
+    cp_to_cp: set[int] = set()
+    for rule in rules:
+        if rule["security_group"] != cp_ref or rule.get("protocol") != "tcp":
+            continue
+        ports = opened_ports(rule.get("port_range_min"), rule.get("port_range_max"))
+        if rule.get("remote_group") == worker_ref or ("remote_ip_prefix" in rule and rule["port_range_min"] != 6443):
+            worker_to_cp |= ports
+        if rule.get("remote_group") == cp_ref:
+            cp_to_cp |= ports
+    assert not worker_to_cp & CONTROL_PLANE_ONLY_PORTS, sorted(worker_to_cp & CONTROL_PLANE_ONLY_PORTS)
+    assert cp_to_cp >= CONTROL_PLANE_ONLY_PORTS  # the control planes still reach each other's etcd
+    assert 10250 in worker_to_cp  # and the kubelet stays open between all nodes
+    # launch.sh: the same rules, as the openstack CLI receives them.
+    result, _ = Cloud(tmp_path).run(kit_dir / "launch.sh", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    for argv in (shlex.split(line) for line in result.stdout.splitlines()):
+        if argv[:5] != ["openstack", "security", "group", "rule", "create"] or argv[-1] != CP:
+            continue
+        if "--remote-group" in argv and argv[argv.index("--remote-group") + 1] == WORKER and "--dst-port" in argv:
+            low, _, high = argv[argv.index("--dst-port") + 1].partition(":")
+            assert not opened_ports(int(low), int(high)) & CONTROL_PLANE_ONLY_PORTS, argv
 
 
 # --- launch.sh and teardown.sh under shellcheck -----------------------------------------------------------
@@ -277,6 +347,34 @@ def test_kube_vip_control_plane_ports_may_carry_the_vip() -> None:
     assert kit.load_balancer is None
 
 
+# Every environment variable kube-vip v1.1.2 reads: the constants in pkg/kubevip/config_envvar.go that
+# pkg/kubevip/config_environment.go passes to os.Getenv (the ones kgen could plausibly set).
+KUBE_VIP_ENV_NAMES = {
+    *("vip_arp", "vip_arpRate", "vip_leaderelection", "vip_leasename", "vip_leaseduration", "vip_renewdeadline"),
+    *("vip_retryperiod", "vip_loglevel", "vip_interface", "vip_subnet", "vip_address", "address", "port"),
+    *("vip_nodename", "vip_singlenode", "vip_startleader", "cp_enable", "cp_namespace", "cp_detect"),
+    *("kubernetes_addr", "svc_enable", "svc_election", "svc_leasename", "lb_enable", "lb_port", "prometheus_server"),
+}
+
+
+def test_kube_vip_env_names_are_the_ones_kube_vip_reads() -> None:
+    from generator import kubevip  # noqa: PLC0415 - only this test needs it
+
+    cluster, _ = build(kube_vip_data())
+    env = kubevip.manifest(cluster, kubeconfig="/etc/kubernetes/admin.conf")["spec"]["containers"][0]["env"]
+    names = [e["name"] for e in env]
+    assert set(names) <= KUBE_VIP_ENV_NAMES, set(names) - KUBE_VIP_ENV_NAMES
+    assert len(names) == len(set(names))
+    by_name = {e["name"]: e for e in env}
+    assert "vip_cidr" not in by_name  # kube-vip reads vip_subnet; vip_cidr was silently ignored
+    assert by_name["vip_subnet"] == {"name": "vip_subnet", "value": "32"}
+    assert by_name["address"]["value"] == "10.0.0.100"
+    assert by_name["vip_nodename"] == {
+        "name": "vip_nodename",
+        "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}},
+    }
+
+
 # --- launch.sh with a recorder for `openstack` ------------------------------------------------------------
 
 FAKE_OPENSTACK = r'''#!/usr/bin/env python3
@@ -298,7 +396,7 @@ verbs = [a for a in args if not a.startswith("-")]
 if "-c" in args:
     column = args[args.index("-c") + 1]
     if verbs[:2] == ["server", "show"]:
-        name = verbs[2]
+        name = args[-1]
         if f"server:{name}" not in existing:
             sys.exit(print(f"No server with a name or ID of '{name}' exists.", file=sys.stderr) or 1)
         print(state.get("properties", {}).get(name, "kgen-cluster='prod', kgen-role='node'"))
@@ -376,9 +474,12 @@ class Cloud:
 def group_commands() -> list[list[str]]:
     out: list[list[str]] = []
     for group, role in ((CP, "control-plane"), (WORKER, "worker")):
-        out.append(["openstack", "security", "group", "show", group])
+        out.append(["openstack", "security", "group", "show", "--", group])
         out.append(
-            ["openstack", "security", "group", "create", "--description", f"kgen: {role} nodes of cluster prod", group]
+            [
+                *("openstack", "security", "group", "create", "--description", f"kgen: {role} nodes of cluster prod"),
+                *("--", group),
+            ]
         )
     return out
 
@@ -392,7 +493,7 @@ def rule_commands() -> list[list[str]]:
             protocol = {"tcp": "tcp", "udp": "udp", "ipencap": "4"}[row["protocol"]]
             port = row.get("port")
             ports = [] if port is None else ["--dst-port", port.replace("-", ":") if "-" in port else f"{port}:{port}"]
-            for remote in (CP, WORKER):
+            for remote in (CP,) if row.get("from") == "control-plane" else (CP, WORKER):
                 out.append(
                     [
                         "openstack",
@@ -410,6 +511,7 @@ def rule_commands() -> list[list[str]]:
                         remote,
                         "--description",
                         f"{row['purpose']} (kgen)",
+                        "--",
                         group,
                     ]
                 )
@@ -423,11 +525,14 @@ def rule_commands() -> list[list[str]]:
             "0.0.0.0/0",
             "--description",
             "Kubernetes API server from anywhere (kgen)",
+            "--",
             CP,
         ]
     )
     for group in (CP, WORKER):
-        out.append([*rule, "--dst-port", "22:22", "--remote-ip", "10.0.0.0/24", "--description", "SSH (kgen)", group])
+        out.append(
+            [*rule, "--dst-port", "22:22", "--remote-ip", "10.0.0.0/24", "--description", "SSH (kgen)", "--", group]
+        )
     return out
 
 
@@ -438,7 +543,7 @@ POOL = "prod-api-pool"
 def load_balancer_commands() -> list[list[str]]:
     lb = ["openstack", "loadbalancer"]
     out = [
-        [*lb, "show", LB],
+        [*lb, "show", "--", LB],
         [
             *lb,
             "create",
@@ -452,7 +557,7 @@ def load_balancer_commands() -> list[list[str]]:
             "kgen: Kubernetes API",
             "--wait",
         ],
-        [*lb, "listener", "show", "prod-api-6443"],
+        [*lb, "listener", "show", "--", "prod-api-6443"],
         [
             *lb,
             "listener",
@@ -464,9 +569,10 @@ def load_balancer_commands() -> list[list[str]]:
             "--protocol-port",
             "6443",
             "--wait",
+            "--",
             LB,
         ],
-        [*lb, "pool", "show", POOL],
+        [*lb, "pool", "show", "--", POOL],
         [
             *lb,
             "pool",
@@ -481,7 +587,7 @@ def load_balancer_commands() -> list[list[str]]:
             "TCP",
             "--wait",
         ],
-        [*lb, "healthmonitor", "show", "prod-api-monitor"],
+        [*lb, "healthmonitor", "show", "--", "prod-api-monitor"],
         [
             *lb,
             "healthmonitor",
@@ -497,11 +603,12 @@ def load_balancer_commands() -> list[list[str]]:
             "--max-retries",
             "5",
             "--wait",
+            "--",
             POOL,
         ],
     ]
     for node in CONTROL_PLANES:
-        out.append([*lb, "member", "show", POOL, f"prod-{node}"])
+        out.append([*lb, "member", "show", "--", POOL, f"prod-{node}"])
         out.append(
             [
                 *lb,
@@ -516,6 +623,7 @@ def load_balancer_commands() -> list[list[str]]:
                 "--subnet-id",
                 "k8s-subnet",
                 "--wait",
+                "--",
                 POOL,
             ]
         )
@@ -524,7 +632,7 @@ def load_balancer_commands() -> list[list[str]]:
 
 def floating_ip_commands(*, attached: bool) -> list[list[str]]:
     out = [
-        ["openstack", "loadbalancer", "show", LB, "-f", "value", "-c", "vip_port_id"],
+        ["openstack", "loadbalancer", "show", "-f", "value", "-c", "vip_port_id", "--", LB],
         ["openstack", "floating", "ip", "list", "--port", "vip-port-1", "-f", "value", "-c", "Floating IP Address"],
     ]
     if not attached:
@@ -538,6 +646,7 @@ def floating_ip_commands(*, attached: bool) -> list[list[str]]:
                 "vip-port-1",
                 "--description",
                 "kgen: Kubernetes API of cluster prod",
+                "--",
                 "public",
             ]
         )
@@ -558,6 +667,7 @@ def port_create(node: str) -> list[str]:
         group,
         "--description",
         f"kgen: node {node} of cluster prod",
+        "--",
         f"prod-{node}",
     ]
 
@@ -574,15 +684,16 @@ def server_create(node: str, cluster_dir: Path) -> list[str]:
             "--property",
             f"kgen-role={'control-plane' if control_plane else 'worker'}",
         ),
+        "--",
         node,
     ]
 
 
 def server_show(node: str) -> list[str]:
-    return ["openstack", "server", "show", node, "-f", "value", "-c", "properties"]
+    return ["openstack", "server", "show", "-f", "value", "-c", "properties", "--", node]
 
 
-SUMMARY = [["openstack", "loadbalancer", "show", LB, "-f", "value", "-c", "vip_address"]]
+SUMMARY = [["openstack", "loadbalancer", "show", "-f", "value", "-c", "vip_address", "--", LB]]
 NODES = CONTROL_PLANES + WORKERS
 
 
@@ -595,7 +706,7 @@ def test_launch_on_an_empty_project_runs_the_exact_sequence(kit_dir: Path, tmp_p
         *rule_commands(),
         *load_balancer_commands(),
         *floating_ip_commands(attached=False),
-        *[c for n in NODES for c in (["openstack", "port", "show", f"prod-{n}"], port_create(n))],
+        *[c for n in NODES for c in (["openstack", "port", "show", "--", f"prod-{n}"], port_create(n))],
         *[c for n in NODES for c in (server_show(n), server_create(n, cluster_dir))],
         *SUMMARY,
     ]
@@ -617,7 +728,7 @@ def test_launch_again_creates_nothing(kit_dir: Path, tmp_path: Path) -> None:
         *rule_commands(),
         *[c for c in load_balancer_commands() if "show" in c],
         *floating_ip_commands(attached=True),
-        *[["openstack", "port", "show", f"prod-{n}"] for n in NODES],
+        *[["openstack", "port", "show", "--", f"prod-{n}"] for n in NODES],
         *[server_show(n) for n in NODES],
         *SUMMARY,
     ]
@@ -641,11 +752,11 @@ def test_launch_completes_a_half_built_cluster(kit_dir: Path, tmp_path: Path) ->
 
 
 def test_an_ambiguous_lookup_stops_before_any_duplicate(kit_dir: Path, tmp_path: Path) -> None:
-    errors = {"port show prod-worker-1": "More than one Port exists with the name 'prod-worker-1'."}
+    errors = {"port show -- prod-worker-1": "More than one Port exists with the name 'prod-worker-1'."}
     result, calls = Cloud(tmp_path, errors=errors).run(kit_dir / "launch.sh")
     assert result.returncode == 1
     assert "More than one Port exists" in result.stderr
-    assert calls[-1] == ["openstack", "port", "show", "prod-worker-1"]
+    assert calls[-1] == ["openstack", "port", "show", "--", "prod-worker-1"]
     assert not any(c[:3] == ["openstack", "server", "create"] for c in calls)
 
 
@@ -653,7 +764,7 @@ def test_missing_credentials_stop_at_the_first_lookup(kit_dir: Path, tmp_path: P
     errors = {"security group show": "Missing value auth-url required for auth plugin password"}
     result, calls = Cloud(tmp_path, errors=errors).run(kit_dir / "launch.sh")
     assert result.returncode == 1
-    assert calls == [["openstack", "security", "group", "show", CP]]
+    assert calls == [["openstack", "security", "group", "show", "--", CP]]
 
 
 def test_a_server_of_another_cluster_is_never_taken_over(kit_dir: Path, tmp_path: Path) -> None:
@@ -721,22 +832,80 @@ def test_values_reach_the_cli_as_single_words(tmp_path: Path) -> None:
     assert stack["parameters"]["image"]["default"] == hostile
 
 
+# Every openstack.* value that reaches the openstack CLI, written out here rather than taken from the
+# generator: each as an option-like value must be refused before anything is written.
+CLI_FIELDS = [
+    "openstack.image",
+    "openstack.flavor",
+    "openstack.controlPlaneFlavor",
+    "openstack.network",
+    "openstack.subnet",
+    "openstack.keyName",
+    "openstack.floatingIpNetwork",
+    "openstack.securityGroupPrefix",
+    "openstack.sshAllowedCidr",
+    "openstack.loadBalancer.subnet",
+    "openstack.loadBalancer.vipAddress",
+]
+OPTION_LIKE = "--os-cloud=evil"
+
+
+def test_option_like_values_are_refused_in_every_cli_field(tmp_path: Path) -> None:
+    data = edit(dict.fromkeys(CLI_FIELDS, OPTION_LIKE))
+    found = validate(Document(file="cluster.yaml", data=data))
+    errors = {p.path for p in found if p.severity == "error"}
+    assert {f"spec.{field}" for field in CLI_FIELDS} <= errors, sorted(errors)
+    config = tmp_path / "cluster.yaml"
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = CliRunner().invoke(app, ["render", str(config), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+    for field in CLI_FIELDS:  # one at a time too: no field hides behind another's problem
+        single = [p.path for p in validate(Document(file="cluster.yaml", data=edit({field: OPTION_LIKE})))]
+        assert f"spec.{field}" in single, (field, single)
+
+
+def test_positional_values_follow_double_dash(kit_dir: Path, tmp_path: Path) -> None:
+    """Every name the kit passes as a positional argument comes after `--`, so even a value that starts
+    with '-' (had validation let it through) would reach the command as a name, not as an option."""
+    names = {CP, WORKER, LB, POOL, "prod-api-6443", "prod-api-monitor", "public", "<floating_ip_id>"}
+    names |= set(NODES) | {f"prod-{n}" for n in NODES}
+    seen = 0
+    for script, args in (("launch.sh", ["--dry-run"]), ("teardown.sh", ["--dry-run"])):
+        result, _ = Cloud(tmp_path).run(kit_dir / script, *args)
+        assert result.returncode == 0, result.stderr
+        for argv in (shlex.split(line) for line in result.stdout.splitlines()):
+            for i, arg in enumerate(argv):
+                option_value = i > 0 and argv[i - 1].startswith("-") and argv[i - 1] != "--"
+                if arg in names and not option_value:  # a positional argument
+                    assert "--" in argv[:i], argv
+                    seen += 1
+    assert seen > 40
+    # With the check bypassed, a floating network named like an option still ends up after `--`.
+    cluster, settings = build(example_data())
+    evil = dataclasses.replace(settings, floating_ip_network=OPTION_LIKE)
+    text = openstack.launch_script(openstack.kit(cluster, evil, []))
+    assert f"-- {OPTION_LIKE}" in text
+    assert all(line.split(OPTION_LIKE)[0].rstrip().endswith("--") for line in text.splitlines() if OPTION_LIKE in line)
+
+
 # --- teardown.sh ---------------------------------------------------------------------------------------------
 
 
 def teardown_commands(*, dry_run: bool) -> list[list[str]]:
     fip = (
-        ["openstack", "floating", "ip", "delete", "<floating_ip_id>"]
+        ["openstack", "floating", "ip", "delete", "--", "<floating_ip_id>"]
         if dry_run
-        else ["openstack", "floating", "ip", "delete", "fip-1"]
+        else ["openstack", "floating", "ip", "delete", "--", "fip-1"]
     )
     return [
-        *[["openstack", "server", "delete", "--wait", n] for n in NODES],
-        *[["openstack", "port", "delete", f"prod-{n}"] for n in NODES],
-        ["openstack", "loadbalancer", "show", LB, "-f", "value", "-c", "vip_port_id"],
+        *[["openstack", "server", "delete", "--wait", "--", n] for n in NODES],
+        *[["openstack", "port", "delete", "--", f"prod-{n}"] for n in NODES],
+        ["openstack", "loadbalancer", "show", "-f", "value", "-c", "vip_port_id", "--", LB],
         fip,
-        ["openstack", "loadbalancer", "delete", "--cascade", "--wait", LB],
-        *[["openstack", "security", "group", "delete", g] for g in (CP, WORKER)],
+        ["openstack", "loadbalancer", "delete", "--cascade", "--wait", "--", LB],
+        *[["openstack", "security", "group", "delete", "--", g] for g in (CP, WORKER)],
     ]
 
 
@@ -891,6 +1060,51 @@ def test_gzipped_user_data_reaches_cloud_init_through_heat(kit_dir: Path, tmp_pa
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == cloud_config.decode("utf-8")
+
+
+# --- the Nova key pair --------------------------------------------------------------------------------------
+
+# Debian's cloud-init decides who gets Nova's key: cc_ssh.py gives the metadata's public keys to the user
+# ug_util.extract_default() returns, and to root only behind disable_root's "login as NONE" prefix.
+DEFAULT_USER_READER = """
+import json, sys
+from cloudinit import helpers
+from cloudinit.distros import fetch, ug_util
+
+cfg = json.load(open(sys.argv[1], encoding="utf-8"))
+# Ubuntu's /etc/cloud/cloud.cfg system_info.default_user (the distro default the image ships)
+distro = fetch("ubuntu")("ubuntu", {"default_user": {"name": "ubuntu", "sudo": ["ALL=(ALL) NOPASSWD:ALL"]}},
+                         helpers.Paths({}))
+users, _ = ug_util.normalize_users_groups(cfg, distro)
+print(json.dumps(ug_util.extract_default(users)[0]))
+"""
+
+
+def test_key_name_gives_the_default_user_the_nova_key(kit_dir: Path, tmp_path: Path) -> None:
+    user_data = load_user_data((kit_dir.parent / "nodes" / "worker-0" / "user-data").read_bytes())
+    assert user_data["users"][0] == "default"  # openstack.keyName is set in the example
+    assert user_data["users"][1]["name"] == "kadmin"
+    data = example_data()
+    del data["spec"]["openstack"]["keyName"]
+    cluster, _ = build(data)
+    no_key = cloudinit.cloud_config(cluster, cluster.nodes[0], [], [["true"]])
+    del no_key["write_files"]  # empty here; the schema wants at least one entry
+    assert [u for u in no_key["users"] if u == "default"] == []
+    tool = require_tool("cloud-init", reason="Debian package cloud-init")
+    for name, document in (("with-key", user_data), ("without-key", no_key)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(document), encoding="utf-8")
+        config = tmp_path / f"{name}.user-data"
+        config.write_text("#cloud-config\n" + yaml.safe_dump(document), encoding="utf-8")
+        checked = subprocess.run(
+            [tool, "schema", "--config-file", str(config)], capture_output=True, text=True, check=False
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        result = subprocess.run(
+            ["/usr/bin/python3", "-c", DEFAULT_USER_READER, str(path)], capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == ("ubuntu" if name == "with-key" else None)
 
 
 # --- the external cloud provider ----------------------------------------------------------------------------
