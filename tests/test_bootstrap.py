@@ -203,8 +203,12 @@ def test_first_control_plane_init_with_kube_vip(tmp_path: Path) -> None:
     # kube-vip ran with super-admin.conf during init, then with admin.conf.
     order = [line.split("kgen-bootstrap: ", 1)[1] for line in log.splitlines() if "kgen-bootstrap: " in line]
     init_step = order.index("step: kubeadm init")
-    assert order[init_step + 1] == "kube-vip static pod installed from /etc/kgen/kube-vip-init.yaml"
-    assert order[init_step + 2] == "kube-vip static pod installed from /etc/kgen/kube-vip.yaml"
+    assert order[init_step + 1 : init_step + 5] == [
+        "restored the cluster's shared PKI into /etc/kubernetes/pki from /etc/kgen/pki",
+        "kube-vip static pod installed from /etc/kgen/kube-vip-init.yaml",
+        "kubeadm init succeeded (/var/lib/kgen/kubeadm-init-succeeded)",
+        "kube-vip static pod installed from /etc/kgen/kube-vip.yaml",
+    ]
     manifest = yaml.safe_load(box.read("/etc/kubernetes/manifests/kube-vip.yaml"))
     assert manifest["spec"]["volumes"][0]["hostPath"]["path"] == "/etc/kubernetes/admin.conf"
     env = {e["name"]: e["value"] for e in manifest["spec"]["containers"][0]["env"]}
