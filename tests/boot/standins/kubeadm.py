@@ -734,7 +734,10 @@ def cmd_version(args: list[str], env: dict[str, str]) -> int:
 def cmd_token_create(rest: list[str]) -> int:
     if has_flag(rest, "--print-join-command"):
         # The join command pins the CA's public key (pubkeypin.Hash), like kubeadm's.
-        ca_hash = spki_hash(at(f"{PKI_DIR}/ca.crt").read_bytes()).removeprefix("sha256:")
+        ca_path = at(f"{PKI_DIR}/ca.crt")
+        if not ca_path.is_file():
+            raise StandinError(f"couldn't load the certificate file {PKI_DIR}/ca.crt: no such file or directory")
+        ca_hash = spki_hash(ca_path.read_bytes()).removeprefix("sha256:")
         endpoint = "127.0.0.1:6443"
         admin = at("/etc/kubernetes/admin.conf")
         if admin.exists():
