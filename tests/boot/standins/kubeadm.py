@@ -535,7 +535,7 @@ def discovery(docs: list[dict[str, Any]], env: dict[str, str]) -> bytes | None:
         cluster_ca = at(path).read_bytes()
     except OSError as exc:
         raise StandinError(f"stand-in: STANDIN_CLUSTER_CA={path} is unreadable: {exc}") from exc
-    join = next(d for d in docs if d.get("kind") == "JoinConfiguration")
+    join = next((d for d in docs if d.get("kind") == "JoinConfiguration"), {})
     token = (join.get("discovery") or {}).get("bootstrapToken") or {}
     pins = {str(h).lower().removeprefix("sha256:") for h in token.get("caCertHashes") or []}
     if not pins:
