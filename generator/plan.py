@@ -1,5 +1,10 @@
 """Stage 4: decide what each node gets. The first control-plane node inits; the other control-plane
-nodes join as control planes and get the shared CAs; workers join with the token and CA hash only."""
+nodes join as control planes and get the shared CAs; workers join with the token and CA hash only.
+
+The shared CAs land in kgen's own root-only folder, not in /etc/kubernetes/pki: ``kubeadm reset``
+empties the certificates folder (cmd/kubeadm/app/cmd/phases/reset/cleanupnode.go, resetConfigDir),
+and the first-boot script resets between attempts. It copies kgen's set into kubeadm's folder before
+every ``kubeadm init`` / ``kubeadm join``, so a retry still has the cluster's own CAs."""
 
 from __future__ import annotations
 
@@ -13,7 +18,10 @@ from generator.secrets import SecretsBundle
 
 Action = Literal["init", "join-control-plane", "join"]
 
+# kubeadm's certificates folder (ClusterConfiguration.certificatesDir, the default).
 PKI_DIR = "/etc/kubernetes/pki"
+# kgen's copy of the shared PKI, outside anything kubeadm reset cleans; the script keeps it 0700.
+KGEN_PKI_DIR = "/etc/kgen/pki"
 
 
 @dataclass(frozen=True)
@@ -27,11 +35,25 @@ class GuestFile:
 
 
 @dataclass(frozen=True)
+class SharedPkiFile:
+    """One file of the shared PKI: its name under both folders and its mode in kubeadm's folder."""
+
+    name: str  # relative to PKI_DIR and KGEN_PKI_DIR, e.g. "etcd/ca.key"
+    permissions: str
+    content: str
+    secret: bool
+
+    @property
+    def guest_file(self) -> GuestFile:
+        return GuestFile(f"{KGEN_PKI_DIR}/{self.name}", self.content, self.permissions, secret=self.secret)
+
+
+@dataclass(frozen=True)
 class NodePlan:
     node: Node
     action: Action
     kubeadm_documents: tuple[dict[str, Any], ...]
-    pki: tuple[GuestFile, ...]
+    shared_pki: tuple[SharedPkiFile, ...]
     cni: cni_assets.CniAssets | None
     # Seconds to wait before the first join attempt: extra control-plane nodes go one after another.
     join_delay_seconds: int = 0
@@ -39,8 +61,13 @@ class NodePlan:
     kube_vip_files: tuple[GuestFile, ...] = ()
 
     @property
+    def pki(self) -> tuple[GuestFile, ...]:
+        """What cloud-init writes: kgen's copy of the shared PKI (control-plane nodes only)."""
+        return tuple(f.guest_file for f in self.shared_pki)
+
+    @property
     def holds_private_keys(self) -> bool:
-        return any(f.secret for f in self.pki)
+        return any(f.secret for f in self.shared_pki)
 
 
 @dataclass(frozen=True)
@@ -50,18 +77,20 @@ class ClusterPlan:
     nodes: tuple[NodePlan, ...]
 
 
-def shared_pki(secrets: SecretsBundle) -> tuple[GuestFile, ...]:
-    """The CAs and service-account keys every control-plane node must share. kubeadm uses files that
-    already exist instead of generating them (kubeadm-certs.md, "custom certificates")."""
+def shared_pki(secrets: SecretsBundle) -> tuple[SharedPkiFile, ...]:
+    """The CAs and service-account keys every control-plane node must share: the set kubeadm's join
+    preflight wants when there is no certificateKey (certs.SharedCertificateExists in
+    cmd/kubeadm/app/phases/certs/certs.go). kubeadm init uses files that already exist instead of
+    generating them (kubeadm-certs.md, "custom certificates")."""
     return (
-        GuestFile(f"{PKI_DIR}/ca.crt", secrets.ca.certificate, "0644"),
-        GuestFile(f"{PKI_DIR}/ca.key", secrets.ca.key, "0600", secret=True),
-        GuestFile(f"{PKI_DIR}/etcd/ca.crt", secrets.etcd_ca.certificate, "0644"),
-        GuestFile(f"{PKI_DIR}/etcd/ca.key", secrets.etcd_ca.key, "0600", secret=True),
-        GuestFile(f"{PKI_DIR}/front-proxy-ca.crt", secrets.front_proxy_ca.certificate, "0644"),
-        GuestFile(f"{PKI_DIR}/front-proxy-ca.key", secrets.front_proxy_ca.key, "0600", secret=True),
-        GuestFile(f"{PKI_DIR}/sa.pub", secrets.service_account_pub, "0644"),
-        GuestFile(f"{PKI_DIR}/sa.key", secrets.service_account_key, "0600", secret=True),
+        SharedPkiFile("ca.crt", "0644", secrets.ca.certificate, secret=False),
+        SharedPkiFile("ca.key", "0600", secrets.ca.key, secret=True),
+        SharedPkiFile("etcd/ca.crt", "0644", secrets.etcd_ca.certificate, secret=False),
+        SharedPkiFile("etcd/ca.key", "0600", secrets.etcd_ca.key, secret=True),
+        SharedPkiFile("front-proxy-ca.crt", "0644", secrets.front_proxy_ca.certificate, secret=False),
+        SharedPkiFile("front-proxy-ca.key", "0600", secrets.front_proxy_ca.key, secret=True),
+        SharedPkiFile("sa.pub", "0644", secrets.service_account_pub, secret=False),
+        SharedPkiFile("sa.key", "0600", secrets.service_account_key, secret=True),
     )
 
 
@@ -75,7 +104,7 @@ def node_plan(cluster: Cluster, node: Node, secrets: SecretsBundle) -> NodePlan:
         node=node,
         action=action,
         kubeadm_documents=tuple(kubeadm.documents(cluster, node, secrets)),
-        pki=shared_pki(secrets) if node.is_control_plane else (),
+        shared_pki=shared_pki(secrets) if node.is_control_plane else (),
         cni=cni_assets.assets(cluster) if first else None,
         join_delay_seconds=delay,
         kube_vip_files=kube_vip_files(cluster) if node.is_control_plane else (),

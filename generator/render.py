@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from generator import __version__, cloudinit, etcd_backup, kubevip, openstack, packer, prepare, templating, yamldump
 from generator.cni import RENDERED_DIR
-from generator.plan import ClusterPlan, GuestFile, NodePlan
+from generator.plan import KGEN_PKI_DIR, PKI_DIR, ClusterPlan, GuestFile, NodePlan
 from generator.tree import PUBLIC_MODE, SECRET_MODE, OutputFile
 
 KUBEADM_CONFIG_PATH = "/etc/kgen/kubeadm.yaml"
@@ -53,7 +53,8 @@ def bootstrap_script(plan: ClusterPlan, node_plan: NodePlan, phases: list[prepar
         ),
         cni=node_plan.cni,
         rendered_cni_dir=RENDERED_DIR,
-        paths={"kubeadm_config": KUBEADM_CONFIG_PATH},
+        paths={"kubeadm_config": KUBEADM_CONFIG_PATH, "pki": PKI_DIR, "kgen_pki": KGEN_PKI_DIR},
+        shared_pki=[(f.name, f.permissions) for f in node_plan.shared_pki],
         phases=phases,
         image_guard=prepare.image_guard(cluster),
     )

@@ -1,7 +1,9 @@
 """The first-boot script, run for real under bash in a throwaway root (tests/sandbox.py), with the
 boot-test stand-ins for kubeadm, kubelet and kubectl and small stand-ins for curl, systemctl and
 sleep. Covers the join ordering of issue 6 (learner errors, a late endpoint, an endpoint that never
-comes up), idempotent re-runs, and the golden-image guard."""
+comes up), idempotent re-runs, the golden-image guard, and issue 10: the cluster's PKI survives
+kubeadm reset between attempts, and a re-run after a failed init or join resets and tries again with
+the cluster's CA, whose hash every node pins."""
 
 from __future__ import annotations
 
@@ -13,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from generator import model, prepare
+from generator import model, prepare, secrets
 from generator.load import load
-from tests.conftest import EXAMPLES, Rendered, render_config, stand_in_cni_manifests
+from tests.conftest import EXAMPLES, Rendered, fixture_bundle, render_config, stand_in_cni_manifests
 from tests.sandbox import STANDIN_BIN, Sandbox
 
 # curl: fails (exit 7, "connection refused") until it has been called $CURL_FAILURES times; -1 = always.
@@ -68,9 +70,22 @@ def render_case(
     return render_config(config, tmp_path)
 
 
+# Where the kubeadm stand-in finds the CA "at the control-plane endpoint" (STANDIN_CLUSTER_CA).
+CLUSTER_CA = "/etc/kgen-standin/cluster-ca.crt"
+
+
 def prepare_node(
-    tmp_path: Path, rendered: Rendered, node: str, *, curl_failures: int, join_failures: int = 0
+    tmp_path: Path,
+    rendered: Rendered,
+    node: str,
+    *,
+    curl_failures: int,
+    join_failures: int = 0,
+    standin_env: dict[str, str] | None = None,
+    endpoint_ca: str | None = None,
 ) -> Sandbox:
+    """A sandbox holding what cloud-init writes for ``node``. The endpoint serves the cluster's own CA
+    unless ``endpoint_ca`` says otherwise."""
     box = Sandbox.create(tmp_path / node)
     user_data = rendered.user_data(node)
     for entry in user_data["write_files"]:
@@ -78,10 +93,14 @@ def prepare_node(
     box.write(prepare.CONFIGURE_PATH, CONFIGURE, 0o755)
     cluster = model.build(load(rendered.root.parent.parent / "cluster.yaml"))
     box.write(prepare.IMAGE_MANIFEST, prepare.image_manifest(cluster, images=[]))
-    box.write(
-        "/etc/kgen-standin.env",
-        f"STANDIN_VERSION=v{cluster.kubernetes_version}\nSTANDIN_JOIN_FAILURES={join_failures}\n",
-    )
+    box.write(CLUSTER_CA, endpoint_ca or fixture_bundle(cluster.name).ca.certificate)
+    env = {
+        "STANDIN_VERSION": f"v{cluster.kubernetes_version}",
+        "STANDIN_JOIN_FAILURES": str(join_failures),
+        "STANDIN_CLUSTER_CA": CLUSTER_CA,
+        **(standin_env or {}),
+    }
+    box.write("/etc/kgen-standin.env", "".join(f"{k}={v}\n" for k, v in env.items()))
     box.write("/etc/standin-curl-failures", f"{curl_failures}\n")
     for name, text in (("curl", CURL), ("systemctl", SYSTEMCTL), ("sleep", SLEEP)):
         box.write(f"{STANDIN_BIN}/{name}", text, 0o755)
@@ -206,8 +225,12 @@ def test_first_control_plane_init_with_kube_vip(tmp_path: Path, monkeypatch: pyt
     # kube-vip ran with super-admin.conf during init, then with admin.conf.
     order = [line.split("kgen-bootstrap: ", 1)[1] for line in log.splitlines() if "kgen-bootstrap: " in line]
     init_step = order.index("step: kubeadm init")
-    assert order[init_step + 1] == "kube-vip static pod installed from /etc/kgen/kube-vip-init.yaml"
-    assert order[init_step + 2] == "kube-vip static pod installed from /etc/kgen/kube-vip.yaml"
+    assert order[init_step + 1 : init_step + 5] == [
+        "restored the cluster's shared PKI into /etc/kubernetes/pki from /etc/kgen/pki",
+        "kube-vip static pod installed from /etc/kgen/kube-vip-init.yaml",
+        "kubeadm init succeeded (/var/lib/kgen/kubeadm-init-succeeded)",
+        "kube-vip static pod installed from /etc/kgen/kube-vip.yaml",
+    ]
     manifest = yaml.safe_load(box.read("/etc/kubernetes/manifests/kube-vip.yaml"))
     assert manifest["spec"]["volumes"][0]["hostPath"]["path"] == "/etc/kubernetes/admin.conf"
     env = {e["name"]: e.get("value") for e in manifest["spec"]["containers"][0]["env"]}
@@ -223,3 +246,135 @@ def test_first_control_plane_init_with_kube_vip(tmp_path: Path, monkeypatch: pyt
     assert "node cp-0 is Ready" in log
     assert box.read("/root/.kube/config") == box.read("/etc/kubernetes/admin.conf")
     assert box.exists("/var/lib/kgen/bootstrap-success")
+
+
+# --- Issue 10: the cluster's PKI across kubeadm reset, and re-runs after a failed init or join -------------
+KUBEADM_PKI = "/etc/kubernetes/pki"
+KGEN_PKI = "/etc/kgen/pki"
+SHARED_KEYS = ("ca.key", "etcd/ca.key", "front-proxy-ca.key", "sa.key")
+SHARED_PUBLIC = ("ca.crt", "etcd/ca.crt", "front-proxy-ca.crt", "sa.pub")
+
+
+def pinned_ca_hashes(rendered: Rendered) -> dict[str, list[str]]:
+    """Every joining node's discovery pins, read from its rendered kubeadm config."""
+    pins: dict[str, list[str]] = {}
+    for node_dir in rendered.node_dirs():
+        for doc in yaml.safe_load_all((node_dir / "kubeadm.yaml").read_text(encoding="utf-8")):
+            if doc and doc.get("kind") == "JoinConfiguration":
+                pins[node_dir.name] = doc["discovery"]["bootstrapToken"]["caCertHashes"]
+    return pins
+
+
+def assert_cluster_ca_in_place(box: Sandbox, rendered: Rendered) -> None:
+    """kubeadm's folder holds kgen's PKI, with kubeadm's modes, and every node's pin matches its CA."""
+    ca_hash = secrets.ca_cert_hash(box.read(f"{KUBEADM_PKI}/ca.crt"))
+    pins = pinned_ca_hashes(rendered)
+    assert len(pins) == len(rendered.node_dirs()) - 1  # every node but the first control plane joins
+    assert all(hashes == [ca_hash] for hashes in pins.values()), (ca_hash, pins)
+    for name in SHARED_KEYS + SHARED_PUBLIC:
+        assert box.read(f"{KUBEADM_PKI}/{name}") == box.read(f"{KGEN_PKI}/{name}"), name
+        expected = 0o600 if name in SHARED_KEYS else 0o644
+        assert box.path(f"{KUBEADM_PKI}/{name}").stat().st_mode & 0o777 == expected, name
+    for folder in (KGEN_PKI, f"{KGEN_PKI}/etcd"):
+        assert box.path(folder).stat().st_mode & 0o777 == 0o700, folder
+
+
+def kubeadm_verbs(box: Sandbox) -> list[str]:
+    return [argv[0] for argv in kubeadm_calls(box) if argv[0] in {"init", "join", "reset"}]
+
+
+def test_control_plane_join_retry_keeps_the_cluster_ca(tmp_path: Path) -> None:
+    """A learner error, kubeadm reset -f (which empties /etc/kubernetes/pki), and the retry joins with
+    the cluster's own CAs: the join preflight finds the shared certificates again."""
+    rendered = render_case(tmp_path)
+    box = prepare_node(tmp_path, rendered, "cp-1", curl_failures=0, join_failures=1)
+    result = box.run(["/usr/local/sbin/kgen-bootstrap"])
+    log = box.read("/var/log/kgen-bootstrap.log")
+    assert result.returncode == 0, log + result.stderr
+    assert kubeadm_verbs(box) == ["join", "reset", "join"]
+    assert log.count("restored the cluster's shared PKI into /etc/kubernetes/pki from /etc/kgen/pki") == 2
+    assert "One or more conditions for hosting a new control plane instance" not in log
+    assert_cluster_ca_in_place(box, rendered)
+    assert box.read("/var/lib/kgen/kubeadm-join-succeeded").startswith("kubeadm join succeeded at ")
+    assert not box.exists("/var/lib/kgen/kubeadm-attempted")
+    assert box.exists("/var/lib/kgen/bootstrap-success")
+
+
+def test_rerun_after_failed_init_resets_and_inits_with_the_cluster_ca(tmp_path: Path) -> None:
+    """kubeadm init fails in wait-control-plane, after its certificates, kubeconfigs and manifests were
+    written. The re-run resets the node, restores the cluster's PKI and runs init again."""
+    rendered = render_case(tmp_path)
+    box = prepare_node(
+        tmp_path, rendered, "cp-0", curl_failures=0, standin_env={"STANDIN_INIT_FAIL_AFTER_MANIFESTS": "1"}
+    )
+    first = box.run(["/usr/local/sbin/kgen-bootstrap"])
+    assert first.returncode != 0
+    failure = box.read("/var/lib/kgen/bootstrap-failure")
+    assert "step: kubeadm init" in failure
+    # What the old "init already ran" test looked at is there, yet init did not succeed.
+    assert box.exists("/etc/kubernetes/manifests/kube-apiserver.yaml") and box.exists("/etc/kubernetes/admin.conf")
+    assert "could not initialize a Kubernetes cluster" in box.read("/var/log/kgen-bootstrap.log")
+    assert not box.exists("/var/lib/kgen/kubeadm-init-succeeded")
+    ca_after_failure = box.read(f"{KUBEADM_PKI}/ca.crt")
+
+    again = box.run(["/usr/local/sbin/kgen-bootstrap"])
+    log = box.read("/var/log/kgen-bootstrap.log")
+    assert again.returncode == 0, log + again.stderr
+    assert kubeadm_verbs(box) == ["init", "reset", "init"]
+    assert "an earlier kubeadm attempt on this node did not finish" in log
+    assert box.read(f"{KUBEADM_PKI}/ca.crt") == ca_after_failure  # the same CA, not a new one
+    assert_cluster_ca_in_place(box, rendered)
+    assert box.exists("/var/lib/kgen/kubeadm-init-succeeded")
+    assert box.exists("/var/lib/kgen/bootstrap-success") and not box.exists("/var/lib/kgen/bootstrap-failure")
+    # The failure marker of the first run said what a re-run does.
+    assert "Running /usr/local/sbin/kgen-bootstrap again resets the node (kubeadm reset -f)" in failure
+
+
+def test_rerun_after_failed_join_resets_before_joining(tmp_path: Path) -> None:
+    """Every join attempt failed; the failed join left kubelet.conf behind. A re-run does not take
+    that for a join: it resets and joins."""
+    rendered = render_case(tmp_path, bounds={"endpointWaitSeconds": 4, "joinAttempts": 1})
+    box = prepare_node(tmp_path, rendered, "cp-1", curl_failures=0, join_failures=1)
+    first = box.run(["/usr/local/sbin/kgen-bootstrap"])
+    assert first.returncode != 0
+    assert "kubeadm join failed 1 times" in box.read("/var/lib/kgen/bootstrap-failure")
+    assert box.exists("/etc/kubernetes/kubelet.conf")
+    again = box.run(["/usr/local/sbin/kgen-bootstrap"])
+    log = box.read("/var/log/kgen-bootstrap.log")
+    assert again.returncode == 0, log + again.stderr
+    assert kubeadm_verbs(box) == ["join", "reset", "join"]
+    assert "an earlier kubeadm attempt on this node did not finish" in log
+    assert_cluster_ca_in_place(box, rendered)
+
+
+@pytest.mark.parametrize("node", ["worker-0", "cp-1"])
+def test_join_refuses_an_endpoint_whose_ca_is_not_pinned(tmp_path: Path, node: str) -> None:
+    rendered = render_case(tmp_path, bounds={"endpointWaitSeconds": 4, "joinAttempts": 2})
+    impostor = secrets.generate_ca("impostor")
+    box = prepare_node(tmp_path, rendered, node, curl_failures=0, endpoint_ca=impostor.certificate)
+    result = box.run(["/usr/local/sbin/kgen-bootstrap"])
+    assert result.returncode != 0
+    log = box.read("/var/log/kgen-bootstrap.log")
+    impostor_hash = secrets.ca_cert_hash(impostor.certificate)
+    message = (
+        "error execution phase preflight: couldn't validate the identity of the API Server: cluster CA found in "
+        f'cluster-info ConfigMap is invalid: none of the public keys "{impostor_hash}" are pinned'
+    )
+    assert log.count(message) == 2
+    assert "kubeadm join failed 2 times" in box.read("/var/lib/kgen/bootstrap-failure")
+
+
+@pytest.mark.parametrize(("node", "verb"), [("cp-0", "init"), ("cp-1", "join")])
+@pytest.mark.parametrize("missing", ["ca.key", "etcd/ca.crt"])
+def test_incomplete_kgen_pki_stops_before_kubeadm(tmp_path: Path, node: str, verb: str, missing: str) -> None:
+    """Without the cluster's full PKI kubeadm init would mint a CA no node pins; kubeadm never runs."""
+    rendered = render_case(tmp_path)
+    box = prepare_node(tmp_path, rendered, node, curl_failures=0)
+    box.path(f"{KGEN_PKI}/{missing}").unlink()
+    result = box.run(["/usr/local/sbin/kgen-bootstrap"])
+    assert result.returncode != 0
+    failure = box.read("/var/lib/kgen/bootstrap-failure")
+    assert f"kgen's copy of the shared PKI is incomplete: {KGEN_PKI}/{missing} is missing or empty" in failure
+    assert kubeadm_verbs(box) == []
+    assert not box.exists(f"{KUBEADM_PKI}/ca.crt")
+    assert not box.exists(f"/var/lib/kgen/kubeadm-{verb}-succeeded")

@@ -63,17 +63,20 @@ def test_private_keys_only_on_control_planes(case: Path, rendered_valid: dict[st
         raw = (rendered.root / "nodes" / node.name / "user-data").read_bytes()
         text = json.dumps(load_user_data(raw))
         files = {f["path"]: f for f in load_user_data(raw)["write_files"]}
+        # cloud-init never writes into kubeadm's certificates folder: kubeadm reset empties it, so the
+        # shared PKI lives in kgen's folder and the first-boot script copies it over.
+        assert not any(p.startswith("/etc/kubernetes/pki/") for p in files)
         if node.role == "worker":
             assert PRIVATE_KEY_MARK not in text, f"worker {node.name} user-data holds a private key"
-            assert not any(p.startswith("/etc/kubernetes/pki/") for p in files)
+            assert not any(p.startswith("/etc/kgen/pki/") for p in files)
             assert not node.holds_private_keys
         else:
             assert node.holds_private_keys
             for path in ("ca.key", "etcd/ca.key", "front-proxy-ca.key", "sa.key"):
-                entry = files[f"/etc/kubernetes/pki/{path}"]
+                entry = files[f"/etc/kgen/pki/{path}"]
                 assert entry["permissions"] == "0600" and PRIVATE_KEY_MARK in entry["content"]
             for path in ("ca.crt", "etcd/ca.crt", "front-proxy-ca.crt", "sa.pub"):
-                assert files[f"/etc/kubernetes/pki/{path}"]["permissions"] == "0644"
+                assert files[f"/etc/kgen/pki/{path}"]["permissions"] == "0644"
         assert files["/etc/kgen/kubeadm.yaml"]["permissions"] == "0600"
         assert files["/usr/local/sbin/kgen-bootstrap"]["permissions"] == "0700"
 

@@ -30,6 +30,7 @@ from tests.conftest import EXAMPLES, stand_in_cni_manifests, write_bundle
 
 BOOT_TIMEOUT = 600.0
 PKI = "/etc/kubernetes/pki"
+KGEN_PKI = "/etc/kgen/pki"
 
 
 def cluster_config(tmp: Path, **bootstrap: int) -> Path:
@@ -149,12 +150,21 @@ def test_control_plane_node_comes_up(control_plane: ControlPlaneBoot, request: p
 
     guest = control_plane.guest()
     bundle = control_plane.bundle
-    # PKI in place, with its modes; ca.crt is the bundle's (kubeadm used kgen's CA).
+    # PKI in place, with its modes; ca.crt is the bundle's (kubeadm used kgen's CA). cloud-init wrote
+    # kgen's copy to a root-only folder; the first-boot script restored it into kubeadm's.
     assert guest.read(f"{PKI}/ca.crt") == bundle.ca.certificate
     for name in ("ca.key", "etcd/ca.key", "front-proxy-ca.key", "sa.key"):
         assert guest.mode(f"{PKI}/{name}") == 0o600, name
+        assert guest.mode(f"{KGEN_PKI}/{name}") == 0o600, name
+        assert guest.read(f"{PKI}/{name}") == guest.read(f"{KGEN_PKI}/{name}"), name
     for name in ("ca.crt", "etcd/ca.crt", "front-proxy-ca.crt", "sa.pub"):
         assert guest.mode(f"{PKI}/{name}") == 0o644, name
+        assert guest.read(f"{PKI}/{name}") == guest.read(f"{KGEN_PKI}/{name}"), name
+    for folder in (KGEN_PKI, f"{KGEN_PKI}/etcd"):
+        assert guest.mode(folder) == 0o700, folder
+    # kubeadm init's success was recorded after it exited 0; no unfinished attempt is left.
+    assert guest.read("/var/lib/kgen/kubeadm-init-succeeded").startswith("kubeadm init succeeded at ")
+    assert not guest.exists("/var/lib/kgen/kubeadm-attempted")
     assert guest.mode("/etc/kgen/kubeadm.yaml") == 0o600
     # kubeadm init was called with exactly the rendered config.
     calls = [json.loads(line)["argv"] for line in guest.read("/var/lib/kgen-standin/calls.jsonl").splitlines()]

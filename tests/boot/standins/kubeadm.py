@@ -7,9 +7,20 @@ config documents, their kinds and (when schemas are installed) their fields, and
 ``--config`` — records every call, and creates the files a bootstrap reads afterwards. It runs no
 cluster.
 
+It also keeps the node state kubeadm keeps, the way kubeadm does: init and join write certificates,
+kubeconfigs, static-pod manifests and etcd data in upstream's phase order (so a failure part-way leaves
+what upstream leaves), their preflight refuses that leftover state, ``reset -f`` removes it, a
+control-plane join without a certificateKey needs the shared CAs in /etc/kubernetes/pki, ``init``
+mints a CA only when none is there, and token discovery checks the cluster CA against caCertHashes.
+
 Steered by ``/etc/kgen-standin.env`` (KEY=VALUE lines):
   STANDIN_VERSION=v1.31.4     version reported by ``kubeadm version``
   STANDIN_JOIN_FAILURES=N     the first N joins fail like a control-plane join racing etcd
+  STANDIN_INIT_FAIL_AFTER_MANIFESTS=N
+                              the first N inits fail in wait-control-plane, after writing certs,
+                              kubeconfigs and manifests
+  STANDIN_CLUSTER_CA=PATH     the cluster CA "at the endpoint": joins check its public-key hash
+                              against discovery.bootstrapToken.caCertHashes (unset: not checked)
   STANDIN_STRICT_FLAGS=0      do not reject flags that real kubeadm refuses to mix with --config
 Records go to /var/lib/kgen-standin/ (calls.jsonl, init/ and join/ with config.yaml and args.json).
 ``KGEN_STANDIN_ROOT`` (environment) prefixes every path, for running it outside the test image.
@@ -69,6 +80,8 @@ IMAGE_TAGS = {
     32: ("3.5.16-0", "v1.11.3", "3.10"),
     33: ("3.5.21-0", "v1.12.0", "3.10"),
 }
+# The kubeconfig files kubeadm reset deletes: resetConfigDir() in
+# cmd/kubeadm/app/cmd/phases/reset/cleanupnode.go (super-admin.conf since v1.29).
 CONTROL_PLANE_FILES = (
     "admin.conf",
     "super-admin.conf",
@@ -77,11 +90,49 @@ CONTROL_PLANE_FILES = (
     "controller-manager.conf",
     "scheduler.conf",
 )
+PKI_DIR = "/etc/kubernetes/pki"  # ClusterConfiguration.certificatesDir default
+MANIFESTS_DIR = "/etc/kubernetes/manifests"
+ETCD_DATA_DIR = "/var/lib/etcd"  # etcd.local.dataDir default
+KUBELET_DIR = "/var/lib/kubelet"
+# The static pods kubeadm writes; init's preflight refuses each that exists (FileAvailableCheck in
+# RunInitNodeChecks, cmd/kubeadm/app/preflight/checks.go).
+STATIC_PODS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
+# Files that must be equal on every control-plane node, checked by a control-plane join without a
+# certificateKey: (what kubeadm calls it, files) after SharedCertificateExists in
+# cmd/kubeadm/app/phases/certs/certs.go.
+SHARED_CAS = (("CA", "ca"), ("front-proxy CA", "front-proxy-ca"), ("etcd CA", "etcd/ca"))
+# Certificates kubeadm signs with those CAs on each control-plane node (kubeadm-certs.md); the
+# stand-in writes placeholders so the certificates folder looks like kubeadm's.
+LEAF_CERTS = (
+    "apiserver",
+    "apiserver-kubelet-client",
+    "apiserver-etcd-client",
+    "front-proxy-client",
+    "etcd/server",
+    "etcd/peer",
+    "etcd/healthcheck-client",
+)
+NOT_READY_TO_JOIN = """One or more conditions for hosting a new control plane instance is not satisfied.
+
+{error}
+
+Please ensure that:
+* The cluster has a stable controlPlaneEndpoint address.
+* The certificates that must be shared among control plane instances are provided.
+"""
 DUMMY_TOKEN = "abcdef.0123456789abcdef"  # noqa: S105 - a dummy, like the docs' example
 
 
 class StandinError(Exception):
     pass
+
+
+class PhaseError(StandinError):
+    """A failure inside a kubeadm workflow phase, printed like kubeadm's workflow runner does
+    (cmd/kubeadm/app/cmd/phases/workflow/runner.go: "error execution phase <name>: <err>")."""
+
+    def __init__(self, phase: str, message: str) -> None:
+        super().__init__(f"error execution phase {phase}: {message}")
 
 
 def root() -> Path:
@@ -229,6 +280,15 @@ def check_documents(command: str, path: Path, docs: list[dict[str, Any]], ver: s
             problems.append(f"{path}: more than one {kind}")
     if command == "join" and "JoinConfiguration" not in kinds:
         problems.append(f"{path}: kubeadm join --config needs a JoinConfiguration")
+    for doc in docs:
+        token = (doc.get("discovery") or {}).get("bootstrapToken") if doc.get("kind") == "JoinConfiguration" else None
+        # ValidateDiscoveryBootstrapToken in cmd/kubeadm/app/apis/kubeadm/validation/validation.go
+        if isinstance(token, dict) and not token.get("caCertHashes") and not token.get("unsafeSkipCAVerification"):
+            problems.append(
+                f'{path}: discovery.bootstrapToken.caCertHashes: Invalid value: "": using token-based discovery '
+                "without caCertHashes can be unsafe. Set unsafeSkipCAVerification as true in your kubeadm config "
+                "file or pass --discovery-token-unsafe-skip-ca-verification flag to continue"
+            )
     if command == "init" and "JoinConfiguration" in kinds:
         problems.append(f"{path}: kubeadm init does not take a JoinConfiguration")
     return problems
@@ -259,19 +319,58 @@ def server_url(endpoint: str) -> str:
     return f"https://{host}"
 
 
-def make_ca(pki: Path) -> bytes:
-    """A real self-signed CA when openssl is there (bootstraps hash it for discovery), else a dummy."""
-    pki.mkdir(parents=True, exist_ok=True)
-    crt, key = pki / "ca.crt", pki / "ca.key"
-    if not crt.exists() and shutil.which("openssl"):
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-             "-nodes", "-keyout", str(key), "-out", str(crt), "-days", "3650", "-subj", "/CN=kubernetes"],
-            capture_output=True, check=False, timeout=60,
-        )  # fmt: skip
+def openssl(*args: str, stdin: bytes | None = None) -> bytes:
+    if shutil.which("openssl") is None:
+        raise StandinError("the kgen stand-in needs openssl for certificates")
+    result = subprocess.run(["openssl", *args], input=stdin, capture_output=True, check=False, timeout=60)
+    if result.returncode != 0:
+        raise StandinError(f"openssl {args[0]} failed: {result.stderr.decode(errors='replace').strip()}")
+    return result.stdout
+
+
+def spki_hash(certificate: bytes) -> str:
+    """kubeadm's pin: sha256 of the certificate's DER SubjectPublicKeyInfo
+    (pubkeypin.Hash in cmd/kubeadm/app/util/pubkeypin/pubkeypin.go)."""
+    pem = openssl("x509", "-noout", "-pubkey", stdin=certificate)
+    der = openssl("pkey", "-pubin", "-outform", "DER", stdin=pem)
+    return "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def ensure_ca(pki: Path, base: str, common_name: str) -> bytes:
+    """The certs phase: an existing CA is used as it is ("Using existing ... certificate authority"),
+    a missing one is generated (runCAPhase in cmd/kubeadm/app/cmd/phases/init/certs.go)."""
+    crt, key = pki / f"{base}.crt", pki / f"{base}.key"
     if crt.exists():
+        print(f"[certs] Using existing {base} certificate authority")
         return crt.read_bytes()
-    return b"-----BEGIN CERTIFICATE-----\nKGEN-STANDIN-DUMMY\n-----END CERTIFICATE-----\n"
+    print(f"[certs] Generating {base.replace('/', '-')} certificate and key")
+    crt.parent.mkdir(parents=True, exist_ok=True)
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", str(key), "-out", str(crt), "-days", "3650", "-subj", f"/CN={common_name}")  # fmt: skip
+    key.chmod(0o600)
+    return crt.read_bytes()
+
+
+def ensure_service_account_key(pki: Path) -> None:
+    """sa.key/sa.pub are kept when they exist (CreateServiceAccountKeyAndPublicKeyFiles in
+    cmd/kubeadm/app/phases/certs/certs.go)."""
+    key, pub = pki / "sa.key", pki / "sa.pub"
+    if key.exists() and pub.exists():
+        print('[certs] Using the existing "sa" key')
+        return
+    print('[certs] Generating "sa" key and public key')
+    openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", str(key))
+    key.chmod(0o600)
+    pub.write_bytes(openssl("pkey", "-in", str(key), "-pubout"))
+
+
+def write_leaf_certs(pki: Path) -> None:
+    for base in LEAF_CERTS:
+        for ext, mode in (("crt", 0o644), ("key", 0o600)):
+            path = pki / f"{base}.{ext}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"# kgen stand-in placeholder for {base}.{ext}\n", encoding="utf-8")
+            path.chmod(mode)
 
 
 def write_kubeconfig(path: Path, server: str, user: str, ca: bytes) -> None:
@@ -297,10 +396,25 @@ def write_kubeconfig(path: Path, server: str, user: str, ca: bytes) -> None:
     path.chmod(0o600)
 
 
+def write_static_pods(names: tuple[str, ...]) -> None:
+    manifests = at(MANIFESTS_DIR)
+    manifests.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        pod = f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: kube-system\n# kgen stand-in\n"
+        (manifests / f"{name}.yaml").write_text(pod, encoding="utf-8")
+        (manifests / f"{name}.yaml").chmod(0o600)
+    if "etcd" in names:
+        # etcd starts from its manifest and writes its data dir (the local etcd phase creates it 0700).
+        member = at(ETCD_DATA_DIR) / "member"
+        member.mkdir(parents=True, exist_ok=True)
+        at(ETCD_DATA_DIR).chmod(0o700)
+        (member / "kgen-standin").write_text("stand-in etcd data\n", encoding="utf-8")
+
+
 def kubelet_files(docs: list[dict[str, Any]]) -> None:
     import yaml  # noqa: PLC0415
 
-    kubelet_dir = at("/var/lib/kubelet")
+    kubelet_dir = at(KUBELET_DIR)
     kubelet_dir.mkdir(parents=True, exist_ok=True)
     config = next((d for d in docs if d.get("kind") == "KubeletConfiguration"), None)
     if config is None:
@@ -319,7 +433,124 @@ def save_call(command: str, args: list[str], config: Path | None) -> None:
     (out / "args.json").write_text(json.dumps(args) + "\n", encoding="utf-8")
 
 
-def cmd_init_join(command: str, args: list[str], env: dict[str, str]) -> int:
+def count_attempt(name: str) -> int:
+    path = state_dir() / name
+    attempts = (int(path.read_text() or 0) if path.exists() else 0) + 1
+    path.write_text(f"{attempts}\n")
+    return attempts
+
+
+def ignored(args: list[str]) -> set[str]:
+    value = flag_value(args, "ignore-preflight-errors") or ""
+    return {v.strip().lower() for v in value.split(",") if v.strip()}
+
+
+def run_checks(checks: list[tuple[str, str | None]], args: list[str]) -> None:
+    """kubeadm's RunChecks (cmd/kubeadm/app/preflight/checks.go): every failed check is listed, then
+    preflight fails as a whole unless the check is in --ignore-preflight-errors."""
+    skip = ignored(args)
+    errors = [
+        f"\t[ERROR {name}]: {problem}\n"
+        for name, problem in checks
+        if problem is not None and "all" not in skip and name.lower() not in skip
+    ]
+    if errors:
+        raise PhaseError(
+            "preflight",
+            "[preflight] Some fatal errors occurred:\n" + "".join(errors) + "[preflight] If you know what you "
+            "are doing, you can make a check non-fatal with `--ignore-preflight-errors=...`",
+        )
+
+
+def file_available(path: str) -> tuple[str, str | None]:
+    """FileAvailableCheck: the file must not exist yet."""
+    return "FileAvailable-" + path.replace("/", "-"), (f"{path} already exists" if at(path).exists() else None)
+
+
+def dir_available(path: str) -> tuple[str, str | None]:
+    """DirAvailableCheck: the folder must be missing or empty."""
+    full = at(path)
+    busy = full.is_dir() and any(full.iterdir())
+    return "DirAvailable-" + path.replace("/", "-"), (f"{path} is not empty" if busy else None)
+
+
+def init_node_checks() -> list[tuple[str, str | None]]:
+    """The file checks of RunInitNodeChecks (cmd/kubeadm/app/preflight/checks.go), also run by a
+    control-plane join: no static-pod manifest of kubeadm's may exist, the etcd data dir is empty."""
+    checks = [file_available(f"{MANIFESTS_DIR}/{name}.yaml") for name in STATIC_PODS]
+    checks.append(dir_available(ETCD_DATA_DIR))
+    return checks
+
+
+def shared_certificates_problems() -> list[str]:
+    """SharedCertificateExists (cmd/kubeadm/app/phases/certs/certs.go): each CA certificate must load
+    (validateCACert: "failure loading certificate for <CA>"), and sa.key with sa.pub
+    (validatePrivatePublicKey). A missing CA key is only a warning upstream ("assuming external key")."""
+    problems = []
+    pki = at(PKI_DIR)
+    for ux_name, base in SHARED_CAS[:1]:
+        problems.extend(ca_problem(pki, ux_name, base))
+    for name in ("sa.key", "sa.pub"):
+        if not (pki / name).is_file():
+            kind = "private key" if name.endswith(".key") else "public key"
+            path = f"{PKI_DIR}/{name}"
+            problems.append(
+                f"failure loading key for service account: couldn't load the {kind} file {path}: "
+                f"open {path}: no such file or directory"
+            )
+            break
+    for ux_name, base in SHARED_CAS[1:]:
+        problems.extend(ca_problem(pki, ux_name, base))
+    return problems
+
+
+def ca_problem(pki: Path, ux_name: str, base: str) -> list[str]:
+    crt = pki / f"{base}.crt"
+    path = f"{PKI_DIR}/{base}.crt"
+    if not crt.is_file():
+        return [f"failure loading certificate for {ux_name}: couldn't load the certificate file {path}: "
+                f"open {path}: no such file or directory"]  # fmt: skip
+    if b"-----BEGIN CERTIFICATE-----" not in crt.read_bytes():
+        return [f"failure loading certificate for {ux_name}: couldn't load the certificate file {path}: "
+                "data does not contain any valid RSA or ECDSA certificates"]  # fmt: skip
+    if not (pki / f"{base}.key").is_file():
+        print(f"W0000 assuming external key for {ux_name}: couldn't load the private key file", file=sys.stderr)
+    return []
+
+
+def aggregate(problems: list[str]) -> str:
+    """utilerrors.NewAggregate: one error as it is, several as "[a, b]"."""
+    return problems[0] if len(problems) == 1 else "[" + ", ".join(problems) + "]"
+
+
+def discovery(docs: list[dict[str, Any]], env: dict[str, str]) -> bytes | None:
+    """Token discovery (cmd/kubeadm/app/discovery/token/token.go, validateClusterCA): the CA the
+    cluster-info ConfigMap carries must match one of caCertHashes, else "none of the public keys
+    ... are pinned". There is no API server here: STANDIN_CLUSTER_CA names the file standing for the
+    CA at the endpoint; without it discovery is not simulated. Returns the cluster CA."""
+    path = env.get("STANDIN_CLUSTER_CA")
+    if not path:
+        return None
+    try:
+        cluster_ca = at(path).read_bytes()
+    except OSError as exc:
+        raise StandinError(f"stand-in: STANDIN_CLUSTER_CA={path} is unreadable: {exc}") from exc
+    join = next((d for d in docs if d.get("kind") == "JoinConfiguration"), {})
+    token = (join.get("discovery") or {}).get("bootstrapToken") or {}
+    pins = {str(h).lower().removeprefix("sha256:") for h in token.get("caCertHashes") or []}
+    if not pins:
+        return cluster_ca  # unsafeSkipCAVerification (validation refused the config otherwise)
+    actual = spki_hash(cluster_ca)
+    if actual.removeprefix("sha256:") not in pins:
+        raise PhaseError(
+            "preflight",
+            "couldn't validate the identity of the API Server: cluster CA found in cluster-info ConfigMap "
+            f'is invalid: none of the public keys "{actual}" are pinned',
+        )
+    return cluster_ca
+
+
+def parse_config(command: str, args: list[str], env: dict[str, str]) -> list[dict[str, Any]]:
     ver = version(env)
     config_arg = flag_value(args, "config")
     config = Path(config_arg) if config_arg else None
@@ -333,35 +564,97 @@ def cmd_init_join(command: str, args: list[str], env: dict[str, str]) -> int:
         if problems:
             raise StandinError("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
     save_call(command, args, config)
-    if command == "join":
-        attempts_file = state_dir() / "join-attempts"
-        attempts = int(attempts_file.read_text() or 0) if attempts_file.exists() else 0
-        attempts += 1
-        attempts_file.write_text(f"{attempts}\n")
-        if attempts <= int(env.get("STANDIN_JOIN_FAILURES") or 0):
-            print(f"[preflight] Running pre-flight checks (kgen stand-in, join attempt {attempts})")
-            print(JOIN_ETCD_ERROR, file=sys.stderr)
-            print("To see the stack trace of this error execute with --v=5 or higher", file=sys.stderr)
-            return 1
+    return docs
+
+
+def cmd_init(args: list[str], env: dict[str, str]) -> int:
+    """kubeadm init's phases in upstream's order (newCmdInit in cmd/kubeadm/app/cmd/init.go): preflight,
+    certs, kubeconfig, etcd, control-plane, kubelet-start, wait-control-plane, ..."""
+    docs = parse_config("init", args, env)
+    print("[preflight] Running pre-flight checks (kgen stand-in)")
+    run_checks(init_node_checks(), args)
+    pki = at(PKI_DIR)
+    ca = ensure_ca(pki, "ca", "kubernetes")
+    ensure_ca(pki, "front-proxy-ca", "front-proxy-ca")
+    ensure_ca(pki, "etcd/ca", "etcd-ca")
+    ensure_service_account_key(pki)
+    write_leaf_certs(pki)
     kubernetes = at("/etc/kubernetes")
-    (kubernetes / "manifests").mkdir(parents=True, exist_ok=True)
-    server = server_url(endpoint_of(docs, "InitConfiguration" if command == "init" else "JoinConfiguration"))
-    join_cp = command == "join" and any(
-        d.get("kind") == "JoinConfiguration" and d.get("controlPlane") is not None for d in docs
-    )
-    if command == "init" or join_cp or has_flag(args, "--control-plane"):
-        ca = make_ca(kubernetes / "pki")
-        write_kubeconfig(kubernetes / "admin.conf", server, "kubernetes-admin", ca)
-        write_kubeconfig(kubernetes / "kubelet.conf", server, f"system:node:{socket.gethostname()}", ca)
-    else:
-        ca = b"-----BEGIN CERTIFICATE-----\nKGEN-STANDIN-DUMMY\n-----END CERTIFICATE-----\n"
-        write_kubeconfig(kubernetes / "kubelet.conf", server, f"system:node:{socket.gethostname()}", ca)
+    server = server_url(endpoint_of(docs, "InitConfiguration"))
+    for name in ("admin.conf", "super-admin.conf", "controller-manager.conf", "scheduler.conf"):
+        write_kubeconfig(kubernetes / name, server, f"kgen-standin-{name.removesuffix('.conf')}", ca)
+    write_kubeconfig(kubernetes / "kubelet.conf", server, f"system:node:{socket.gethostname()}", ca)
+    write_static_pods(("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"))
     kubelet_files(docs)
-    if command == "init":
-        print("Your Kubernetes control-plane has initialized successfully! (kgen stand-in)")
-    else:
-        print("This node has joined the cluster. (kgen stand-in)")
+    if count_attempt("init-attempts") <= int(env.get("STANDIN_INIT_FAIL_AFTER_MANIFESTS") or 0):
+        print(f"[wait-control-plane] Waiting for the kubelet to boot up the static Pods in {MANIFESTS_DIR}")
+        # handleError in cmd/kubeadm/app/cmd/phases/init/waitcontrolplane.go
+        raise PhaseError("wait-control-plane", "could not initialize a Kubernetes cluster")
+    print("Your Kubernetes control-plane has initialized successfully! (kgen stand-in)")
     return 0
+
+
+def cmd_join(args: list[str], env: dict[str, str]) -> int:
+    """kubeadm join's phases (newCmdJoin in cmd/kubeadm/app/cmd/join.go): preflight (node checks,
+    discovery, the control-plane checks of cmd/kubeadm/app/cmd/phases/join/preflight.go),
+    control-plane-prepare, kubelet-start, control-plane-join (etcd, ...)."""
+    docs = parse_config("join", args, env)
+    join = next((d for d in docs if d.get("kind") == "JoinConfiguration"), {})
+    control_plane = join.get("controlPlane") is not None or has_flag(args, "--control-plane")
+    print("[preflight] Running pre-flight checks (kgen stand-in)")
+    # RunJoinNodeChecks in cmd/kubeadm/app/preflight/checks.go; ca.crt only for a worker.
+    checks = [
+        dir_available(MANIFESTS_DIR),
+        file_available("/etc/kubernetes/kubelet.conf"),
+        file_available("/etc/kubernetes/bootstrap-kubelet.conf"),
+    ]
+    if not control_plane:
+        checks.append(file_available(f"{PKI_DIR}/ca.crt"))
+    run_checks(checks, args)
+    cluster_ca = discovery(docs, env)
+    kubernetes, pki = at("/etc/kubernetes"), at(PKI_DIR)
+    server = server_url(endpoint_of(docs, "JoinConfiguration"))
+    node_user = f"system:node:{socket.gethostname()}"
+    if control_plane:
+        # checkIfReadyForAdditionalControlPlane: without a certificateKey the shared certificates must
+        # be on disk already (kgen never uploads certificates).
+        has_key = bool(flag_value(args, "certificate-key") or (join.get("controlPlane") or {}).get("certificateKey"))
+        problems = [] if has_key else shared_certificates_problems()
+        if problems:
+            raise PhaseError("preflight", NOT_READY_TO_JOIN.format(error=aggregate(problems)))
+        run_checks(init_node_checks(), args)
+        # control-plane-prepare: certs, kubeconfig, control-plane manifests.
+        ca = (pki / "ca.crt").read_bytes()
+        write_leaf_certs(pki)
+        for name in ("admin.conf", "controller-manager.conf", "scheduler.conf"):
+            write_kubeconfig(kubernetes / name, server, f"kgen-standin-{name.removesuffix('.conf')}", ca)
+        write_static_pods(("kube-apiserver", "kube-controller-manager", "kube-scheduler"))
+    else:
+        ca = cluster_ca or b"-----BEGIN CERTIFICATE-----\nKGEN-STANDIN-DUMMY\n-----END CERTIFICATE-----\n"
+        pki.mkdir(parents=True, exist_ok=True)
+        (pki / "ca.crt").write_bytes(ca)
+    # kubelet-start: the TLS bootstrap leaves kubelet.conf.
+    write_kubeconfig(kubernetes / "kubelet.conf", server, node_user, ca)
+    kubelet_files(docs)
+    if control_plane:
+        write_static_pods(("etcd",))  # control-plane-join/etcd adds the member, then promotes it
+    if count_attempt("join-attempts") <= int(env.get("STANDIN_JOIN_FAILURES") or 0):
+        print(JOIN_ETCD_ERROR, file=sys.stderr)
+        print("To see the stack trace of this error execute with --v=5 or higher", file=sys.stderr)
+        return 1
+    print("This node has joined the cluster. (kgen stand-in)")
+    return 0
+
+
+def clean_dir(path: Path) -> None:
+    """CleanDir in cmd/kubeadm/app/cmd/phases/reset/cleanupnode.go: the contents go, the folder stays."""
+    if not path.is_dir():
+        return
+    for item in path.iterdir():
+        if item.is_dir() and not item.is_symlink():
+            shutil.rmtree(item)
+        else:
+            item.unlink()
 
 
 def cmd_reset(args: list[str]) -> int:
@@ -371,17 +664,17 @@ def cmd_reset(args: list[str]) -> int:
         if answer not in ("y", "yes"):
             print("\naborted reset operation", file=sys.stderr)
             return 1
-    kubernetes = at("/etc/kubernetes")
+    # remove-etcd-member (cmd/kubeadm/app/cmd/phases/reset/removeetcdmember.go): the etcd data dir
+    # (from etcd.yaml, else the default /var/lib/etcd) is emptied.
+    clean_dir(at(ETCD_DATA_DIR))
+    # cleanup-node (cmd/kubeadm/app/cmd/phases/reset/cleanupnode.go): the contents of the manifests
+    # folder, of /var/lib/kubelet (after unmounting what is mounted there) and of the certificates
+    # folder go; then resetConfigDir deletes the kubeconfig files.
+    for directory in (MANIFESTS_DIR, KUBELET_DIR, PKI_DIR):
+        clean_dir(at(directory))
     for name in CONTROL_PLANE_FILES:
-        (kubernetes / name).unlink(missing_ok=True)
-    shutil.rmtree(kubernetes / "pki", ignore_errors=True)
-    manifests = kubernetes / "manifests"
-    if manifests.is_dir():
-        for item in manifests.iterdir():
-            item.unlink(missing_ok=True)
-    for name in ("config.yaml", "kubeadm-flags.env"):
-        at("/var/lib/kubelet").joinpath(name).unlink(missing_ok=True)
-    print("[reset] kgen stand-in: removed the files init/join created")
+        at("/etc/kubernetes").joinpath(name).unlink(missing_ok=True)
+    print(f"[reset] Deleting contents of directories: [{MANIFESTS_DIR} {KUBELET_DIR} {PKI_DIR}] (kgen stand-in)")
     return 0
 
 
@@ -440,7 +733,11 @@ def cmd_version(args: list[str], env: dict[str, str]) -> int:
 
 def cmd_token_create(rest: list[str]) -> int:
     if has_flag(rest, "--print-join-command"):
-        ca_hash = hashlib.sha256(make_ca(at("/etc/kubernetes/pki"))).hexdigest()
+        # The join command pins the CA's public key (pubkeypin.Hash), like kubeadm's.
+        ca_path = at(f"{PKI_DIR}/ca.crt")
+        if not ca_path.is_file():
+            raise StandinError(f"couldn't load the certificate file {PKI_DIR}/ca.crt: no such file or directory")
+        ca_hash = spki_hash(ca_path.read_bytes()).removeprefix("sha256:")
         endpoint = "127.0.0.1:6443"
         admin = at("/etc/kubernetes/admin.conf")
         if admin.exists():
@@ -458,8 +755,10 @@ def dispatch(args: list[str], env: dict[str, str]) -> int:
     rest = args[1:]
     if command == "version":
         return cmd_version(rest, env)
-    if command in ("init", "join") and not (rest and rest[0] == "phase"):
-        return cmd_init_join(command, rest, env)
+    if command == "init" and not (rest and rest[0] == "phase"):
+        return cmd_init(rest, env)
+    if command == "join" and not (rest and rest[0] == "phase"):
+        return cmd_join(rest, env)
     if command == "reset":
         return cmd_reset(rest)
     return cmd_other(command, rest, env)
@@ -485,6 +784,10 @@ def main(argv: list[str]) -> int:
     env = load_env()
     try:
         rc = dispatch(args, env)
+    except PhaseError as exc:
+        print(exc, file=sys.stderr)
+        print("To see the stack trace of this error execute with --v=5 or higher", file=sys.stderr)
+        rc = 1
     except StandinError as exc:
         print(f"error: {exc}", file=sys.stderr)
         rc = 1
