@@ -238,7 +238,8 @@ def test_calico_on_openstack_always_encapsulates() -> None:
 
     def pool_encapsulation(data: dict[str, Any]) -> str:
         cluster = model.build(Document(file="cluster.yaml", data=data))
-        installation = cni.calico_resources(cluster)[0]
+        assert cluster.cni.release is not None
+        installation = cni.calico_resources(cluster, cluster.cni.release)[0]
         mode: str = installation["spec"]["calicoNetwork"]["ipPools"][0]["encapsulation"]
         assert mode == cluster.cni.calico_encapsulation
         return mode
