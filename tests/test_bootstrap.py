@@ -300,13 +300,18 @@ def test_control_plane_join_retry_keeps_the_cluster_ca(tmp_path: Path) -> None:
     assert box.exists("/var/lib/kgen/bootstrap-success")
 
 
-def test_rerun_after_failed_init_resets_and_inits_with_the_cluster_ca(tmp_path: Path) -> None:
+def test_rerun_after_failed_init_resets_and_inits_with_the_cluster_ca(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """kubeadm init fails in wait-control-plane, after its certificates, kubeconfigs and manifests were
     written. The re-run resets the node, restores the cluster's PKI and runs init again."""
+    manifests = stand_in_cni_manifests(monkeypatch, "calico")
     rendered = render_case(tmp_path)
     box = prepare_node(
         tmp_path, rendered, "cp-0", curl_failures=0, standin_env={"STANDIN_INIT_FAIL_AFTER_MANIFESTS": "1"}
     )
+    for path, content in manifests.items():  # what the bake left in the image
+        box.write(path, content)
     first = box.run(["/usr/local/sbin/kgen-bootstrap"])
     assert first.returncode != 0
     failure = box.read("/var/lib/kgen/bootstrap-failure")
