@@ -189,7 +189,7 @@ def default_path(config_path: Path) -> Path:
 
 def load_bundle(path: Path, *, cluster: str) -> SecretsBundle:
     """Read and check a bundle. Problems name the key, never the secret value."""
-    doc = load(path)
+    doc = load(path, what="a secrets bundle file", secret=True)
     data: Any = doc.data
     problems: list[Problem] = []
 
