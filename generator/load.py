@@ -175,7 +175,9 @@ def _syntax_problem(file: str, text: str, exc: yaml.MarkedYAMLError) -> Problem:
     char = source[mark.column] if mark.column < len(source) else ""
     hint = ""
     if char == "\t" or (not char.strip() and "\t" in source[: mark.column + 1]):
-        hint = "; a tab character: YAML indents with spaces only"
+        hint = (
+            "; YAML indents with spaces only" if "tab" in what else "; a tab character: YAML indents with spaces only"
+        )
     elif char in ("@", "`") and "cannot start any token" in what:
         hint = f"; a value starting with {char} must be quoted"
     elif "mapping values are not allowed" in what:
@@ -267,6 +269,7 @@ class _Walker:
         self.lines: dict[KeyPath, int] = {}
         self.problems: list[Problem] = []
         self.seen: set[int] = set()  # nodes already checked (an aliased node is reported once)
+        self.merged: list[tuple[yaml.MappingNode, list[tuple[yaml.Node, yaml.Node]]]] = []
 
     def problem(self, node: yaml.Node, path: KeyPath, message: str) -> None:
         mark = node.start_mark
@@ -278,7 +281,11 @@ class _Walker:
     def walk(self, node: yaml.Node, path: KeyPath) -> None:
         self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode) and node.tag == MAP:
-            for key, key_node, value_node in self.entries(node, path):
+            first_visit = id(node) not in self.seen
+            entries = self.entries(node, path)
+            if first_visit and any(k.tag == MERGE for k, _ in node.value):
+                self.merged.append((node, [(k, v) for _, k, v in entries]))
+            for key, key_node, value_node in entries:
                 child = (*path, key)
                 self.lines[child] = key_node.start_mark.line + 1
                 self.walk(value_node, child)
@@ -290,6 +297,14 @@ class _Walker:
             message = self.scalar_message(node, path)
             if message:
                 self.problem(node, path, message)
+
+    def apply_merges(self) -> None:
+        """Replace each mapping that has ``<<`` by the keys it stands for, so the constructor has no
+        merge left to do. PyYAML 6.0.2+ ``flatten_mapping`` tells merged keys apart by ``id()`` of the
+        key string, so with two sources holding equal but distinct key strings the later source wins,
+        against the merge spec (yaml/constructor.py, SafeConstructor.flatten_mapping)."""
+        for node, pairs in self.merged:
+            node.value = pairs
 
     def entries(self, node: yaml.MappingNode, path: KeyPath) -> list[tuple[str, yaml.Node, yaml.Node]]:
         """The mapping's keys as YAML constructs them: its own keys first (a repeated one is an error,
@@ -313,7 +328,7 @@ class _Walker:
             own[key] = (key_node, value_node)
         if len(merges) > 1 and first_visit:
             self.problem(merges[1][0], (*path, "<<"), "duplicate key; YAML would silently keep only the last one")
-        out = [(key, k, v) for key, (k, v) in own.items()]
+        out: list[tuple[str, yaml.Node, yaml.Node]] = []  # merged keys first, as PyYAML orders them
         present = set(own)
         for key_node, value_node in merges[:1]:
             sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
@@ -327,7 +342,7 @@ class _Walker:
                     if key not in present:
                         present.add(key)
                         out.append((key, k, v))
-        return out
+        return out + [(key, k, v) for key, (k, v) in own.items()]
 
     def key(self, node: yaml.Node, path: KeyPath, *, report: bool) -> str | None:
         if isinstance(node, yaml.ScalarNode) and node.tag == STR:
@@ -433,6 +448,7 @@ def parse(text: str, file: str, *, secret: bool = False) -> Document:
         walker.walk(node, ())
         if walker.problems:
             raise ConfigInvalid(walker.problems)
+        walker.apply_merges()
         try:
             data = loader.construct_document(node)
         except yaml.MarkedYAMLError as exc:
