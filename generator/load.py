@@ -364,6 +364,8 @@ class _Walker:
     def read_as(self, node: yaml.ScalarNode) -> str:
         """What YAML 1.1 makes of a scalar, in words."""
         text = str(node.value)
+        if _malformed(node, self.loader):
+            return f"a malformed {_tag_name(node.tag)} value"
         if node.tag in (INT, FLOAT) and len(text) > MAX_NUMBER_LENGTH:
             return f"a {len(text)}-character number"
         readers: dict[str, Callable[[], str]] = {
@@ -378,6 +380,8 @@ class _Walker:
 
     def scalar_message(self, node: yaml.Node, path: KeyPath) -> str | None:
         """Why YAML 1.1's reading of this value is not what the user wrote, or None if it is."""
+        if isinstance(node, yaml.ScalarNode) and _malformed(node, self.loader):
+            return f"{self.echo(str(node.value))} is not a valid {_tag_name(node.tag)} value"
         if isinstance(node, yaml.ScalarNode) and _as_written(node, self.loader):
             return None
         if not isinstance(node, yaml.ScalarNode) or node.tag not in (BOOL, INT, FLOAT, TIMESTAMP):
@@ -408,6 +412,13 @@ def _int_kind(text: str) -> str:
     if digits.startswith(("0x", "0b")):
         return "hexadecimal " if digits[1] == "x" else "binary "
     return "octal " if digits.startswith("0") and digits != "0" else ""
+
+
+def _malformed(node: yaml.ScalarNode, loader: Any) -> bool:
+    """An explicit tag on text that is not of that type (``!!int x``, ``!!bool maybe``): PyYAML's
+    constructors would raise anything from ValueError to AttributeError on it."""
+    implicit = loader.resolve(yaml.ScalarNode, node.value, (True, False))
+    return node.tag in (INT, FLOAT, BOOL, TIMESTAMP, NULL) and implicit != node.tag
 
 
 def _as_written(node: yaml.ScalarNode, loader: Any) -> bool:
