@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer.main
 import typer.testing
 import yaml
 from hypothesis import HealthCheck, assume, given, settings
@@ -653,18 +654,21 @@ def mutated_configs(draw: st.DrawFn) -> tuple[str, str, bool]:
         containers = _containers(doc, [])
         target = containers[draw(st.integers(0, len(containers) - 1))]
         value = sentinel("v", draw(st.sampled_from(ODD_VALUES)))
-        strings = [k for k, v in target.items() if isinstance(v, str)] if isinstance(target, dict) else []
-        if strings and draw(st.integers(0, 3)) == 0:  # the same string, tagged: must change nothing
-            key = draw(st.sampled_from(strings))
-            snippets[-1] = f"!!str {json.dumps(target[key])}"
-            target[key] = value
-        elif isinstance(target, list):
+        if isinstance(target, list):
             index = draw(st.integers(0, len(target)))
-            if draw(st.booleans()) and index < len(target):
+            replace = draw(st.booleans()) and index < len(target)
+            if replace:
                 target[index] = value
             else:
                 target.insert(index, value)
-        elif target and draw(st.booleans()):
+            continue
+        strings = sorted(k for k, v in target.items() if isinstance(v, str))
+        how = draw(st.sampled_from(["retag", "replace", "add"] if strings else ["add"]))
+        if how == "retag":  # the same string, tagged !!str: must change nothing
+            key = draw(st.sampled_from(strings))
+            snippets[-1] = f"!!str {json.dumps(target[key])}"
+            target[key] = value
+        elif how == "replace":
             target[draw(st.sampled_from(sorted(target)))] = value
         else:
             target[sentinel("k", draw(st.sampled_from(ODD_KEYS)))] = value
@@ -672,7 +676,8 @@ def mutated_configs(draw: st.DrawFn) -> tuple[str, str, bool]:
     lines = text.splitlines()
     for anchor in ANCHORS:  # anchors on existing keys, for the aliases and merges above
         candidates = [i for i, line in enumerate(lines) if ANCHORABLE.match(line) and "&" not in line]
-        if candidates and draw(st.booleans()):
+        wanted = draw(st.booleans())
+        if candidates and wanted:
             i = draw(st.sampled_from(candidates))
             match = ANCHORABLE.match(lines[i])
             assert match
@@ -723,8 +728,8 @@ MUTATION_PROBLEM = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+)(:\d+)?: \S")
 def test_mutated_yaml_gives_clean_problems_or_success(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(secrets, "load_bundle", memoized_load_bundle())
     # CliRunner.invoke has typer build the click command anew each time (~70 ms); build it once here.
-    command = typer.testing._get_command(app)
-    monkeypatch.setattr(typer.testing, "_get_command", lambda _: command)
+    command = typer.main.get_command(app)
+    monkeypatch.setattr(typer.testing, "_get_command", lambda _: command)  # the name CliRunner.invoke calls
     outcomes: collections.Counter[str] = collections.Counter()
 
     @settings(
