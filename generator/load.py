@@ -300,7 +300,7 @@ class _Walker:
 
     def apply_merges(self) -> None:
         """Replace each mapping that has ``<<`` by the keys it stands for, so the constructor has no
-        merge left to do. PyYAML 6.0.2+ ``flatten_mapping`` tells merged keys apart by ``id()`` of the
+        merge left to do. PyYAML 6.0.4's ``flatten_mapping`` tells merged keys apart by ``id()`` of the
         key string, so with two sources holding equal but distinct key strings the later source wins,
         against the merge spec (yaml/constructor.py, SafeConstructor.flatten_mapping)."""
         for node, pairs in self.merged:
