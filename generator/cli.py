@@ -18,7 +18,16 @@ import typer
 
 from generator import __version__, packer, pipeline, vm
 from generator.cloudinit import NOVA_USER_DATA_LIMIT
-from generator.errors import EXIT_INVALID, ConfigInvalid, KgenError, Problem, UserError
+from generator.errors import (
+    EXIT_INVALID,
+    ConfigInvalid,
+    DriftFound,
+    KgenError,
+    Problem,
+    UserError,
+    display_file,
+    one_line,
+)
 from generator.resources import schemas_dir
 
 P = ParamSpec("P")
@@ -58,8 +67,11 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             for problem in exc.problems:
                 err(str(problem))
             raise typer.Exit(exit_code_for(exc)) from None
+        except DriftFound as exc:  # one line per differing file
+            err("kgen: " + "\n".join(one_line(line) for line in str(exc).split("\n")))
+            raise typer.Exit(exit_code_for(exc)) from None
         except KgenError as exc:
-            err(f"kgen: {exc}")
+            err(f"kgen: {one_line(str(exc))}")
             raise typer.Exit(exit_code_for(exc)) from None
 
     return wrapper
@@ -99,7 +111,7 @@ def init(
 @app.command()
 @handle_errors
 def validate(
-    config: Annotated[Path, typer.Argument(help="The cluster config.")],
+    config: Annotated[Path, typer.Argument(help="The cluster config.", readable=False)],
     output: Annotated[OutputFormat, typer.Option("-o", "--output", help="text or json.")] = OutputFormat.text,
 ) -> None:
     """Check a cluster config; print every problem at once as FILE:LINE: key.path: message."""
@@ -118,7 +130,7 @@ def validate(
         for problem in problems:
             typer.echo(str(problem))
         if not errors:
-            typer.echo(f"{config}: valid" + (f" ({len(problems)} warning(s))" if problems else ""))
+            typer.echo(f"{display_file(str(config))}: valid" + (f" ({len(problems)} warning(s))" if problems else ""))
     if errors:
         raise typer.Exit(EXIT_INVALID)
 
@@ -131,13 +143,15 @@ def _print_warnings(warnings: list[Problem]) -> None:
 @app.command()
 @handle_errors
 def render(
-    config: Annotated[Path, typer.Argument(help="The cluster config.")],
+    config: Annotated[Path, typer.Argument(help="The cluster config.", readable=False)],
     out: Annotated[Path, typer.Option("-o", "--out", help="Output folder; the cluster goes to OUT/<name>/.")] = Path(
         "out"
     ),
     secrets: Annotated[
         Path | None,
-        typer.Option("--secrets", help="Secrets bundle (default: <config-stem>.secrets.yaml beside the config)."),
+        typer.Option(
+            "--secrets", help="Secrets bundle (default: <config-stem>.secrets.yaml beside the config).", readable=False
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List what would be written, with sizes; write nothing.")
@@ -187,9 +201,9 @@ app.add_typer(token_app, name="token")
 @token_app.command("rotate")
 @handle_errors
 def token_rotate(
-    config: Annotated[Path, typer.Argument(help="The cluster config.")],
+    config: Annotated[Path, typer.Argument(help="The cluster config.", readable=False)],
     out: Annotated[Path, typer.Option("-o", "--out", help="Output folder, as for render.")] = Path("out"),
-    secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.")] = None,
+    secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.", readable=False)] = None,
 ) -> None:
     """Write a new bootstrap token into the secrets bundle and re-render what uses it (join configs)."""
     rotation = pipeline.rotate_token(config, out_dir=out, secrets_path=secrets)
@@ -214,18 +228,18 @@ class BakeOnly(str, Enum):
 @app.command()
 @handle_errors
 def bake(
-    config: Annotated[Path, typer.Argument(help="The cluster config.")],
+    config: Annotated[Path, typer.Argument(help="The cluster config.", readable=False)],
     only: Annotated[BakeOnly | None, typer.Option("--only", help="Bake with one source only.")] = None,
     var_file: Annotated[
         list[Path] | None,
-        typer.Option("--var-file", help="A *.pkrvars.hcl file with your site's settings (repeatable)."),
+        typer.Option("--var-file", help="A *.pkrvars.hcl file with your site's settings (repeatable).", readable=False),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the exact commands; run nothing.")] = False,
     accel: Annotated[
         Accel, typer.Option("--accel", help="qemu accelerator: kvm, tcg, or auto (KVM when it boots Linux here).")
     ] = Accel.auto,
     out: Annotated[Path, typer.Option("-o", "--out", help="Output folder, as for render.")] = Path("out"),
-    secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.")] = None,
+    secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.", readable=False)] = None,
 ) -> None:
     """Render, then run `packer init` and `packer build` on OUT/<cluster>/packer to bake a golden image."""
     result = pipeline.render_cluster(config, out_dir=out, secrets_path=secrets, dry_run=dry_run)
@@ -251,7 +265,7 @@ class VmNetwork(str, Enum):
 @app.command("vm")
 @handle_errors
 def vm_command(
-    config: Annotated[Path, typer.Argument(help="The cluster config.")],
+    config: Annotated[Path, typer.Argument(help="The cluster config.", readable=False)],
     node: Annotated[str, typer.Argument(help="The node to boot, e.g. master-0.")],
     image: Annotated[Path, typer.Option("--image", help="Base disk: a qcow2 or raw cloud image (left untouched).")],
     accel: Annotated[Accel, typer.Option("--accel", help="kvm, tcg, or auto (KVM when it works).")] = Accel.auto,
@@ -272,7 +286,7 @@ def vm_command(
         typer.Option("--network", help="none (default): no network at all; user: qemu's NAT, for install mode."),
     ] = VmNetwork.none,
     out: Annotated[Path, typer.Option("-o", "--out", help="Output folder, as for render.")] = Path("out"),
-    secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.")] = None,
+    secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.", readable=False)] = None,
 ) -> None:
     """Boot one rendered node locally in qemu with its NoCloud seed, with no outside network, and report
     cloud-init's result, the bootstrap marker and the end of the bootstrap log."""
@@ -327,8 +341,8 @@ def vm_command(
 @app.command("join-command")
 @handle_errors
 def join_command(
-    config: Annotated[Path, typer.Argument(help="The cluster config.")],
-    secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.")] = None,
+    config: Annotated[Path, typer.Argument(help="The cluster config.", readable=False)],
+    secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.", readable=False)] = None,
 ) -> None:
     """Print `kubeadm join <endpoint> --token … --discovery-token-ca-cert-hash sha256:…` for adding a node by hand."""
     typer.echo(pipeline.join_command(config, secrets_path=secrets))

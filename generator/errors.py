@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -23,9 +24,12 @@ class Problem:
     path: str
     message: str
     severity: Severity = "error"
+    column: int | None = None  # 1-based; set where the column matters (YAML syntax, a stray character)
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        where = display_file(self.file)
+        if self.line is not None:
+            where += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
         label = f"{self.path}: " if self.path else ""
         prefix = "warning: " if self.severity == "warning" else ""
         return f"{where}: {label}{prefix}{self.message}"
@@ -34,8 +38,19 @@ class Problem:
         return asdict(self)
 
     @property
-    def sort_key(self) -> tuple[str, int, str, str]:
-        return (self.file, self.line or 0, self.path, self.message)
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (self.file, self.line or 0, self.column or 0, self.path, self.message)
+
+
+def one_line(text: str) -> str:
+    """``text`` with newlines and other control characters escaped (``\\n``), for a one-line report."""
+    return "".join(repr(c)[1:-1] if not c.isprintable() else c for c in text)
+
+
+def display_file(name: str) -> str:
+    """A file name as part of a one-line report: a name with a newline or another control character is
+    shown JSON-quoted, so it cannot split the report or forge another line."""
+    return name if name.isprintable() else json.dumps(name)
 
 
 class KgenError(Exception):

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +53,7 @@ class Document:
             file=self.file,
             line=self.line_of(path),
             path=format_path(path),
-            message=message,
+            message=_shorten_quoted(message),
             severity="warning" if severity == "warning" else "error",
         )
 
@@ -58,63 +62,428 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
     """The safe loader (libyaml's when present: it keeps line marks and is much faster)."""
 
 
-def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], dupes: list[tuple[KeyPath, int]]) -> None:
-    lines.setdefault(path, node.start_mark.line + 1)
+# --- limits -------------------------------------------------------------------------------------------
+# A cluster config is small and written by hand: a few hundred values, a few levels deep. Aliases let a
+# 1 KB file stand for a billion values ("billion laughs"); every later stage walks the expanded tree, so
+# the expansion is measured on the node graph, before anything is constructed or walked, and refused
+# far above any real config but far below what would hurt.
+MAX_EXPANDED_VALUES = 50_000
+MAX_DEPTH = 40
+MAX_ALIASED_CHARACTERS = 1_000_000  # characters aliases may add on top of the file's own
+MAX_NUMBER_LENGTH = 30  # no kgen setting takes a longer number (and int() refuses > 4300 digits)
+ECHO_LIMIT = 80
+
+TAG = "tag:yaml.org,2002:"
+STR, INT, FLOAT, BOOL, NULL = (TAG + t for t in ("str", "int", "float", "bool", "null"))
+MAP, SEQ, MERGE, TIMESTAMP = (TAG + t for t in ("map", "seq", "merge", "timestamp"))
+DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)")
+# Every character YAML allows in a stream (YAML 1.1 section 5.1, c-printable); anything else is
+# refused by the reader with an offset but no line, so kgen finds it first.
+NOT_YAML = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def shorten(text: str, limit: int = ECHO_LIMIT) -> str:
+    """``text`` quoted for a message; a long one cut to ``limit`` characters plus its length, so a
+    10 MB value does not come back as a 10 MB message."""
+    if len(text) <= limit:
+        return repr(text)
+    head = repr(text[:limit])
+    return f"{head[:-1]}…{head[-1]} ({len(text)} characters)"
+
+
+def describe(value: Any) -> str:
+    """Any loaded value, short and on one line, for a message."""
+    if isinstance(value, str):
+        return shorten(value)
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        text = repr(value) if isinstance(value, float) else str(value) if value.bit_length() < 200 else "a huge number"
+        return text if len(text) <= ECHO_LIMIT else f"a {len(text)}-digit number"
+    if isinstance(value, bytes):
+        return f"binary data ({len(value)} bytes)"
+    if isinstance(value, datetime.date):  # datetime is a date too
+        return f"the date {value.isoformat()}"
+    try:
+        text = json.dumps(value, default=repr, ensure_ascii=False)
+    except (ValueError, RecursionError):  # a value nested too deeply or referring to itself
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= ECHO_LIMIT else f"{text[:ECHO_LIMIT]}… ({len(text)} characters)"
+
+
+_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
+LONG_MESSAGE = 400
+
+
+def _shorten_quoted(message: str) -> str:
+    """A long message with every quoted value over :data:`ECHO_LIMIT` characters cut short: a check
+    that echoes a value with ``!r`` must not print a 10 MB one in full. Messages of ordinary length
+    are left alone (an apostrophe in the prose could pair with a quote)."""
+    if len(message) <= LONG_MESSAGE:
+        return message
+
+    def cut(match: re.Match[str]) -> str:
+        text = match.group()
+        if len(text) - 2 <= ECHO_LIMIT:
+            return text
+        return f"{text[: ECHO_LIMIT + 1]}…{text[0]} ({len(text) - 2} characters)"
+
+    return _QUOTED.sub(cut, message)
+
+
+def non_ascii_hint(text: str) -> str:
+    """``; character 2 is U+0430 CYRILLIC SMALL LETTER A, not ASCII`` for the first non-ASCII
+    character of ``text`` (a look-alike letter in a name is otherwise invisible), else ``""``."""
+    for index, char in enumerate(text):
+        if not char.isascii():
+            return f"; character {index + 1} is {char_name(char)}, not ASCII"
+    return ""
+
+
+def char_name(char: str) -> str:
+    """``U+0430 CYRILLIC SMALL LETTER A``: a character named so a look-alike can be told apart."""
+    name = unicodedata.name(char, "")
+    return f"U+{ord(char):04X} {name}" if name else f"U+{ord(char):04X} (a control character)"
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of ``offset`` in ``text``."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    return text.count("\n", 0, offset) + 1, offset - line_start + 1
+
+
+def _character_problems(text: str, file: str) -> list[Problem]:
+    problems: list[Problem] = []
+    for match in NOT_YAML.finditer(text):
+        line, column = _position(text, match.start())
+        message = f"invalid YAML: the character {char_name(match.group())} is not allowed in a YAML file"
+        problems.append(Problem(file, line, "", message, column=column))
+        if len(problems) == 10:
+            break
+    return problems
+
+
+def _syntax_problem(file: str, text: str, exc: yaml.MarkedYAMLError) -> Problem:
+    """A parse error at the line and column of the problem (not of the construct that contains it),
+    with a hint for the usual causes."""
+    mark = exc.problem_mark or exc.context_mark
+    what = exc.problem or exc.context or "not valid YAML"
+    if mark is None:
+        return Problem(file, None, "", f"invalid YAML: {what}")
+    lines = text.splitlines()
+    source = lines[mark.line] if mark.line < len(lines) else ""
+    char = source[mark.column] if mark.column < len(source) else ""
+    hint = ""
+    if char == "\t" or (not char.strip() and "\t" in source[: mark.column + 1]):
+        hint = (
+            "; YAML indents with spaces only" if "tab" in what else "; a tab character: YAML indents with spaces only"
+        )
+    elif char in ("@", "`") and "cannot start any token" in what:
+        hint = f"; a value starting with {char} must be quoted"
+    elif "mapping values are not allowed" in what:
+        hint = "; a ': ' inside an unquoted value? quote the value"
+    elif "found undefined alias" in what:
+        hint = "; an alias (*name) needs an anchor (&name) earlier in the file"
+    return Problem(file, mark.line + 1, "", f"invalid YAML: {what}{hint}", column=mark.column + 1)
+
+
+def _children(node: yaml.Node, path: KeyPath) -> Iterator[tuple[yaml.Node, KeyPath]]:
     if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            child = (*path, key)
-            if key in seen:
-                dupes.append((child, key_node.start_mark.line + 1))
-            seen.add(key)
-            lines[child] = key_node.start_mark.line + 1
-            _walk(value_node, child, lines, dupes)
+        for key, value in node.value:
+            part = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
+            yield key, (*path, part)
+            yield value, (*path, part)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*path, index), lines, dupes)
+            yield item, (*path, index)
 
 
-def parse(text: str, file: str) -> Document:
-    """Parse one YAML document; raise :class:`ConfigInvalid` with a located problem on bad YAML."""
+def _check_expansion(root: yaml.Node, file: str, text_length: int) -> None:
+    """Refuse a recursive alias, and a document whose aliases expand it past the limits, looking at
+    each node of the graph once (a depth-first walk without recursion, sizes memoised)."""
+    sizes: dict[int, tuple[int, int, int]] = {}  # id(node) -> (values, characters, depth), expanded
+    open_nodes = {id(root)}
+    stack: list[tuple[yaml.Node, KeyPath, Iterator[tuple[yaml.Node, KeyPath]]]] = [(root, (), _children(root, ()))]
+    max_characters = text_length + MAX_ALIASED_CHARACTERS
+
+    def refuse(node: yaml.Node, path: KeyPath, message: str) -> ConfigInvalid:
+        mark = node.start_mark
+        return ConfigInvalid([Problem(file, mark.line + 1, format_path(path), message, column=mark.column + 1)])
+
+    while stack:
+        node, path, children = stack[-1]
+        for child, child_path in children:
+            if id(child) in sizes:
+                continue
+            if id(child) in open_nodes:
+                raise refuse(
+                    child,
+                    child_path,
+                    "a recursive alias: this alias refers to a node that contains it, so it never ends",
+                )
+            open_nodes.add(id(child))
+            stack.append((child, child_path, _children(child, child_path)))
+            break
+        else:
+            stack.pop()
+            open_nodes.discard(id(node))
+            values, characters, depth = 1, len(node.value) if isinstance(node, yaml.ScalarNode) else 0, 0
+            for child, _ in _children(node, path):
+                child_values, child_characters, child_depth = sizes[id(child)]
+                values, characters, depth = (
+                    values + child_values,
+                    characters + child_characters,
+                    max(depth, child_depth),
+                )
+            sizes[id(node)] = (values, characters, depth + 1)
+            if values > MAX_EXPANDED_VALUES:
+                raise refuse(
+                    node,
+                    path,
+                    f"with its aliases this expands to more than {MAX_EXPANDED_VALUES} values (a 'billion laughs' "
+                    "document?); a cluster config is far smaller, so kgen refuses it",
+                )
+            if characters > max_characters:
+                raise refuse(
+                    node,
+                    path,
+                    f"with its aliases this expands to more than {max_characters} characters; kgen refuses it",
+                )
+            if depth + 1 > MAX_DEPTH:
+                raise refuse(node, path, f"nested more than {MAX_DEPTH} levels deep; kgen refuses it")
+
+
+def _tag_name(tag: str) -> str:
+    return "!!" + tag.removeprefix(TAG) if tag.startswith(TAG) else tag
+
+
+class _Walker:
+    """Walks the node graph as YAML will construct it (merge keys applied, aliases expanded; bounded by
+    :func:`_check_expansion`), recording each key path's line and every value YAML 1.1 would read
+    differently from how it looks. ``secret``: never echo a value (a secrets bundle)."""
+
+    def __init__(self, file: str, loader: Any, *, secret: bool) -> None:
+        self.file = file
+        self.loader = loader
+        self.secret = secret
+        self.lines: dict[KeyPath, int] = {}
+        self.problems: list[Problem] = []
+        self.seen: set[int] = set()  # nodes already checked (an aliased node is reported once)
+        self.merged: list[tuple[yaml.MappingNode, list[tuple[yaml.Node, yaml.Node]]]] = []
+
+    def problem(self, node: yaml.Node, path: KeyPath, message: str) -> None:
+        mark = node.start_mark
+        self.problems.append(Problem(self.file, mark.line + 1, format_path(path), message, column=mark.column + 1))
+
+    def echo(self, text: str) -> str:
+        return "this value" if self.secret else shorten(text)
+
+    def walk(self, node: yaml.Node, path: KeyPath) -> None:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode) and node.tag == MAP:
+            first_visit = id(node) not in self.seen
+            entries = self.entries(node, path)
+            if first_visit and any(k.tag == MERGE for k, _ in node.value):
+                self.merged.append((node, [(k, v) for _, k, v in entries]))
+            for key, key_node, value_node in entries:
+                child = (*path, key)
+                self.lines[child] = key_node.start_mark.line + 1
+                self.walk(value_node, child)
+        elif isinstance(node, yaml.SequenceNode) and node.tag == SEQ:
+            for index, item in enumerate(node.value):
+                self.walk(item, (*path, index))
+        elif id(node) not in self.seen:
+            self.seen.add(id(node))
+            message = self.scalar_message(node, path)
+            if message:
+                self.problem(node, path, message)
+
+    def apply_merges(self) -> None:
+        """Replace each mapping that has ``<<`` by the keys it stands for, so the constructor has no
+        merge left to do. PyYAML 6.0.4's ``flatten_mapping`` tells merged keys apart by ``id()`` of the
+        key string, so with two sources holding equal but distinct key strings the later source wins,
+        against the merge spec (yaml/constructor.py, SafeConstructor.flatten_mapping)."""
+        for node, pairs in self.merged:
+            node.value = pairs
+
+    def entries(self, node: yaml.MappingNode, path: KeyPath) -> list[tuple[str, yaml.Node, yaml.Node]]:
+        """The mapping's keys as YAML constructs them: its own keys first (a repeated one is an error,
+        as YAML would silently keep the last), then those of each ``<<`` merge source not already
+        present, earlier sources first (https://yaml.org/type/merge.html)."""
+        own: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        merges: list[tuple[yaml.Node, yaml.Node]] = []
+        first_visit = id(node) not in self.seen
+        self.seen.add(id(node))
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag == MERGE:
+                merges.append((key_node, value_node))
+                continue
+            key = self.key(key_node, path, report=first_visit)
+            if key is None:
+                continue
+            if key in own:
+                if first_visit:
+                    self.problem(key_node, (*path, key), "duplicate key; YAML would silently keep only the last one")
+                continue
+            own[key] = (key_node, value_node)
+        if len(merges) > 1 and first_visit:
+            self.problem(merges[1][0], (*path, "<<"), "duplicate key; YAML would silently keep only the last one")
+        out: list[tuple[str, yaml.Node, yaml.Node]] = []  # merged keys first, as PyYAML orders them
+        present = set(own)
+        for key_node, value_node in merges[:1]:
+            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            mappings = [s for s in sources if isinstance(s, yaml.MappingNode) and s.tag == MAP]
+            if len(mappings) != len(sources):
+                if first_visit:
+                    self.problem(key_node, (*path, "<<"), "'<<' merges a mapping (such as *defaults) or a list of them")
+                continue
+            for source in mappings:
+                for key, k, v in self.entries(source, path):
+                    if key not in present:
+                        present.add(key)
+                        out.append((key, k, v))
+        return out + [(key, k, v) for key, (k, v) in own.items()]
+
+    def key(self, node: yaml.Node, path: KeyPath, *, report: bool) -> str | None:
+        if isinstance(node, yaml.ScalarNode) and node.tag == STR:
+            return str(node.value)
+        if report:
+            if isinstance(node, yaml.ScalarNode):
+                read_as = self.read_as(node)
+                text = shorten(node.value)
+                self.problem(
+                    node,
+                    (*path, str(node.value)),
+                    f"YAML 1.1 reads the key {text} as {read_as}; keys must be strings: quote it ({text})",
+                )
+            else:
+                kind = "list" if isinstance(node, yaml.SequenceNode) else "mapping"
+                self.problem(node, (*path, "?"), f"a key must be a string, not a {kind}")
+        return None
+
+    def read_as(self, node: yaml.ScalarNode) -> str:
+        """What YAML 1.1 makes of a scalar, in words."""
+        text = str(node.value)
+        if _malformed(node, self.loader):
+            return f"a malformed {_tag_name(node.tag)} value"
+        if node.tag in (INT, FLOAT) and len(text) > MAX_NUMBER_LENGTH:
+            return f"a {len(text)}-character number"
+        readers: dict[str, Callable[[], str]] = {
+            BOOL: lambda: f"the boolean {str(self.loader.construct_yaml_bool(node)).lower()}",
+            NULL: lambda: "null (no value)",
+            TIMESTAMP: lambda: "a date and time" if len(text) > len("2024-01-01") else "a date",
+            INT: lambda: f"the {_int_kind(text)}number {self.loader.construct_yaml_int(node)}",
+            FLOAT: lambda: f"the number {self.loader.construct_yaml_float(node)!r}",
+        }
+        reader = readers.get(node.tag)
+        return reader() if reader else f"a {_tag_name(node.tag)} value"
+
+    def scalar_message(self, node: yaml.Node, path: KeyPath) -> str | None:
+        """Why YAML 1.1's reading of this value is not what the user wrote, or None if it is."""
+        if isinstance(node, yaml.ScalarNode) and _malformed(node, self.loader):
+            return f"{self.echo(str(node.value))} is not a valid {_tag_name(node.tag)} value"
+        if isinstance(node, yaml.ScalarNode) and _as_written(node, self.loader):
+            return None
+        if not isinstance(node, yaml.ScalarNode) or node.tag not in (BOOL, INT, FLOAT, TIMESTAMP):
+            return (
+                f"the tag {_tag_name(node.tag)} makes a value kgen cannot use; write a plain string, number, "
+                "true/false, list or mapping"
+            )
+        text = str(node.value)
+        shown = self.echo(text)
+        if node.tag in (INT, FLOAT) and len(text) > MAX_NUMBER_LENGTH:
+            return f"{shown} is a {len(text)}-character number; no kgen setting takes one that long"
+        quote = "quote it" if self.secret else f"quote it ({shown})"
+        if node.tag == BOOL:
+            advice = f"write true or false, or {quote} for text"
+        elif node.tag == INT:
+            advice = f"write numbers in decimal ({self.loader.construct_yaml_int(node)}), or {quote}"
+        elif path and path[-1] == "version":
+            advice = quote.replace("it", "the version", 1)
+        else:
+            advice = quote
+        return f"YAML 1.1 reads {shown} as {self.read_as(node)}; {advice}"
+
+
+def _int_kind(text: str) -> str:
+    digits = text.lstrip("+-")
+    if ":" in digits:
+        return "sexagesimal (base 60) "
+    if digits.startswith(("0x", "0b")):
+        return "hexadecimal " if digits[1] == "x" else "binary "
+    return "octal " if digits.startswith("0") and digits != "0" else ""
+
+
+def _malformed(node: yaml.ScalarNode, loader: Any) -> bool:
+    """An explicit tag on text that is not of that type (``!!int x``, ``!!bool maybe``): PyYAML's
+    constructors would raise anything from ValueError to AttributeError on it."""
+    implicit = loader.resolve(yaml.ScalarNode, node.value, (True, False))
+    return node.tag in (INT, FLOAT, BOOL, TIMESTAMP, NULL) and implicit != node.tag
+
+
+def _as_written(node: yaml.ScalarNode, loader: Any) -> bool:
+    """Whether YAML 1.1 reads the scalar as what it looks like in JSON terms: a string, null, true or
+    false spelled so, a decimal integer, or a number that prints back as written."""
+    text = str(node.value)
+    if node.tag in (STR, NULL):
+        return True
+    if node.tag == BOOL:
+        return text.lower() in ("true", "false")
+    if node.tag not in (INT, FLOAT) or len(text) > MAX_NUMBER_LENGTH:
+        return False
+    if node.tag == INT:
+        return DECIMAL.fullmatch(text) is not None
+    return repr(loader.construct_yaml_float(node)) == text
+
+
+def parse(text: str, file: str, *, secret: bool = False) -> Document:
+    """Parse one YAML document; raise :class:`ConfigInvalid` with located problems on bad YAML, on a
+    document aliases would blow up, and on values YAML 1.1 reads differently from how they look
+    (``on:`` as true, ``010`` as 8, ``1.30`` as 1.3, dates, ``!!binary``). ``secret``: the document
+    holds secrets, so no message echoes a value."""
+    problems = _character_problems(text, file)
+    if problems:
+        raise ConfigInvalid(problems)
     loader = _Loader(text)
     try:
-        node = loader.get_single_node()
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            raise ConfigInvalid([_syntax_problem(file, text, exc)]) from None
+        except yaml.YAMLError as exc:
+            raise ConfigInvalid([Problem(file, None, "", f"invalid YAML: {' '.join(str(exc).split())}")]) from None
         if node is None:
             raise ConfigInvalid([Problem(file, 1, "", "the file is empty; expected a mapping")])
-        data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        message = f"invalid YAML: {exc.problem or exc.context}"
-        raise ConfigInvalid([Problem(file, line, "", message)]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigInvalid([Problem(file, None, "", f"invalid YAML: {exc}")]) from None
+        _check_expansion(node, file, len(text))
+        walker = _Walker(file, loader, secret=secret)
+        walker.walk(node, ())
+        if walker.problems:
+            raise ConfigInvalid(walker.problems)
+        walker.apply_merges()
+        try:
+            data = loader.construct_document(node)
+        except yaml.MarkedYAMLError as exc:
+            raise ConfigInvalid([_syntax_problem(file, text, exc)]) from None
     finally:
         loader.dispose()
-    lines: dict[KeyPath, int] = {}
-    dupes: list[tuple[KeyPath, int]] = []
-    _walk(node, (), lines, dupes)
-    if dupes:
-        raise ConfigInvalid(
-            [
-                Problem(file, line, format_path(p), "duplicate key; YAML would silently keep only the last one")
-                for p, line in dupes
-            ]
-        )
-    return Document(file=file, data=data, lines=lines)
+    return Document(file=file, data=data, lines=walker.lines)
 
 
-def load(path: Path) -> Document:
-    """Read ``path`` (UTF-8) and parse it."""
+def load(path: Path, *, what: str = "a cluster YAML file", secret: bool = False) -> Document:
+    """Read ``path`` (UTF-8) and parse it. ``what`` names the file expected there, for messages."""
+    file = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigInvalid([Problem(str(path), None, "", "no such file")]) from None
+        raise ConfigInvalid([Problem(file, None, "", "no such file")]) from None
     except IsADirectoryError:
-        raise ConfigInvalid([Problem(str(path), None, "", "is a directory, expected a cluster YAML file")]) from None
+        raise ConfigInvalid([Problem(file, None, "", f"is a directory, expected {what}")]) from None
     except UnicodeDecodeError as exc:
-        raise ConfigInvalid([Problem(str(path), None, "", f"not UTF-8 text ({exc.reason})")]) from None
+        line, column = _position(
+            exc.object.decode("utf-8", "replace"), len(exc.object[: exc.start].decode("utf-8", "replace"))
+        )
+        problem = Problem(file, line, "", f"not UTF-8 text ({exc.reason})", column=column)
+        raise ConfigInvalid([problem]) from None
     except OSError as exc:
-        raise ConfigInvalid([Problem(str(path), None, "", f"cannot read: {exc.strerror}")]) from None
-    return parse(text, str(path))
+        raise ConfigInvalid([Problem(file, None, "", f"cannot read: {exc.strerror or exc}")]) from None
+    return parse(text, file, secret=secret)

@@ -238,7 +238,7 @@ def permission_warning(path: Path) -> Problem | None:
 
 def load_bundle(path: Path, *, cluster: str) -> SecretsBundle:
     """Read and check a bundle. Problems name the key, never the secret value."""
-    doc = load(path)
+    doc = load(path, what="a secrets bundle file", secret=True)
     data: Any = doc.data
     problems: list[Problem] = []
 

@@ -15,7 +15,7 @@ import jsonschema
 
 from generator import systemd_calendar
 from generator.errors import Problem
-from generator.load import Document, KeyPath, format_path
+from generator.load import ECHO_LIMIT, Document, KeyPath, describe, format_path, non_ascii_hint, shorten
 from generator.rawconfig import expanded_nodes, lookup, mappings, virtual_ip_problems
 from generator.resources import load_schema
 from generator.validate_openstack import CHECKS as OPENSTACK_CHECKS
@@ -89,7 +89,7 @@ def control_character_problems(doc: Document) -> Iterator[Problem]:
             for index, item in enumerate(value):
                 yield from walk(item, (*path, index))
         elif isinstance(value, str) and not value.isprintable():
-            yield doc.problem(path, f"{json.dumps(value)} contains a control character (newline, tab, ...)")
+            yield doc.problem(path, f"{shorten(value)} contains a control character (newline, tab, ...)")
 
     yield from walk(doc.data, ())
 
@@ -108,10 +108,11 @@ def _problems_from_schema_error(doc: Document, error: jsonschema.ValidationError
     schema = error.schema if isinstance(error.schema, dict) else {}
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = sorted(schema.get("properties", {}))
-        for key in sorted(set(error.instance) - set(known)):
-            hint = difflib.get_close_matches(str(key), known, n=1)
+        # str(): YAML can make keys of other types (1:, ~:, yes:), which neither sort with strings nor print
+        for key in sorted({str(k) for k in error.instance} - set(known)):
+            hint = difflib.get_close_matches(key, known, n=1)
             suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; expected one of {known}"
-            yield doc.problem((*path, str(key)), f"unknown key {str(key)!r}{suggestion}")
+            yield doc.problem((*path, key), f"unknown key {shorten(key)}{suggestion}")
         return
     if path == ("spec", "os") and error.validator == "enum" and isinstance(error.instance, str):
         retired = retired_os(error.instance)
@@ -129,15 +130,34 @@ def _problems_from_schema_error(doc: Document, error: jsonschema.ValidationError
             yield doc.problem(path, f"missing required key {missing.group(1)!r}")
             return
     if error.validator == "const":
-        yield doc.problem(path, f"must be {error.validator_value!r}, not {error.instance!r}")
+        yield doc.problem(path, f"must be {error.validator_value!r}, not {describe(error.instance)}")
         return
     if "propertyNames" in error.relative_schema_path and isinstance(error.instance, str):
         path = (*path, error.instance)
-    custom = schema.get("x-message")
+    yield doc.problem(path, _schema_message(error, schema.get("x-message")))
+
+
+def _schema_message(error: jsonschema.ValidationError, custom: str | None) -> str:
+    """The message for one schema error, echoing the value short (a 10 MB value is cut to its start and
+    length), saying how to write a number or boolean where text is expected, and naming a non-ASCII
+    character in text that has to match a pattern (a Cyrillic look-alike letter is otherwise invisible)."""
+    instance = error.instance
     if custom:
-        yield doc.problem(path, f"{json.dumps(error.instance)} {custom}")
-        return
-    yield doc.problem(path, error.message)
+        short = isinstance(instance, str) and len(instance) <= ECHO_LIMIT
+        message = f"{json.dumps(instance) if short else describe(instance)} {custom}"
+    else:
+        # jsonschema's own messages start with repr(instance), which can be any size
+        shown = repr(instance)
+        message = error.message if len(shown) <= ECHO_LIMIT else error.message.replace(shown, describe(instance), 1)
+    if (
+        error.validator == "type"
+        and isinstance(instance, bool | int | float)
+        and "string" in str(error.validator_value)
+    ):
+        message += f"; quote it ({str(instance).lower() if isinstance(instance, bool) else instance!r}) for text"
+    elif isinstance(instance, str) and error.validator in ("pattern", "format", "enum", "propertyNames"):
+        message += non_ascii_hint(instance)
+    return message
 
 
 # --- semantic checks ----------------------------------------------------------------------------------
@@ -195,7 +215,8 @@ def check_kube_vip(doc: Document) -> Iterator[Problem]:
 def check_names(doc: Document) -> Iterator[Problem]:
     name = lookup(doc.data, "metadata", "name")
     if isinstance(name, str) and not DNS1123_LABEL.fullmatch(name):
-        yield doc.problem(("metadata", "name"), f"{name!r} is not a valid cluster name: use {DNS1123_HINT}")
+        message = f"{name!r} is not a valid cluster name: use {DNS1123_HINT}{non_ascii_hint(name)}"
+        yield doc.problem(("metadata", "name"), message)
     for i, pool in mappings(doc.data, "spec", "workerPools"):
         pool_name = pool.get("name")
         if isinstance(pool_name, str) and not DNS1123_LABEL.fullmatch(pool_name):
@@ -206,7 +227,8 @@ def check_names(doc: Document) -> Iterator[Problem]:
     for path, node_name, _, _ in expanded_nodes(doc.data):
         key_path = (*path, "name")
         if path[1] == "nodes" and not DNS1123_LABEL.fullmatch(node_name):
-            yield doc.problem(key_path, f"{node_name!r} is not a valid node name: use {DNS1123_HINT}")
+            message = f"{node_name!r} is not a valid node name: use {DNS1123_HINT}{non_ascii_hint(node_name)}"
+            yield doc.problem(key_path, message)
         elif path[1] == "workerPools" and len(node_name) > 63:
             yield doc.problem(key_path, f"pool node name {node_name!r} is longer than 63 characters")
         if node_name in seen:

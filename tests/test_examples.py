@@ -17,7 +17,7 @@ from generator.pipeline import check_config
 from tests.conftest import Rendered, invalid_cases, valid_cases
 
 runner = CliRunner()
-LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): (?P<rest>.*)$")
+LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+)(:\d+)?: (?P<rest>.*)$")
 
 
 @pytest.mark.parametrize("case", valid_cases(), ids=lambda p: p.name)

@@ -18,10 +18,14 @@ so each example only records its rendered user-data. The test checks all of it a
 shell-literal values (see :func:`shellcheck_key`), in a few parallel shellcheck processes.
 
 ``KGEN_PROPERTY_EXAMPLES`` sets the number of examples (default 60; CI uses 300).
+
+A second test, the mutation mode, splices YAML-typed odd values and keys into valid examples (see
+:func:`test_mutated_yaml_gives_clean_problems_or_success`; ``KGEN_PROPERTY_MUTATIONS``, default 1000).
 """
 
 from __future__ import annotations
 
+import collections
 import copy
 import dataclasses
 import functools
@@ -39,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer.main
+import typer.testing
 import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -275,6 +281,7 @@ def _fixture() -> secrets.SecretsBundle:
     return fixture_bundle("demo")
 
 
+@functools.cache
 def bundle_text(cluster: str) -> str:
     return dataclasses.replace(_fixture(), cluster=cluster).to_yaml()
 
@@ -580,3 +587,162 @@ def test_render_is_clean_rejection_or_valid_user_data(tmp_path: Path, monkeypatc
     validate_with_cloud_init(python, collected, tmp_path / "cloud-init")
     check_bash_syntax(collected, tmp_path / "bash-n")
     check_shellcheck(shellcheck, collected, tmp_path / "shellcheck")
+
+
+# --- mutation mode: YAML-typed odd values and keys in valid configs ----------------------------------------
+# YAML 1.1 turns plain-looking text into dates, bytes, octal numbers, booleans and shared or self-
+# referring nodes; the schema-driven draws above never produce them, since they start from JSON data.
+# Here a valid example gets a few raw YAML snippets spliced in at random places (values, keys, list
+# items, anchors on existing keys, merges), and validate/render must answer each with clean problems
+# or success: never a traceback. ``KGEN_PROPERTY_MUTATIONS`` sets the count (default 1000; CI too).
+
+MUTATION_EXAMPLES = int(os.environ.get("KGEN_PROPERTY_MUTATIONS", "1000"))
+ANCHORS = ("m0", "m1", "m2")
+MUTATION_COMMANDS = ("render", "render", "validate", "validate-json")
+YAML_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+ODD_VALUES = [
+    *("2024-01-01", "2024-01-01 10:00:00", "2001-12-14t21:59:43.10-05:00", "!!timestamp 2024-01-01"),
+    *("!!binary MjRo", "!!binary", "!!binary '!!'"),
+    *("010", "0o17", "0x1F", "0b101", "1:30", "-1:30:00", "1_000", "+12", "0", "-0", "12"),
+    *("1.30", "1.3", "1e3", "6.8523015e+5", ".inf", "-.Inf", ".nan", "190:20:30.15", "1.5"),
+    "9" * 5000,
+    "0x" + "f" * 5000,
+    "1." + "0" * 400,
+    *("yes", "No", "on", "OFF", "y", "n", "true", "False", "~", "null", "", "''"),
+    *("!!str 010", "!!int '12'", "!!int 'x'", "!!float 1e400", "!!float 'nope'", "!!bool yes", "!!null ''"),
+    *("!!set {a, b}", "!!omap [a: 1, b: 2]", "!!pairs [a: 1]", "!!map [a]", "!!seq {a: 1}", "!!str [a]"),
+    *("!local thing", "!!python/name:os.system", "!<tag:example.com,2024:x> y", "!!merge x", "!!value x"),
+    *("*m0", "*m1", "*m2", "[*m0, *m1]", "{<<: *m0, name: x}", "{<<: [*m0, *m1], a: b}", "[*m0, *m0, *m0]"),
+    *("&r [*r]", "&s {a: *s}", "&t {<<: *t}", "{? [a, b] : c}", "{? {a: b} : c}", "{1: a, foo: b}"),
+    *("{~: n, yes: x, on: y}", "{2024-01-01: a, 1.5: b}", "[1, 2.5, true, null, 2024-01-01]"),
+    *('"\\x00"', '"\\t tab"', '"a\\nb"', '"\\u0430dmin"', "m\u0430ster-0", '"\\ud800"', "'a' 'b'"),
+    "x" * 20_000,
+]
+ODD_KEYS = [
+    *("1", "on", "yes", "Off", "~", "null", "''", "2024-01-01", "0x10", "010", "1.5", "1:30", "true"),
+    *("!!binary MjRo", "!!str 1", "!!int 5", "'<<'", "<<", "*m0", "&k key", "!!set {a}", "[a, b]"),
+    *("name", "role", "labels", "ip", "version", "apiVersion", "spec", '"tab\\tkey"', "k\u0430y"),
+]
+SENTINEL = re.compile(r"\bzzodd(?P<kind>[kv])(?P<n>\d+)zz\b")
+ANCHORABLE = re.compile(r"^(?P<lead>\s*(?:- )*[A-Za-z][\w./-]*:)(?P<rest>(?: .*)?)$")
+
+
+def _containers(value: Any, out: list[dict[str, Any] | list[Any]]) -> list[dict[str, Any] | list[Any]]:
+    if isinstance(value, dict):
+        out.append(value)
+        for item in value.values():
+            _containers(item, out)
+    elif isinstance(value, list):
+        out.append(value)
+        for item in value:
+            _containers(item, out)
+    return out
+
+
+@st.composite
+def mutated_configs(draw: st.DrawFn) -> tuple[str, str, bool]:
+    """YAML text of a valid example with up to 4 odd snippets spliced in (and up to 3 anchors added);
+    the kgen command to run on it; and whether to give the bundle a recursive alias too."""
+    doc = copy.deepcopy(draw(st.sampled_from(BASES)))
+    snippets: list[str] = []
+
+    def sentinel(kind: str, text: str) -> str:
+        snippets.append(text)
+        return f"zzodd{kind}{len(snippets) - 1}zz"
+
+    for _ in range(draw(st.integers(0, 4))):
+        containers = _containers(doc, [])
+        target = containers[draw(st.integers(0, len(containers) - 1))]
+        value = sentinel("v", draw(st.sampled_from(ODD_VALUES)))
+        if isinstance(target, list):
+            index = draw(st.integers(0, len(target)))
+            replace = draw(st.booleans()) and index < len(target)
+            if replace:
+                target[index] = value
+            else:
+                target.insert(index, value)
+            continue
+        strings = sorted(k for k, v in target.items() if isinstance(v, str))
+        how = draw(st.sampled_from(["retag", "replace", "add"] if strings else ["add"]))
+        if how == "retag":  # the same string, tagged !!str: must change nothing
+            key = draw(st.sampled_from(strings))
+            snippets[-1] = f"!!str {json.dumps(target[key])}"
+            target[key] = value
+        elif how == "replace":
+            target[draw(st.sampled_from(sorted(target)))] = value
+        else:
+            target[sentinel("k", draw(st.sampled_from(ODD_KEYS)))] = value
+    text = yaml.dump(doc, Dumper=YAML_DUMPER, sort_keys=False, allow_unicode=True, width=1 << 20)
+    lines = text.splitlines()
+    for anchor in ANCHORS:  # anchors on existing keys, for the aliases and merges above
+        candidates = [i for i, line in enumerate(lines) if ANCHORABLE.match(line) and "&" not in line]
+        wanted = draw(st.booleans())
+        if candidates and wanted:
+            i = draw(st.sampled_from(candidates))
+            match = ANCHORABLE.match(lines[i])
+            assert match
+            lines[i] = f"{match['lead']} &{anchor}{match['rest']}"
+    text = "\n".join(lines) + "\n"
+    text = SENTINEL.sub(lambda m: snippets[int(m["n"])], text)
+    return text, draw(st.sampled_from(MUTATION_COMMANDS)), draw(st.integers(0, 9)) == 0
+
+
+def run_mutated(text: str, command: str, odd_bundle: bool, workdir: Path, outcomes: dict[str, int]) -> None:
+    """One kgen command in-process: exit 0 or 1 with located one-line problems only, nothing written."""
+    workdir.mkdir(exist_ok=True)  # one folder for every example: nothing is written into it but the inputs
+    config = workdir / "cluster.yaml"
+    config.write_text(text, encoding="utf-8")
+    bundle = workdir / "cluster.secrets.yaml"
+    bundle_yaml = bundle_text("demo")
+    if odd_bundle:  # the bundle goes through the same loader: a recursive alias in it
+        bundle_yaml = bundle_yaml.replace("kind: Secrets\n", "kind: Secrets\nextra: &r [*r]\n", 1)
+    bundle.write_text(bundle_yaml, encoding="utf-8")
+    commands = {
+        "validate": ["validate", str(config)],
+        "validate-json": ["validate", "-o", "json", str(config)],
+        "render": ["render", str(config), "--secrets", str(bundle), "--dry-run", "-o", str(workdir / "out")],
+    }
+    for args in [commands[command]]:
+        result = RUNNER.invoke(app, args)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            trace = "".join(traceback.format_exception(result.exception))
+            pytest.fail(f"kgen {args[0]} crashed on:\n{text}\n{trace}")
+        assert result.exit_code in (0, 1), f"exit {result.exit_code}\n{result.output}\nconfig:\n{text}"
+        assert "Traceback" not in result.output, result.output
+        if command == "validate-json":
+            report = json.loads(result.output)
+            assert report["valid"] is (result.exit_code == 0), result.output
+        elif result.exit_code == 1:
+            for line in filter(str.strip, result.output.split("\n")):
+                located = MUTATION_PROBLEM.match(line)
+                assert line.startswith("kgen: ") or (located and located["file"] in (str(config), str(bundle))), (
+                    f"not FILE:LINE: ... or kgen: ... -> {line!r}\nconfig:\n{text}"
+                )
+        outcomes[f"{command} exit {result.exit_code}"] += 1
+    assert not (workdir / "out").exists()
+
+
+MUTATION_PROBLEM = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+)(:\d+)?: \S")
+
+
+def test_mutated_yaml_gives_clean_problems_or_success(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(secrets, "load_bundle", memoized_load_bundle())
+    # CliRunner.invoke has typer build the click command anew each time (~70 ms); build it once here.
+    command = typer.main.get_command(app)
+    monkeypatch.setattr(typer.testing, "_get_command", lambda _: command)  # the name CliRunner.invoke calls
+    outcomes: collections.Counter[str] = collections.Counter()
+
+    @settings(
+        max_examples=MUTATION_EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(example=mutated_configs())
+    def mutate_one(example: tuple[str, str, bool]) -> None:
+        run_mutated(*example, tmp_path / "example", outcomes)
+
+    mutate_one()
+    print(f"\nkgen mutation: {dict(sorted(outcomes.items()))}")
+    assert outcomes["render exit 1"] > 0, "no mutation was refused"
+    assert outcomes["render exit 0"] > 0, "no mutation was accepted: the snippets only test the error path"
