@@ -210,6 +210,8 @@ def bundle_exists(path: Path) -> bool:
         if exc.errno == errno.ELOOP:
             raise UserError(f"the secrets bundle {path} is a symlink loop; point it at the real bundle") from None
         raise UserError(f"cannot read the secrets bundle {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ConfigInvalid([Problem(str(path), None, "", "is a directory, expected a secrets bundle file")])
     if not stat.S_ISREG(st.st_mode):
         raise UserError(f"the secrets bundle {path} is not a regular file")
     return True

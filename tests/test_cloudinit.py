@@ -94,6 +94,20 @@ def test_user_data_shape(rendered_valid: dict[str, Rendered]) -> None:
     assert meta == {"instance-id": "kgen-demo-worker-0", "local-hostname": "worker-0"}
 
 
+def test_every_file_in_user_data_is_a_readable_block(rendered_valid: dict[str, Rendered]) -> None:
+    """Scripts, manifests and keys stay literal blocks a reviewer can read: a tab or other control
+    character would make the dumper fall back to one double-quoted line of escapes."""
+    for name, raw in all_user_data(rendered_valid):
+        text = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8")
+        data = load_user_data(raw)
+        for entry in data["write_files"]:
+            if "\n" in entry["content"].rstrip("\n"):
+                assert f"path: {entry['path']}\n" in text
+                block = text.split(f"path: {entry['path']}\n", 1)[1]
+                content_line = next(line for line in block.splitlines() if line.lstrip().startswith("content:"))
+                assert content_line.strip() == "content: |", (name, entry["path"], content_line[:80])
+
+
 def _config_with_keys(tmp_path: Path, keys: list[str]) -> Path:
     data: dict[str, Any] = copy.deepcopy(base_config())
     data["spec"]["admin"]["sshAuthorizedKeys"] = keys

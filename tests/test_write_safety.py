@@ -169,7 +169,9 @@ def test_bundle_symlink_loop(tmp_path: Path) -> None:
 def test_bundle_path_is_a_folder(tmp_path: Path) -> None:
     config = _config(tmp_path, bundle=False)
     (tmp_path / "cluster.secrets.yaml").mkdir()
-    _refused(tmp_path, ["render", str(config), "-o", str(tmp_path / "out")], "is not a regular file")
+    _refused(
+        tmp_path, ["render", str(config), "-o", str(tmp_path / "out")], "is a directory, expected a secrets bundle file"
+    )
 
 
 def test_bundle_symlink_to_a_real_bundle_is_used_and_kept(tmp_path: Path) -> None:

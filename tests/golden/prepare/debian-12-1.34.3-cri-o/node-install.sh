@@ -63,29 +63,52 @@ add_repositories() {
 
 install_packages() {
   "${APT[@]}" update
+  # nftables: the configure phase's block of the metadata service for pods.
   # Pin the exact upstream version and glob the package revision (pkgs.k8s.io has shipped -1.1 and
   # -2.1 revisions); --allow-change-held-packages lets a re-run confirm held packages.
   "${APT[@]}" install --allow-change-held-packages --no-install-recommends \
     "kubelet=${KUBERNETES_VERSION}-*" "kubeadm=${KUBERNETES_VERSION}-*" "kubectl=${KUBERNETES_VERSION}-*" \
-    cri-tools kubernetes-cni 'cri-o=1.34.*' curl ca-certificates
+    cri-tools kubernetes-cni 'cri-o=1.34.*' curl ca-certificates nftables
   apt-mark hold kubelet kubeadm kubectl cri-o >/dev/null
   log "installed and held kubelet, kubeadm, kubectl ${KUBERNETES_VERSION} and cri-o ${CRIO_VERSION}"
 }
 
-# The CNI's upstream manifests go under /opt/kgen/cni/, so the first boot of a golden image needs no
-# network for them.
+# fetch_pinned URL SHA256 DEST: make DEST the file at URL whose SHA-256 is the pinned SHA256 (from kgen's
+# version table). A DEST already there with that digest is kept (a golden image, a second run). Otherwise
+# the download goes to a temporary file next to DEST, `sha256sum -c` checks it, and only then it is moved
+# to DEST; a failed download or another digest stops with the URL and both digests, and leaves no file.
+fetch_pinned() {
+  local url=$1 want=$2 dest=$3 tmp got
+  if [[ -f "${dest}" ]]; then
+    if printf '%s  %s\n' "${want}" "${dest}" | sha256sum --check --status; then
+      log "${dest} has the pinned sha256 ${want}"
+      return 0
+    fi
+    log "${dest} does not have the pinned sha256 ${want}; downloading it again"
+  fi
+  tmp=$(mktemp "${dest}.download.XXXXXX")
+  # Redirects may only go to https; the URLs themselves are https (kgen's tests check the table).
+  if ! curl --fail --silent --show-error --location --proto-redir '=https' --retry 5 --retry-delay 3 \
+      --connect-timeout 20 --max-time 900 --output "${tmp}" "${url}"; then
+    rm -f -- "${tmp}"
+    die "could not download ${url}"
+  fi
+  if ! printf '%s  %s\n' "${want}" "${tmp}" | sha256sum --check --status; then
+    got=$(sha256sum "${tmp}")
+    rm -f -- "${tmp}"
+    die "${url} does not have the pinned sha256: expected ${want}, got ${got%% *}; the download was discarded"
+  fi
+  chmod 0644 "${tmp}"
+  mv -f -- "${tmp}" "${dest}"
+  log "downloaded ${url} to ${dest} (sha256 ${want})"
+}
+
+# The CNI's upstream manifests go under /opt/kgen/cni/calico/v3.31.3, each checked against its pinned SHA-256, so
+# the first boot of a golden image needs no network for them.
 fetch_cni_manifests() {
   install -d -m 0755 /opt/kgen/cni/calico/v3.31.3
-  if [[ ! -s /opt/kgen/cni/calico/v3.31.3/00-operator-crds.yaml ]]; then
-    curl -fsSL --retry 5 --retry-delay 3 -o /opt/kgen/cni/calico/v3.31.3/00-operator-crds.yaml.tmp https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/operator-crds.yaml
-    mv /opt/kgen/cni/calico/v3.31.3/00-operator-crds.yaml.tmp /opt/kgen/cni/calico/v3.31.3/00-operator-crds.yaml
-    log "downloaded https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/operator-crds.yaml"
-  fi
-  if [[ ! -s /opt/kgen/cni/calico/v3.31.3/01-tigera-operator.yaml ]]; then
-    curl -fsSL --retry 5 --retry-delay 3 -o /opt/kgen/cni/calico/v3.31.3/01-tigera-operator.yaml.tmp https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/tigera-operator.yaml
-    mv /opt/kgen/cni/calico/v3.31.3/01-tigera-operator.yaml.tmp /opt/kgen/cni/calico/v3.31.3/01-tigera-operator.yaml
-    log "downloaded https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/tigera-operator.yaml"
-  fi
+  fetch_pinned https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/operator-crds.yaml d6193da8ce442328c1a14d3a3bb7ad89fcaceceac5fb293254095fbf736c2499 /opt/kgen/cni/calico/v3.31.3/00-operator-crds.yaml
+  fetch_pinned https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/tigera-operator.yaml 23d4b023fd862741b8c0fe068d27cecd18f27edda93ecc6b4433c7faeb2b940e /opt/kgen/cni/calico/v3.31.3/01-tigera-operator.yaml
 }
 
 # Record what this node holds; a golden image's first boot compares it with the cluster config.

@@ -18,8 +18,9 @@ readonly KUBERNETES_VERSION=1.34.3
 readonly CRI_SOCKET=unix:///var/run/containerd/containerd.sock
 readonly RUNTIME_SERVICE=containerd
 readonly PROXY_DROPIN=/etc/systemd/system/containerd.service.d/90-kgen-bake-proxy.conf
-# The CNI's images and those of the add-ons the config turns on (kube-vip, the OpenStack cloud provider).
-readonly OTHER_IMAGES=(quay.io/tigera/operator:v1.40.3 docker.io/calico/node:v3.31.3 docker.io/calico/cni:v3.31.3 docker.io/calico/kube-controllers:v3.31.3 docker.io/calico/typha:v3.31.3 docker.io/calico/apiserver:v3.31.3 docker.io/calico/csi:v3.31.3 docker.io/calico/node-driver-registrar:v3.31.3 docker.io/calico/pod2daemon-flexvol:v3.31.3 docker.io/calico/goldmane:v3.31.3 docker.io/calico/whisker:v3.31.3 docker.io/calico/whisker-backend:v3.31.3)
+# The CNI's images and those of the add-ons the config turns on (kube-vip, the OpenStack cloud provider),
+# under the exact names the first boot asks for (kgen's image table, generator/images.py).
+readonly OTHER_IMAGES=(quay.io/tigera/operator:v1.40.3 quay.io/calico/node:v3.31.3 quay.io/calico/cni:v3.31.3 quay.io/calico/pod2daemon-flexvol:v3.31.3 quay.io/calico/typha:v3.31.3 quay.io/calico/kube-controllers:v3.31.3 quay.io/calico/csi:v3.31.3 quay.io/calico/node-driver-registrar:v3.31.3 quay.io/calico/apiserver:v3.31.3)
 
 # retry COMMAND...: up to 5 attempts with a growing pause (registries throttle and time out).
 retry() {

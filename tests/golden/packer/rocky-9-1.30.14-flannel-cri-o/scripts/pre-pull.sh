@@ -18,7 +18,8 @@ readonly KUBERNETES_VERSION=1.30.14
 readonly CRI_SOCKET=unix:///var/run/crio/crio.sock
 readonly RUNTIME_SERVICE=crio
 readonly PROXY_DROPIN=/etc/systemd/system/crio.service.d/90-kgen-bake-proxy.conf
-# The CNI's images and those of the add-ons the config turns on (kube-vip, the OpenStack cloud provider).
+# The CNI's images and those of the add-ons the config turns on (kube-vip, the OpenStack cloud provider),
+# under the exact names the first boot asks for (kgen's image table, generator/images.py).
 readonly OTHER_IMAGES=(ghcr.io/flannel-io/flannel:v0.27.4 ghcr.io/flannel-io/flannel-cni-plugin:v1.8.0-flannel1)
 
 # retry COMMAND...: up to 5 attempts with a growing pause (registries throttle and time out).

@@ -26,7 +26,8 @@ readonly RUNTIME_VERSION=1.30
 readonly RUNTIME_PACKAGE=cri-o
 readonly PAUSE_IMAGE=registry.k8s.io/pause:3.9
 readonly IMAGE_MANIFEST=/etc/kgen/image.json
-# kubeadm's images for v1.30.14 (kgen's version table), and every image the bake pre-pulls.
+# kubeadm's images for v1.30.14 (kgen's version table), and every image the bake pre-pulls
+# (kgen's image table, generator/images.py: the names the first boot asks for).
 readonly CONTROL_PLANE_IMAGES=(
   registry.k8s.io/coredns/coredns:v1.11.3
   registry.k8s.io/etcd:3.5.15-0
@@ -310,6 +311,29 @@ check_node() {
   done
 }
 
+# --- Pods are cut off from the cloud metadata service (the configure phase's nftables block). ------
+check_metadata_block() {
+  local unit=kgen-metadata-block.service rules=/etc/kgen/nftables/metadata-block.nft table=kgen_metadata
+  if ! command -v nft >/dev/null 2>&1; then
+    fail "nft is not installed (package nftables): nodes could not keep pods away from the metadata service"
+    return 0
+  fi
+  pass "nft is installed: $(nft --version 2>/dev/null || true)"
+  if [[ ! -s "${rules}" ]]; then
+    fail "${rules} is missing: pods could read the node's user-data from the metadata service"
+  elif ! nft -c -f "${rules}" >/dev/null 2>&1; then
+    fail "${rules} does not load (nft -c -f ${rules})"
+  else
+    pass "${rules} loads"
+  fi
+  expect "${unit} enabled (loads the block at boot)" "$(systemctl is-enabled "${unit}" 2>/dev/null || true)" enabled
+  if nft list table inet "${table}" >/dev/null 2>&1; then
+    pass "nftables table inet ${table} is loaded"
+  else
+    fail "nftables table inet ${table} is not loaded"
+  fi
+}
+
 # --- Image hygiene, after sysprep: nothing that must be unique per node or that let the build in. ---
 check_hygiene() {
   local keys home
@@ -364,6 +388,7 @@ main() {
   check_cni_manifests
   check_image_manifest
   check_node
+  check_metadata_block
   if [[ "${STAGE}" == final ]]; then
     check_hygiene
   else

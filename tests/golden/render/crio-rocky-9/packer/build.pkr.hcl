@@ -71,7 +71,7 @@ build {
     script          = "${path.root}/scripts/cni-manifests.sh"
   }
 
-  # /etc/kgen/image.json: what the image holds, with the 19 pre-pulled images. A golden-mode
+  # /etc/kgen/image.json: what the image holds, with the 16 pre-pulled images. A golden-mode
   # node's first boot refuses an image that does not match its cluster config.
   provisioner "shell" {
     execute_command = local.execute

@@ -85,12 +85,12 @@ server_state() {
     if (( DRY_RUN_ASSUMES_PRESENT )); then echo ours; else echo absent; fi
     return 0
   fi
-  if ! properties=$(openstack server show "${name}" -f value -c properties 2>&1); then
+  if ! properties=$(openstack server show -f value -c properties -- "${name}" 2>&1); then
     if is_not_found "${properties}"; then
       echo absent
       return 0
     fi
-    fail "openstack server show ${name} failed: ${properties}"
+    fail "openstack server show -- ${name} failed: ${properties}"
   fi
   if grep -qE "kgen-cluster[\"']?(=|: ?)[\"']${CLUSTER_NAME}[\"']" <<<"${properties}"; then
     echo ours
@@ -123,15 +123,15 @@ preflight() {
 }
 
 create_security_groups() {
-  if exists openstack security group show prod-control-plane; then
+  if exists openstack security group show -- prod-control-plane; then
     log 'security group prod-control-plane exists; kept'
   else
-    run openstack security group create --description 'kgen: control-plane nodes of cluster prod' prod-control-plane
+    run openstack security group create --description 'kgen: control-plane nodes of cluster prod' -- prod-control-plane
   fi
-  if exists openstack security group show prod-worker; then
+  if exists openstack security group show -- prod-worker; then
     log 'security group prod-worker exists; kept'
   else
-    run openstack security group create --description 'kgen: worker nodes of cluster prod' prod-worker
+    run openstack security group create --description 'kgen: worker nodes of cluster prod' -- prod-worker
   fi
 }
 
@@ -153,142 +153,139 @@ add_rule() {
 }
 
 create_rules() {
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 6443:6443 --remote-group prod-control-plane --description 'Kubernetes API server (kgen)' prod-control-plane
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 6443:6443 --remote-group prod-worker --description 'Kubernetes API server (kgen)' prod-control-plane
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 2379:2380 --remote-group prod-control-plane --description 'etcd server client API (kgen)' prod-control-plane
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 2379:2380 --remote-group prod-worker --description 'etcd server client API (kgen)' prod-control-plane
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 10250:10250 --remote-group prod-control-plane --description 'kubelet API (kgen)' prod-control-plane
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 10250:10250 --remote-group prod-worker --description 'kubelet API (kgen)' prod-control-plane
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 10259:10259 --remote-group prod-control-plane --description 'kube-scheduler (kgen)' prod-control-plane
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 10259:10259 --remote-group prod-worker --description 'kube-scheduler (kgen)' prod-control-plane
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 10257:10257 --remote-group prod-control-plane --description 'kube-controller-manager (kgen)' prod-control-plane
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 10257:10257 --remote-group prod-worker --description 'kube-controller-manager (kgen)' prod-control-plane
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 179:179 --remote-group prod-control-plane --description 'BGP (kgen)' prod-control-plane
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 179:179 --remote-group prod-worker --description 'BGP (kgen)' prod-control-plane
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol udp --dst-port 4789:4789 --remote-group prod-control-plane --description 'VXLAN (kgen)' prod-control-plane
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol udp --dst-port 4789:4789 --remote-group prod-worker --description 'VXLAN (kgen)' prod-control-plane
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 5473:5473 --remote-group prod-control-plane --description 'Typha (kgen)' prod-control-plane
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 5473:5473 --remote-group prod-worker --description 'Typha (kgen)' prod-control-plane
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol 4 --remote-group prod-control-plane --description 'IP-in-IP (IP protocol 4) (kgen)' prod-control-plane
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol 4 --remote-group prod-worker --description 'IP-in-IP (IP protocol 4) (kgen)' prod-control-plane
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 10250:10250 --remote-group prod-control-plane --description 'kubelet API (kgen)' prod-worker
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 10250:10250 --remote-group prod-worker --description 'kubelet API (kgen)' prod-worker
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 10256:10256 --remote-group prod-control-plane --description 'kube-proxy health check (kgen)' prod-worker
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 10256:10256 --remote-group prod-worker --description 'kube-proxy health check (kgen)' prod-worker
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 30000:32767 --remote-group prod-control-plane --description 'NodePort services (kgen)' prod-worker
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 30000:32767 --remote-group prod-worker --description 'NodePort services (kgen)' prod-worker
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol udp --dst-port 30000:32767 --remote-group prod-control-plane --description 'NodePort services (kgen)' prod-worker
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol udp --dst-port 30000:32767 --remote-group prod-worker --description 'NodePort services (kgen)' prod-worker
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 179:179 --remote-group prod-control-plane --description 'BGP (kgen)' prod-worker
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 179:179 --remote-group prod-worker --description 'BGP (kgen)' prod-worker
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol udp --dst-port 4789:4789 --remote-group prod-control-plane --description 'VXLAN (kgen)' prod-worker
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol udp --dst-port 4789:4789 --remote-group prod-worker --description 'VXLAN (kgen)' prod-worker
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 5473:5473 --remote-group prod-control-plane --description 'Typha (kgen)' prod-worker
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 5473:5473 --remote-group prod-worker --description 'Typha (kgen)' prod-worker
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol 4 --remote-group prod-control-plane --description 'IP-in-IP (IP protocol 4) (kgen)' prod-worker
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol 4 --remote-group prod-worker --description 'IP-in-IP (IP protocol 4) (kgen)' prod-worker
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 6443:6443 --remote-ip 0.0.0.0/0 --description 'Kubernetes API server from anywhere (kgen)' prod-control-plane
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 22:22 --remote-ip 10.0.0.0/24 --description 'SSH (kgen)' prod-control-plane
-  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 22:22 --remote-ip 10.0.0.0/24 --description 'SSH (kgen)' prod-worker
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 6443:6443 --remote-group prod-control-plane --description 'Kubernetes API server (kgen)' -- prod-control-plane
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 6443:6443 --remote-group prod-worker --description 'Kubernetes API server (kgen)' -- prod-control-plane
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 2379:2380 --remote-group prod-control-plane --description 'etcd server client API (kgen)' -- prod-control-plane
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 10250:10250 --remote-group prod-control-plane --description 'kubelet API (kgen)' -- prod-control-plane
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 10250:10250 --remote-group prod-worker --description 'kubelet API (kgen)' -- prod-control-plane
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 10259:10259 --remote-group prod-control-plane --description 'kube-scheduler (kgen)' -- prod-control-plane
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 10257:10257 --remote-group prod-control-plane --description 'kube-controller-manager (kgen)' -- prod-control-plane
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 179:179 --remote-group prod-control-plane --description 'BGP (kgen)' -- prod-control-plane
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 179:179 --remote-group prod-worker --description 'BGP (kgen)' -- prod-control-plane
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol udp --dst-port 4789:4789 --remote-group prod-control-plane --description 'VXLAN (kgen)' -- prod-control-plane
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol udp --dst-port 4789:4789 --remote-group prod-worker --description 'VXLAN (kgen)' -- prod-control-plane
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 5473:5473 --remote-group prod-control-plane --description 'Typha (kgen)' -- prod-control-plane
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 5473:5473 --remote-group prod-worker --description 'Typha (kgen)' -- prod-control-plane
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol 4 --remote-group prod-control-plane --description 'IP-in-IP (IP protocol 4) (kgen)' -- prod-control-plane
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol 4 --remote-group prod-worker --description 'IP-in-IP (IP protocol 4) (kgen)' -- prod-control-plane
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 10250:10250 --remote-group prod-control-plane --description 'kubelet API (kgen)' -- prod-worker
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 10250:10250 --remote-group prod-worker --description 'kubelet API (kgen)' -- prod-worker
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 10256:10256 --remote-group prod-control-plane --description 'kube-proxy health check (kgen)' -- prod-worker
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 10256:10256 --remote-group prod-worker --description 'kube-proxy health check (kgen)' -- prod-worker
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 30000:32767 --remote-group prod-control-plane --description 'NodePort services (kgen)' -- prod-worker
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 30000:32767 --remote-group prod-worker --description 'NodePort services (kgen)' -- prod-worker
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol udp --dst-port 30000:32767 --remote-group prod-control-plane --description 'NodePort services (kgen)' -- prod-worker
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol udp --dst-port 30000:32767 --remote-group prod-worker --description 'NodePort services (kgen)' -- prod-worker
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 179:179 --remote-group prod-control-plane --description 'BGP (kgen)' -- prod-worker
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 179:179 --remote-group prod-worker --description 'BGP (kgen)' -- prod-worker
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol udp --dst-port 4789:4789 --remote-group prod-control-plane --description 'VXLAN (kgen)' -- prod-worker
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol udp --dst-port 4789:4789 --remote-group prod-worker --description 'VXLAN (kgen)' -- prod-worker
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 5473:5473 --remote-group prod-control-plane --description 'Typha (kgen)' -- prod-worker
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 5473:5473 --remote-group prod-worker --description 'Typha (kgen)' -- prod-worker
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol 4 --remote-group prod-control-plane --description 'IP-in-IP (IP protocol 4) (kgen)' -- prod-worker
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol 4 --remote-group prod-worker --description 'IP-in-IP (IP protocol 4) (kgen)' -- prod-worker
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 6443:6443 --remote-ip 0.0.0.0/0 --description 'Kubernetes API server from anywhere (kgen)' -- prod-control-plane
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 22:22 --remote-ip 10.0.0.0/24 --description 'SSH (kgen)' -- prod-control-plane
+  add_rule openstack security group rule create --ingress --ethertype IPv4 --protocol tcp --dst-port 22:22 --remote-ip 10.0.0.0/24 --description 'SSH (kgen)' -- prod-worker
   if (( ! DRY_RUN )); then
     log "security group rules: ${RULES_ADDED} added, ${RULES_KEPT} already there"
   fi
 }
 
 create_load_balancer() {
-  if exists openstack loadbalancer show prod-api; then
+  if exists openstack loadbalancer show -- prod-api; then
     log 'load balancer prod-api exists; kept'
   else
     run openstack loadbalancer create --name prod-api --vip-subnet-id k8s-subnet --vip-address 10.0.0.100 --description 'kgen: Kubernetes API' --wait
   fi
-  if exists openstack loadbalancer listener show prod-api-6443; then
+  if exists openstack loadbalancer listener show -- prod-api-6443; then
     log 'listener prod-api-6443 exists; kept'
   else
-    run openstack loadbalancer listener create --name prod-api-6443 --protocol TCP --protocol-port 6443 --wait prod-api
+    run openstack loadbalancer listener create --name prod-api-6443 --protocol TCP --protocol-port 6443 --wait -- prod-api
   fi
-  if exists openstack loadbalancer pool show prod-api-pool; then
+  if exists openstack loadbalancer pool show -- prod-api-pool; then
     log 'pool prod-api-pool exists; kept'
   else
     run openstack loadbalancer pool create --name prod-api-pool --lb-algorithm ROUND_ROBIN --listener prod-api-6443 --protocol TCP --wait
   fi
-  if exists openstack loadbalancer healthmonitor show prod-api-monitor; then
+  if exists openstack loadbalancer healthmonitor show -- prod-api-monitor; then
     log 'health monitor prod-api-monitor exists; kept'
   else
-    run openstack loadbalancer healthmonitor create --name prod-api-monitor --type TCP --delay 10 --timeout 5 --max-retries 5 --wait prod-api-pool
+    run openstack loadbalancer healthmonitor create --name prod-api-monitor --type TCP --delay 10 --timeout 5 --max-retries 5 --wait -- prod-api-pool
   fi
-  if exists openstack loadbalancer member show prod-api-pool prod-cp-0; then
+  if exists openstack loadbalancer member show -- prod-api-pool prod-cp-0; then
     log 'pool member prod-cp-0 exists; kept'
   else
-    run openstack loadbalancer member create --name prod-cp-0 --address 10.0.0.10 --protocol-port 6443 --subnet-id k8s-subnet --wait prod-api-pool
+    run openstack loadbalancer member create --name prod-cp-0 --address 10.0.0.10 --protocol-port 6443 --subnet-id k8s-subnet --wait -- prod-api-pool
   fi
-  if exists openstack loadbalancer member show prod-api-pool prod-cp-1; then
+  if exists openstack loadbalancer member show -- prod-api-pool prod-cp-1; then
     log 'pool member prod-cp-1 exists; kept'
   else
-    run openstack loadbalancer member create --name prod-cp-1 --address 10.0.0.11 --protocol-port 6443 --subnet-id k8s-subnet --wait prod-api-pool
+    run openstack loadbalancer member create --name prod-cp-1 --address 10.0.0.11 --protocol-port 6443 --subnet-id k8s-subnet --wait -- prod-api-pool
   fi
-  if exists openstack loadbalancer member show prod-api-pool prod-cp-2; then
+  if exists openstack loadbalancer member show -- prod-api-pool prod-cp-2; then
     log 'pool member prod-cp-2 exists; kept'
   else
-    run openstack loadbalancer member create --name prod-cp-2 --address 10.0.0.12 --protocol-port 6443 --subnet-id k8s-subnet --wait prod-api-pool
+    run openstack loadbalancer member create --name prod-cp-2 --address 10.0.0.12 --protocol-port 6443 --subnet-id k8s-subnet --wait -- prod-api-pool
   fi
 }
 
 attach_floating_ip() {
   local vip_port floating
   if (( DRY_RUN )); then
-    run openstack loadbalancer show prod-api -f value -c vip_port_id
-    run openstack floating ip create --port '<vip_port_id>' --description 'kgen: Kubernetes API of cluster prod' public
+    run openstack loadbalancer show -f value -c vip_port_id -- prod-api
+    run openstack floating ip create --port '<vip_port_id>' --description 'kgen: Kubernetes API of cluster prod' -- public
     return 0
   fi
-  vip_port=$(openstack loadbalancer show prod-api -f value -c vip_port_id)
+  vip_port=$(openstack loadbalancer show -f value -c vip_port_id -- prod-api)
   floating=$(openstack floating ip list --port "${vip_port}" -f value -c 'Floating IP Address')
   if [[ -n "${floating}" ]]; then
     log "floating IP ${floating} is attached to the API load balancer; kept"
     return 0
   fi
-  run openstack floating ip create --port "${vip_port}" --description 'kgen: Kubernetes API of cluster prod' public
+  run openstack floating ip create --port "${vip_port}" --description 'kgen: Kubernetes API of cluster prod' -- public
 }
 
 create_ports() {
-  if exists openstack port show prod-cp-0; then
+  if exists openstack port show -- prod-cp-0; then
     log 'port prod-cp-0 exists; kept'
   else
-    run openstack port create --network k8s-net --fixed-ip subnet=k8s-subnet,ip-address=10.0.0.10 --security-group prod-control-plane --description 'kgen: node cp-0 of cluster prod' prod-cp-0
+    run openstack port create --network k8s-net --fixed-ip subnet=k8s-subnet,ip-address=10.0.0.10 --security-group prod-control-plane --description 'kgen: node cp-0 of cluster prod' -- prod-cp-0
   fi
-  if exists openstack port show prod-cp-1; then
+  if exists openstack port show -- prod-cp-1; then
     log 'port prod-cp-1 exists; kept'
   else
-    run openstack port create --network k8s-net --fixed-ip subnet=k8s-subnet,ip-address=10.0.0.11 --security-group prod-control-plane --description 'kgen: node cp-1 of cluster prod' prod-cp-1
+    run openstack port create --network k8s-net --fixed-ip subnet=k8s-subnet,ip-address=10.0.0.11 --security-group prod-control-plane --description 'kgen: node cp-1 of cluster prod' -- prod-cp-1
   fi
-  if exists openstack port show prod-cp-2; then
+  if exists openstack port show -- prod-cp-2; then
     log 'port prod-cp-2 exists; kept'
   else
-    run openstack port create --network k8s-net --fixed-ip subnet=k8s-subnet,ip-address=10.0.0.12 --security-group prod-control-plane --description 'kgen: node cp-2 of cluster prod' prod-cp-2
+    run openstack port create --network k8s-net --fixed-ip subnet=k8s-subnet,ip-address=10.0.0.12 --security-group prod-control-plane --description 'kgen: node cp-2 of cluster prod' -- prod-cp-2
   fi
-  if exists openstack port show prod-worker-0; then
+  if exists openstack port show -- prod-worker-0; then
     log 'port prod-worker-0 exists; kept'
   else
-    run openstack port create --network k8s-net --fixed-ip subnet=k8s-subnet,ip-address=10.0.0.20 --security-group prod-worker --description 'kgen: node worker-0 of cluster prod' prod-worker-0
+    run openstack port create --network k8s-net --fixed-ip subnet=k8s-subnet,ip-address=10.0.0.20 --security-group prod-worker --description 'kgen: node worker-0 of cluster prod' -- prod-worker-0
   fi
-  if exists openstack port show prod-worker-1; then
+  if exists openstack port show -- prod-worker-1; then
     log 'port prod-worker-1 exists; kept'
   else
-    run openstack port create --network k8s-net --fixed-ip subnet=k8s-subnet,ip-address=10.0.0.21 --security-group prod-worker --description 'kgen: node worker-1 of cluster prod' prod-worker-1
+    run openstack port create --network k8s-net --fixed-ip subnet=k8s-subnet,ip-address=10.0.0.21 --security-group prod-worker --description 'kgen: node worker-1 of cluster prod' -- prod-worker-1
   fi
-  if exists openstack port show prod-worker-2; then
+  if exists openstack port show -- prod-worker-2; then
     log 'port prod-worker-2 exists; kept'
   else
-    run openstack port create --network k8s-net --fixed-ip subnet=k8s-subnet,ip-address=10.0.0.22 --security-group prod-worker --description 'kgen: node worker-2 of cluster prod' prod-worker-2
+    run openstack port create --network k8s-net --fixed-ip subnet=k8s-subnet,ip-address=10.0.0.22 --security-group prod-worker --description 'kgen: node worker-2 of cluster prod' -- prod-worker-2
   fi
-  if exists openstack port show prod-pool-0; then
+  if exists openstack port show -- prod-pool-0; then
     log 'port prod-pool-0 exists; kept'
   else
-    run openstack port create --network k8s-net --security-group prod-worker --description 'kgen: node pool-0 of cluster prod' prod-pool-0
+    run openstack port create --network k8s-net --security-group prod-worker --description 'kgen: node pool-0 of cluster prod' -- prod-pool-0
   fi
-  if exists openstack port show prod-pool-1; then
+  if exists openstack port show -- prod-pool-1; then
     log 'port prod-pool-1 exists; kept'
   else
-    run openstack port create --network k8s-net --security-group prod-worker --description 'kgen: node pool-1 of cluster prod' prod-pool-1
+    run openstack port create --network k8s-net --security-group prod-worker --description 'kgen: node pool-1 of cluster prod' -- prod-pool-1
   fi
 }
 
@@ -298,49 +295,49 @@ create_servers() {
   if [[ "${state}" == ours ]]; then
     log 'server cp-0 exists; kept'
   else
-    run openstack server create --image kgen-ubuntu-24.04-k8s-1.33.7 --flavor m1.xlarge --key-name ops --config-drive true --port prod-cp-0 --user-data "${CLUSTER_DIR}"/nodes/cp-0/user-data --property kgen-cluster=prod --property kgen-role=control-plane cp-0
+    run openstack server create --image kgen-ubuntu-24.04-k8s-1.33.7 --flavor m1.xlarge --key-name ops --config-drive true --port prod-cp-0 --user-data "${CLUSTER_DIR}"/nodes/cp-0/user-data --property kgen-cluster=prod --property kgen-role=control-plane -- cp-0
   fi
   state=$(server_state cp-1)
   if [[ "${state}" == ours ]]; then
     log 'server cp-1 exists; kept'
   else
-    run openstack server create --image kgen-ubuntu-24.04-k8s-1.33.7 --flavor m1.xlarge --key-name ops --config-drive true --port prod-cp-1 --user-data "${CLUSTER_DIR}"/nodes/cp-1/user-data --property kgen-cluster=prod --property kgen-role=control-plane cp-1
+    run openstack server create --image kgen-ubuntu-24.04-k8s-1.33.7 --flavor m1.xlarge --key-name ops --config-drive true --port prod-cp-1 --user-data "${CLUSTER_DIR}"/nodes/cp-1/user-data --property kgen-cluster=prod --property kgen-role=control-plane -- cp-1
   fi
   state=$(server_state cp-2)
   if [[ "${state}" == ours ]]; then
     log 'server cp-2 exists; kept'
   else
-    run openstack server create --image kgen-ubuntu-24.04-k8s-1.33.7 --flavor m1.xlarge --key-name ops --config-drive true --port prod-cp-2 --user-data "${CLUSTER_DIR}"/nodes/cp-2/user-data --property kgen-cluster=prod --property kgen-role=control-plane cp-2
+    run openstack server create --image kgen-ubuntu-24.04-k8s-1.33.7 --flavor m1.xlarge --key-name ops --config-drive true --port prod-cp-2 --user-data "${CLUSTER_DIR}"/nodes/cp-2/user-data --property kgen-cluster=prod --property kgen-role=control-plane -- cp-2
   fi
   state=$(server_state worker-0)
   if [[ "${state}" == ours ]]; then
     log 'server worker-0 exists; kept'
   else
-    run openstack server create --image kgen-ubuntu-24.04-k8s-1.33.7 --flavor m1.large --key-name ops --config-drive true --port prod-worker-0 --user-data "${CLUSTER_DIR}"/nodes/worker-0/user-data --property kgen-cluster=prod --property kgen-role=worker worker-0
+    run openstack server create --image kgen-ubuntu-24.04-k8s-1.33.7 --flavor m1.large --key-name ops --config-drive true --port prod-worker-0 --user-data "${CLUSTER_DIR}"/nodes/worker-0/user-data --property kgen-cluster=prod --property kgen-role=worker -- worker-0
   fi
   state=$(server_state worker-1)
   if [[ "${state}" == ours ]]; then
     log 'server worker-1 exists; kept'
   else
-    run openstack server create --image kgen-ubuntu-24.04-k8s-1.33.7 --flavor m1.large --key-name ops --config-drive true --port prod-worker-1 --user-data "${CLUSTER_DIR}"/nodes/worker-1/user-data --property kgen-cluster=prod --property kgen-role=worker worker-1
+    run openstack server create --image kgen-ubuntu-24.04-k8s-1.33.7 --flavor m1.large --key-name ops --config-drive true --port prod-worker-1 --user-data "${CLUSTER_DIR}"/nodes/worker-1/user-data --property kgen-cluster=prod --property kgen-role=worker -- worker-1
   fi
   state=$(server_state worker-2)
   if [[ "${state}" == ours ]]; then
     log 'server worker-2 exists; kept'
   else
-    run openstack server create --image kgen-ubuntu-24.04-k8s-1.33.7 --flavor m1.large --key-name ops --config-drive true --port prod-worker-2 --user-data "${CLUSTER_DIR}"/nodes/worker-2/user-data --property kgen-cluster=prod --property kgen-role=worker worker-2
+    run openstack server create --image kgen-ubuntu-24.04-k8s-1.33.7 --flavor m1.large --key-name ops --config-drive true --port prod-worker-2 --user-data "${CLUSTER_DIR}"/nodes/worker-2/user-data --property kgen-cluster=prod --property kgen-role=worker -- worker-2
   fi
   state=$(server_state pool-0)
   if [[ "${state}" == ours ]]; then
     log 'server pool-0 exists; kept'
   else
-    run openstack server create --image kgen-ubuntu-24.04-k8s-1.33.7 --flavor m1.large --key-name ops --config-drive true --port prod-pool-0 --user-data "${CLUSTER_DIR}"/nodes/pool-0/user-data --property kgen-cluster=prod --property kgen-role=worker pool-0
+    run openstack server create --image kgen-ubuntu-24.04-k8s-1.33.7 --flavor m1.large --key-name ops --config-drive true --port prod-pool-0 --user-data "${CLUSTER_DIR}"/nodes/pool-0/user-data --property kgen-cluster=prod --property kgen-role=worker -- pool-0
   fi
   state=$(server_state pool-1)
   if [[ "${state}" == ours ]]; then
     log 'server pool-1 exists; kept'
   else
-    run openstack server create --image kgen-ubuntu-24.04-k8s-1.33.7 --flavor m1.large --key-name ops --config-drive true --port prod-pool-1 --user-data "${CLUSTER_DIR}"/nodes/pool-1/user-data --property kgen-cluster=prod --property kgen-role=worker pool-1
+    run openstack server create --image kgen-ubuntu-24.04-k8s-1.33.7 --flavor m1.large --key-name ops --config-drive true --port prod-pool-1 --user-data "${CLUSTER_DIR}"/nodes/pool-1/user-data --property kgen-cluster=prod --property kgen-role=worker -- pool-1
   fi
 }
 
@@ -349,7 +346,7 @@ summary() {
     return 0
   fi
   local vip
-  vip=$(openstack loadbalancer show prod-api -f value -c vip_address)
+  vip=$(openstack loadbalancer show -f value -c vip_address -- prod-api)
   log "the API load balancer's VIP is ${vip}; controlPlane.endpoint must be that address or a DNS name for it"
   log "servers are booting; follow them with: openstack server list --name '^(cp-0|cp-1|cp-2|worker-0|worker-1|worker-2|pool-0|pool-1)$'"
   log "a node's first boot logs to /var/log/kgen-bootstrap.log; openstack console log show <node> shows its console"

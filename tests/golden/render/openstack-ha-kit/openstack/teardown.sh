@@ -83,12 +83,12 @@ server_state() {
     if (( DRY_RUN_ASSUMES_PRESENT )); then echo ours; else echo absent; fi
     return 0
   fi
-  if ! properties=$(openstack server show "${name}" -f value -c properties 2>&1); then
+  if ! properties=$(openstack server show -f value -c properties -- "${name}" 2>&1); then
     if is_not_found "${properties}"; then
       echo absent
       return 0
     fi
-    fail "openstack server show ${name} failed: ${properties}"
+    fail "openstack server show -- ${name} failed: ${properties}"
   fi
   if grep -qE "kgen-cluster[\"']?(=|: ?)[\"']${CLUSTER_NAME}[\"']" <<<"${properties}"; then
     echo ours
@@ -107,88 +107,88 @@ delete_servers() {
   local state
   state=$(server_state cp-0)
   if [[ "${state}" == ours ]]; then
-    run openstack server delete --wait cp-0
+    run openstack server delete --wait -- cp-0
   fi
   state=$(server_state cp-1)
   if [[ "${state}" == ours ]]; then
-    run openstack server delete --wait cp-1
+    run openstack server delete --wait -- cp-1
   fi
   state=$(server_state cp-2)
   if [[ "${state}" == ours ]]; then
-    run openstack server delete --wait cp-2
+    run openstack server delete --wait -- cp-2
   fi
   state=$(server_state worker-0)
   if [[ "${state}" == ours ]]; then
-    run openstack server delete --wait worker-0
+    run openstack server delete --wait -- worker-0
   fi
   state=$(server_state worker-1)
   if [[ "${state}" == ours ]]; then
-    run openstack server delete --wait worker-1
+    run openstack server delete --wait -- worker-1
   fi
   state=$(server_state worker-2)
   if [[ "${state}" == ours ]]; then
-    run openstack server delete --wait worker-2
+    run openstack server delete --wait -- worker-2
   fi
   state=$(server_state pool-0)
   if [[ "${state}" == ours ]]; then
-    run openstack server delete --wait pool-0
+    run openstack server delete --wait -- pool-0
   fi
   state=$(server_state pool-1)
   if [[ "${state}" == ours ]]; then
-    run openstack server delete --wait pool-1
+    run openstack server delete --wait -- pool-1
   fi
 }
 
 delete_ports() {
-  if exists openstack port show prod-cp-0; then
-    run openstack port delete prod-cp-0
+  if exists openstack port show -- prod-cp-0; then
+    run openstack port delete -- prod-cp-0
   fi
-  if exists openstack port show prod-cp-1; then
-    run openstack port delete prod-cp-1
+  if exists openstack port show -- prod-cp-1; then
+    run openstack port delete -- prod-cp-1
   fi
-  if exists openstack port show prod-cp-2; then
-    run openstack port delete prod-cp-2
+  if exists openstack port show -- prod-cp-2; then
+    run openstack port delete -- prod-cp-2
   fi
-  if exists openstack port show prod-worker-0; then
-    run openstack port delete prod-worker-0
+  if exists openstack port show -- prod-worker-0; then
+    run openstack port delete -- prod-worker-0
   fi
-  if exists openstack port show prod-worker-1; then
-    run openstack port delete prod-worker-1
+  if exists openstack port show -- prod-worker-1; then
+    run openstack port delete -- prod-worker-1
   fi
-  if exists openstack port show prod-worker-2; then
-    run openstack port delete prod-worker-2
+  if exists openstack port show -- prod-worker-2; then
+    run openstack port delete -- prod-worker-2
   fi
-  if exists openstack port show prod-pool-0; then
-    run openstack port delete prod-pool-0
+  if exists openstack port show -- prod-pool-0; then
+    run openstack port delete -- prod-pool-0
   fi
-  if exists openstack port show prod-pool-1; then
-    run openstack port delete prod-pool-1
+  if exists openstack port show -- prod-pool-1; then
+    run openstack port delete -- prod-pool-1
   fi
 }
 
 delete_load_balancer() {
-  if ! exists openstack loadbalancer show prod-api && (( ! DRY_RUN )); then
+  if ! exists openstack loadbalancer show -- prod-api && (( ! DRY_RUN )); then
     return 0
   fi
   local vip_port floating
   if (( DRY_RUN )); then
-    run openstack loadbalancer show prod-api -f value -c vip_port_id
-    run openstack floating ip delete '<floating_ip_id>'
+    run openstack loadbalancer show -f value -c vip_port_id -- prod-api
+    run openstack floating ip delete -- '<floating_ip_id>'
   else
-    vip_port=$(openstack loadbalancer show prod-api -f value -c vip_port_id)
+    vip_port=$(openstack loadbalancer show -f value -c vip_port_id -- prod-api)
     for floating in $(openstack floating ip list --port "${vip_port}" -f value -c ID); do
-      run openstack floating ip delete "${floating}"
+      run openstack floating ip delete -- "${floating}"
     done
   fi
-  run openstack loadbalancer delete --cascade --wait prod-api
+  run openstack loadbalancer delete --cascade --wait -- prod-api
 }
 
 delete_security_groups() {
-  if exists openstack security group show prod-control-plane; then
-    run openstack security group delete prod-control-plane
+  if exists openstack security group show -- prod-control-plane; then
+    run openstack security group delete -- prod-control-plane
   fi
-  if exists openstack security group show prod-worker; then
-    run openstack security group delete prod-worker
+  if exists openstack security group show -- prod-worker; then
+    run openstack security group delete -- prod-worker
   fi
 }
 

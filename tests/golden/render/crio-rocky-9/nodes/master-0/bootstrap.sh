@@ -29,6 +29,12 @@ readonly SUCCESS_MARKER="${STATE_DIR}/bootstrap-success"
 readonly FAILURE_MARKER="${STATE_DIR}/bootstrap-failure"
 readonly LOG_FILE=/var/log/kgen-bootstrap.log
 readonly ADMIN_KUBECONFIG=/etc/kubernetes/admin.conf
+readonly KUBEADM_PKI_DIR=/etc/kubernetes/pki
+readonly KGEN_PKI_DIR=/etc/kgen/pki
+# kubeadm's success is recorded only once it exited 0; "attempted" without "succeeded" means an earlier
+# run died part-way, and the node is reset before kubeadm runs again.
+readonly KUBEADM_ATTEMPTED_MARKER="${STATE_DIR}/kubeadm-attempted"
+readonly KUBEADM_SUCCEEDED_MARKER="${STATE_DIR}/kubeadm-init-succeeded"
 CURRENT_STEP=start
 
 # --- Logging, markers, retries -----------------------------------------------------------------------
@@ -105,16 +111,80 @@ check_versions() {
     || fail "kubectl is ${got:-unknown} but the cluster config wants v${KUBERNETES_VERSION}"
 }
 
+# --- kubeadm attempts: success marker, reset of an unfinished attempt ------------------------------------
+# A kubeadm init or join that failed part-way leaves certificates, kubeconfigs, static-pod manifests and
+# etcd data behind, and kubeadm's own preflight refuses to run over them (FileAvailable and DirAvailable
+# checks, cmd/kubeadm/app/preflight/checks.go). So an attempt that did not succeed is undone with
+# kubeadm reset -f before kubeadm runs again.
+reset_unfinished_attempt() {
+  [[ -f "${KUBEADM_ATTEMPTED_MARKER}" ]] || return 0
+  log "an earlier kubeadm attempt on this node did not finish (${KUBEADM_ATTEMPTED_MARKER}); running kubeadm reset -f first"
+  kubeadm reset -f >>"${LOG_FILE}" 2>&1 || fail "kubeadm reset -f failed; see ${LOG_FILE}"
+}
+
+record_kubeadm_success() {
+  printf 'kubeadm %s succeeded at %s\n' "$1" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"${KUBEADM_SUCCEEDED_MARKER}"
+  rm -f "${KUBEADM_ATTEMPTED_MARKER}"
+  log "kubeadm $1 succeeded (${KUBEADM_SUCCEEDED_MARKER})"
+}
+
+# --- The cluster's shared PKI ------------------------------------------------------------------------------
+# cloud-init wrote the cluster's CAs and service-account keys to ${KGEN_PKI_DIR}, outside /etc/kubernetes:
+# kubeadm reset empties ${KUBEADM_PKI_DIR} (cmd/kubeadm/app/cmd/phases/reset/cleanupnode.go). They are
+# copied into kubeadm's folder before every kubeadm init or join: a control-plane join without a
+# certificateKey fails its preflight without them (SharedCertificateExists,
+# cmd/kubeadm/app/phases/certs/certs.go), and kubeadm init would mint a new CA that no node's pinned
+# caCertHashes matches.
+secure_shared_pki() {
+  [[ -d "${KGEN_PKI_DIR}" && -d "${KGEN_PKI_DIR}/etcd" ]] \
+    || fail "${KGEN_PKI_DIR} is missing: cloud-init writes the cluster's CAs there from the user-data"
+  chmod 0700 "${KGEN_PKI_DIR}" "${KGEN_PKI_DIR}/etcd"
+}
+
+restore_shared_pki() {
+  local name
+  for name in ca.crt ca.key etcd/ca.crt etcd/ca.key front-proxy-ca.crt front-proxy-ca.key sa.pub sa.key; do
+    [[ -s "${KGEN_PKI_DIR}/${name}" ]] \
+      || fail "kgen's copy of the shared PKI is incomplete: ${KGEN_PKI_DIR}/${name} is missing or empty (cloud-init writes it from the user-data; re-create the node from its rendered user-data)"
+  done
+  install -d -m 0755 "${KUBEADM_PKI_DIR}" "${KUBEADM_PKI_DIR}/etcd"
+  install -m 0644 "${KGEN_PKI_DIR}/"ca.crt "${KUBEADM_PKI_DIR}/"ca.crt
+  install -m 0600 "${KGEN_PKI_DIR}/"ca.key "${KUBEADM_PKI_DIR}/"ca.key
+  install -m 0644 "${KGEN_PKI_DIR}/"etcd/ca.crt "${KUBEADM_PKI_DIR}/"etcd/ca.crt
+  install -m 0600 "${KGEN_PKI_DIR}/"etcd/ca.key "${KUBEADM_PKI_DIR}/"etcd/ca.key
+  install -m 0644 "${KGEN_PKI_DIR}/"front-proxy-ca.crt "${KUBEADM_PKI_DIR}/"front-proxy-ca.crt
+  install -m 0600 "${KGEN_PKI_DIR}/"front-proxy-ca.key "${KUBEADM_PKI_DIR}/"front-proxy-ca.key
+  install -m 0644 "${KGEN_PKI_DIR}/"sa.pub "${KUBEADM_PKI_DIR}/"sa.pub
+  install -m 0600 "${KGEN_PKI_DIR}/"sa.key "${KUBEADM_PKI_DIR}/"sa.key
+  check_shared_pki "before kubeadm runs"
+  log "restored the cluster's shared PKI into ${KUBEADM_PKI_DIR} from ${KGEN_PKI_DIR}"
+}
+
+# kubeadm must use the cluster's CAs, never mint its own: every shared file must be kgen's.
+check_shared_pki() {
+  local name
+  for name in ca.crt ca.key etcd/ca.crt etcd/ca.key front-proxy-ca.crt front-proxy-ca.key sa.pub sa.key; do
+    [[ -f "${KUBEADM_PKI_DIR}/${name}" && "$(<"${KUBEADM_PKI_DIR}/${name}")" == "$(<"${KGEN_PKI_DIR}/${name}")" ]] \
+      || fail "${KUBEADM_PKI_DIR}/${name} is not the cluster's (${KGEN_PKI_DIR}/${name}) $1; the CA hash every node pins would not match"
+  done
+}
+
 # --- Control plane: init ---------------------------------------------------------------------------------
 kubeadm_init() {
   step "kubeadm init"
-  if [[ -f /etc/kubernetes/manifests/kube-apiserver.yaml && -f "${ADMIN_KUBECONFIG}" ]]; then
-    log "kubeadm init already ran on this node; continuing after it"
-    return 0
+  if [[ -f "${KUBEADM_SUCCEEDED_MARKER}" ]]; then
+    log "kubeadm init already succeeded on this node (${KUBEADM_SUCCEEDED_MARKER}); continuing after it"
+    check_shared_pki "after kubeadm init"
+  else
+    reset_unfinished_attempt
+    restore_shared_pki
+    : >"${KUBEADM_ATTEMPTED_MARKER}"
+    # --skip-token-print keeps the bootstrap token out of the logs.
+    kubeadm init --config "${KUBEADM_CONFIG}" --skip-token-print >>"${LOG_FILE}" 2>&1 \
+      || fail "kubeadm init failed; its output is in ${LOG_FILE}. Running $0 again resets the node (kubeadm reset -f), restores the cluster's PKI and retries the init"
+    check_shared_pki "after kubeadm init"
+    record_kubeadm_success init
   fi
-  # --skip-token-print keeps the bootstrap token out of the logs.
-  kubeadm init --config "${KUBEADM_CONFIG}" --skip-token-print >>"${LOG_FILE}" 2>&1 \
-    || fail "kubeadm init failed; its output is in ${LOG_FILE}"
 }
 
 install_admin_kubeconfig() {
@@ -138,16 +208,50 @@ kubectl_retry() {
   done
 }
 
-# Upstream manifests come from the image when it has them (a golden image stores them under
-# /opt/kgen/cni/calico/v3.31.3); otherwise from the pinned URL.
-manifest_source() {
-  if [[ -f "$2" ]]; then printf '%s\n' "$2"; else printf '%s\n' "$1"; fi
+# fetch_pinned URL SHA256 DEST: make DEST the file at URL whose SHA-256 is the pinned SHA256 (from kgen's
+# version table). A DEST already there with that digest is kept (a golden image, a second run). Otherwise
+# the download goes to a temporary file next to DEST, `sha256sum -c` checks it, and only then it is moved
+# to DEST; a failed download or another digest stops with the URL and both digests, and leaves no file.
+fetch_pinned() {
+  local url=$1 want=$2 dest=$3 tmp got
+  if [[ -f "${dest}" ]]; then
+    if printf '%s  %s\n' "${want}" "${dest}" | sha256sum --check --status; then
+      log "${dest} has the pinned sha256 ${want}"
+      return 0
+    fi
+    log "${dest} does not have the pinned sha256 ${want}; downloading it again"
+  fi
+  tmp=$(mktemp "${dest}.download.XXXXXX")
+  # Redirects may only go to https; the URLs themselves are https (kgen's tests check the table).
+  if ! curl --fail --silent --show-error --location --proto-redir '=https' --retry 5 --retry-delay 3 \
+      --connect-timeout 20 --max-time 900 --output "${tmp}" "${url}"; then
+    rm -f -- "${tmp}"
+    fail "could not download ${url}"
+  fi
+  if ! printf '%s  %s\n' "${want}" "${tmp}" | sha256sum --check --status; then
+    got=$(sha256sum "${tmp}")
+    rm -f -- "${tmp}"
+    fail "${url} does not have the pinned sha256: expected ${want}, got ${got%% *}; the download was discarded"
+  fi
+  chmod 0644 "${tmp}"
+  mv -f -- "${tmp}" "${dest}"
+  log "downloaded ${url} to ${dest} (sha256 ${want})"
+}
+
+# The upstream manifests (the chart for cilium) live under /opt/kgen/cni/calico/v3.31.3: a golden image holds them
+# (the bake checked them) and a stock image's install phase downloaded them. fetch_pinned checks each
+# against its pinned SHA-256 again before use, and downloads one that is missing or different.
+fetch_cni_manifests() {
+  install -d -m 0755 /opt/kgen/cni/calico/v3.31.3
+  fetch_pinned https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/operator-crds.yaml d6193da8ce442328c1a14d3a3bb7ad89fcaceceac5fb293254095fbf736c2499 /opt/kgen/cni/calico/v3.31.3/00-operator-crds.yaml
+  fetch_pinned https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/tigera-operator.yaml 23d4b023fd862741b8c0fe068d27cecd18f27edda93ecc6b4433c7faeb2b940e /opt/kgen/cni/calico/v3.31.3/01-tigera-operator.yaml
 }
 
 apply_cni() {
   step "apply CNI calico v3.31.3"
-  kubectl_retry apply --server-side --force-conflicts -f "$(manifest_source https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/operator-crds.yaml /opt/kgen/cni/calico/v3.31.3/00-operator-crds.yaml)"
-  kubectl_retry apply --server-side --force-conflicts -f "$(manifest_source https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/tigera-operator.yaml /opt/kgen/cni/calico/v3.31.3/01-tigera-operator.yaml)"
+  fetch_cni_manifests
+  kubectl_retry apply --server-side --force-conflicts -f /opt/kgen/cni/calico/v3.31.3/00-operator-crds.yaml
+  kubectl_retry apply --server-side --force-conflicts -f /opt/kgen/cni/calico/v3.31.3/01-tigera-operator.yaml
   kubectl_retry wait --for=condition=Established --timeout=120s \
     crd/installations.operator.tigera.io crd/apiservers.operator.tigera.io
   kubectl_retry apply -f /etc/kgen/cni/custom-resources.yaml
@@ -181,15 +285,18 @@ wait_for_endpoint() {
   log "https://${API_ENDPOINT}/readyz answered"
 }
 
-# Joins are retried, bounded, with kubeadm reset -f in between. Control-plane nodes join one at a
+# Joins are retried, bounded, with kubeadm reset -f in between and the cluster's PKI restored
+# before each attempt (reset empties ${KUBEADM_PKI_DIR}). Control-plane nodes join one at a
 # time: each starts JOIN_DELAY_SECONDS after the endpoint answered (its index x the stagger), and since
 # etcd admits only one learner member at a time, a join that still collides with another member's
 # promotion fails with a learner error and is simply retried after a jittered backoff.
 kubeadm_join() {
-  if [[ -f /etc/kubernetes/kubelet.conf ]]; then
-    log "this node already joined (found /etc/kubernetes/kubelet.conf)"
+  if [[ -f "${KUBEADM_SUCCEEDED_MARKER}" ]]; then
+    log "kubeadm join already succeeded on this node (${KUBEADM_SUCCEEDED_MARKER})"
+    check_shared_pki "after kubeadm join"
     return 0
   fi
+  reset_unfinished_attempt
   if (( JOIN_DELAY_SECONDS > 0 )); then
     log "waiting ${JOIN_DELAY_SECONDS}s so control-plane nodes join one at a time"
     sleep "${JOIN_DELAY_SECONDS}"
@@ -197,10 +304,13 @@ kubeadm_join() {
   local attempt=1 output="${STATE_DIR}/kubeadm-join.out"
   while true; do
     step "kubeadm join (attempt ${attempt}/${JOIN_ATTEMPTS})"
+    restore_shared_pki
+    : >"${KUBEADM_ATTEMPTED_MARKER}"
     if kubeadm join --config "${KUBEADM_CONFIG}" >"${output}" 2>&1; then
       cat "${output}" >>"${LOG_FILE}"
       rm -f "${output}"
-      log "kubeadm join succeeded"
+      check_shared_pki "after kubeadm join"
+      record_kubeadm_success join
       return 0
     fi
     cat "${output}" >>"${LOG_FILE}"
@@ -245,6 +355,7 @@ main() {
     return 0
   fi
   rm -f "${FAILURE_MARKER}"
+  secure_shared_pki
   log "bootstrapping ${NODE_ROLE} node ${NODE_NAME} of cluster ${CLUSTER_NAME}: Kubernetes v${KUBERNETES_VERSION}, image mode ${IMAGE_MODE}, action ${BOOTSTRAP_ACTION}"
   run_install_phase
   run_configure_phase

@@ -29,6 +29,10 @@ readonly SUCCESS_MARKER="${STATE_DIR}/bootstrap-success"
 readonly FAILURE_MARKER="${STATE_DIR}/bootstrap-failure"
 readonly LOG_FILE=/var/log/kgen-bootstrap.log
 readonly ADMIN_KUBECONFIG=/etc/kubernetes/admin.conf
+# kubeadm's success is recorded only once it exited 0; "attempted" without "succeeded" means an earlier
+# run died part-way, and the node is reset before kubeadm runs again.
+readonly KUBEADM_ATTEMPTED_MARKER="${STATE_DIR}/kubeadm-attempted"
+readonly KUBEADM_SUCCEEDED_MARKER="${STATE_DIR}/kubeadm-join-succeeded"
 CURRENT_STEP=start
 
 # --- Logging, markers, retries -----------------------------------------------------------------------
@@ -105,16 +109,21 @@ check_versions() {
     || fail "kubectl is ${got:-unknown} but the cluster config wants v${KUBERNETES_VERSION}"
 }
 
-# --- Control plane: init ---------------------------------------------------------------------------------
-kubeadm_init() {
-  step "kubeadm init"
-  if [[ -f /etc/kubernetes/manifests/kube-apiserver.yaml && -f "${ADMIN_KUBECONFIG}" ]]; then
-    log "kubeadm init already ran on this node; continuing after it"
-    return 0
-  fi
-  # --skip-token-print keeps the bootstrap token out of the logs.
-  kubeadm init --config "${KUBEADM_CONFIG}" --skip-token-print >>"${LOG_FILE}" 2>&1 \
-    || fail "kubeadm init failed; its output is in ${LOG_FILE}"
+# --- kubeadm attempts: success marker, reset of an unfinished attempt ------------------------------------
+# A kubeadm init or join that failed part-way leaves certificates, kubeconfigs, static-pod manifests and
+# etcd data behind, and kubeadm's own preflight refuses to run over them (FileAvailable and DirAvailable
+# checks, cmd/kubeadm/app/preflight/checks.go). So an attempt that did not succeed is undone with
+# kubeadm reset -f before kubeadm runs again.
+reset_unfinished_attempt() {
+  [[ -f "${KUBEADM_ATTEMPTED_MARKER}" ]] || return 0
+  log "an earlier kubeadm attempt on this node did not finish (${KUBEADM_ATTEMPTED_MARKER}); running kubeadm reset -f first"
+  kubeadm reset -f >>"${LOG_FILE}" 2>&1 || fail "kubeadm reset -f failed; see ${LOG_FILE}"
+}
+
+record_kubeadm_success() {
+  printf 'kubeadm %s succeeded at %s\n' "$1" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"${KUBEADM_SUCCEEDED_MARKER}"
+  rm -f "${KUBEADM_ATTEMPTED_MARKER}"
+  log "kubeadm $1 succeeded (${KUBEADM_SUCCEEDED_MARKER})"
 }
 
 install_admin_kubeconfig() {
@@ -160,10 +169,11 @@ wait_for_endpoint() {
 # etcd admits only one learner member at a time, a join that still collides with another member's
 # promotion fails with a learner error and is simply retried after a jittered backoff.
 kubeadm_join() {
-  if [[ -f /etc/kubernetes/kubelet.conf ]]; then
-    log "this node already joined (found /etc/kubernetes/kubelet.conf)"
+  if [[ -f "${KUBEADM_SUCCEEDED_MARKER}" ]]; then
+    log "kubeadm join already succeeded on this node (${KUBEADM_SUCCEEDED_MARKER})"
     return 0
   fi
+  reset_unfinished_attempt
   if (( JOIN_DELAY_SECONDS > 0 )); then
     log "waiting ${JOIN_DELAY_SECONDS}s so control-plane nodes join one at a time"
     sleep "${JOIN_DELAY_SECONDS}"
@@ -171,10 +181,11 @@ kubeadm_join() {
   local attempt=1 output="${STATE_DIR}/kubeadm-join.out"
   while true; do
     step "kubeadm join (attempt ${attempt}/${JOIN_ATTEMPTS})"
+    : >"${KUBEADM_ATTEMPTED_MARKER}"
     if kubeadm join --config "${KUBEADM_CONFIG}" >"${output}" 2>&1; then
       cat "${output}" >>"${LOG_FILE}"
       rm -f "${output}"
-      log "kubeadm join succeeded"
+      record_kubeadm_success join
       return 0
     fi
     cat "${output}" >>"${LOG_FILE}"

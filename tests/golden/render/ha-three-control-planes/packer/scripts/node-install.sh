@@ -60,28 +60,60 @@ KGEN_EOF
 }
 
 install_packages() {
+  # nftables: the configure phase's block of the metadata service for pods.
+  local packages=(cri-tools kubernetes-cni ca-certificates nftables)
+  # EL9 images often ship curl-minimal, which conflicts with the full curl package: "dnf install curl"
+  # fails there (rocky-linux/sig-cloud-instance-images#41, voxpupuli/beaker#1732), and --allowerasing
+  # could remove more than curl-minimal. Either one does what the scripts need.
+  if rpm -q --quiet curl || rpm -q --quiet curl-minimal; then
+    log "curl or curl-minimal is installed already: not asking dnf for curl"
+  else
+    packages+=(curl)
+  fi
   # DNF 5 spells the option --setopt=disable_excludes=...; DNF 4 (EL9) takes --disableexcludes.
   dnf install -y --disableexcludes=kubernetes \
     "kubelet-${KUBERNETES_VERSION}" "kubeadm-${KUBERNETES_VERSION}" "kubectl-${KUBERNETES_VERSION}" \
-    cri-tools kubernetes-cni curl ca-certificates
+    "${packages[@]}"
   dnf install -y --disableexcludes=docker-ce-stable "containerd.io-${CONTAINERD_VERSION}"
   log "installed kubelet, kubeadm, kubectl ${KUBERNETES_VERSION} and containerd.io ${CONTAINERD_VERSION} (held by exclude=)"
 }
 
-# The CNI's upstream manifests go under /opt/kgen/cni/, so the first boot of a golden image needs no
-# network for them.
+# fetch_pinned URL SHA256 DEST: make DEST the file at URL whose SHA-256 is the pinned SHA256 (from kgen's
+# version table). A DEST already there with that digest is kept (a golden image, a second run). Otherwise
+# the download goes to a temporary file next to DEST, `sha256sum -c` checks it, and only then it is moved
+# to DEST; a failed download or another digest stops with the URL and both digests, and leaves no file.
+fetch_pinned() {
+  local url=$1 want=$2 dest=$3 tmp got
+  if [[ -f "${dest}" ]]; then
+    if printf '%s  %s\n' "${want}" "${dest}" | sha256sum --check --status; then
+      log "${dest} has the pinned sha256 ${want}"
+      return 0
+    fi
+    log "${dest} does not have the pinned sha256 ${want}; downloading it again"
+  fi
+  tmp=$(mktemp "${dest}.download.XXXXXX")
+  # Redirects may only go to https; the URLs themselves are https (kgen's tests check the table).
+  if ! curl --fail --silent --show-error --location --proto-redir '=https' --retry 5 --retry-delay 3 \
+      --connect-timeout 20 --max-time 900 --output "${tmp}" "${url}"; then
+    rm -f -- "${tmp}"
+    die "could not download ${url}"
+  fi
+  if ! printf '%s  %s\n' "${want}" "${tmp}" | sha256sum --check --status; then
+    got=$(sha256sum "${tmp}")
+    rm -f -- "${tmp}"
+    die "${url} does not have the pinned sha256: expected ${want}, got ${got%% *}; the download was discarded"
+  fi
+  chmod 0644 "${tmp}"
+  mv -f -- "${tmp}" "${dest}"
+  log "downloaded ${url} to ${dest} (sha256 ${want})"
+}
+
+# The CNI's upstream manifests go under /opt/kgen/cni/calico/v3.31.3, each checked against its pinned SHA-256, so
+# the first boot of a golden image needs no network for them.
 fetch_cni_manifests() {
   install -d -m 0755 /opt/kgen/cni/calico/v3.31.3
-  if [[ ! -s /opt/kgen/cni/calico/v3.31.3/00-operator-crds.yaml ]]; then
-    curl -fsSL --retry 5 --retry-delay 3 -o /opt/kgen/cni/calico/v3.31.3/00-operator-crds.yaml.tmp https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/operator-crds.yaml
-    mv /opt/kgen/cni/calico/v3.31.3/00-operator-crds.yaml.tmp /opt/kgen/cni/calico/v3.31.3/00-operator-crds.yaml
-    log "downloaded https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/operator-crds.yaml"
-  fi
-  if [[ ! -s /opt/kgen/cni/calico/v3.31.3/01-tigera-operator.yaml ]]; then
-    curl -fsSL --retry 5 --retry-delay 3 -o /opt/kgen/cni/calico/v3.31.3/01-tigera-operator.yaml.tmp https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/tigera-operator.yaml
-    mv /opt/kgen/cni/calico/v3.31.3/01-tigera-operator.yaml.tmp /opt/kgen/cni/calico/v3.31.3/01-tigera-operator.yaml
-    log "downloaded https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/tigera-operator.yaml"
-  fi
+  fetch_pinned https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/operator-crds.yaml d6193da8ce442328c1a14d3a3bb7ad89fcaceceac5fb293254095fbf736c2499 /opt/kgen/cni/calico/v3.31.3/00-operator-crds.yaml
+  fetch_pinned https://raw.githubusercontent.com/projectcalico/calico/v3.31.3/manifests/tigera-operator.yaml 23d4b023fd862741b8c0fe068d27cecd18f27edda93ecc6b4433c7faeb2b940e /opt/kgen/cni/calico/v3.31.3/01-tigera-operator.yaml
 }
 
 # Record what this node holds; a golden image's first boot compares it with the cluster config.

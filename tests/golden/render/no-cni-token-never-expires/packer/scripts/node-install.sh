@@ -65,17 +65,16 @@ add_repositories() {
 
 install_packages() {
   "${APT[@]}" update
+  # nftables: the configure phase's block of the metadata service for pods.
   # Pin the exact upstream version and glob the package revision (pkgs.k8s.io has shipped -1.1 and
   # -2.1 revisions); --allow-change-held-packages lets a re-run confirm held packages.
   "${APT[@]}" install --allow-change-held-packages --no-install-recommends \
     "kubelet=${KUBERNETES_VERSION}-*" "kubeadm=${KUBERNETES_VERSION}-*" "kubectl=${KUBERNETES_VERSION}-*" \
-    cri-tools kubernetes-cni "containerd.io=${CONTAINERD_VERSION}-*" curl ca-certificates
+    cri-tools kubernetes-cni "containerd.io=${CONTAINERD_VERSION}-*" curl ca-certificates nftables
   apt-mark hold kubelet kubeadm kubectl containerd.io >/dev/null
   log "installed and held kubelet, kubeadm, kubectl ${KUBERNETES_VERSION} and containerd.io ${CONTAINERD_VERSION}"
 }
 
-# The CNI's upstream manifests go under /opt/kgen/cni/, so the first boot of a golden image needs no
-# network for them.
 
 # Record what this node holds; a golden image's first boot compares it with the cluster config.
 write_image_manifest() {

@@ -79,7 +79,68 @@ KGEN_EOF
   done
 }
 
-# 4. Forwarding and bridge sysctls, persisted and applied.
+# 4. Before forwarding is on: pods (forwarded traffic) cannot reach the cloud metadata service, which
+#    serves this node's user-data; the node itself and host-network pods still can.
+block_metadata_from_pods() {
+  local rules=/etc/kgen/nftables/metadata-block.nft unit=kgen-metadata-block.service
+  local table=kgen_metadata address=169.254.169.254 rules_changed
+  command -v nft >/dev/null 2>&1 || die "nft is missing (package nftables): pods could reach ${address}"
+  CHANGED=0
+  write_file "${rules}" 0644 <<'KGEN_EOF'
+#!/usr/sbin/nft -f
+# Written by kgen 0.1.0 (kgen-metadata-block.service loads it at boot): pods (forwarded traffic) cannot
+# reach the metadata service, which serves this node's user-data; the node itself still can.
+table inet kgen_metadata
+delete table inet kgen_metadata
+table inet kgen_metadata {
+  chain forward {
+    type filter hook forward priority filter - 10; policy accept;
+    ip daddr 169.254.169.254 counter drop
+  }
+}
+KGEN_EOF
+  rules_changed=${CHANGED}
+  CHANGED=0
+  write_file /etc/systemd/system/kgen-metadata-block.service 0644 <<'KGEN_EOF'
+# Written by kgen 0.1.0: re-render instead of editing.
+[Unit]
+Description=kgen: pods cannot reach the metadata service (169.254.169.254)
+DefaultDependencies=no
+Wants=network-pre.target
+Before=network-pre.target shutdown.target kubelet.service containerd.service crio.service
+After=local-fs.target nftables.service firewalld.service
+Conflicts=shutdown.target
+PartOf=nftables.service
+ReloadPropagatedFrom=nftables.service
+ConditionPathExists=/etc/kgen/nftables/metadata-block.nft
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/nft -f /etc/kgen/nftables/metadata-block.nft
+ExecReload=/usr/sbin/nft -f /etc/kgen/nftables/metadata-block.nft
+
+[Install]
+WantedBy=sysinit.target
+KGEN_EOF
+  if [[ "${CHANGED}" == 1 ]]; then
+    systemctl daemon-reload
+  fi
+  if [[ "$(systemctl is-enabled "${unit}" 2>/dev/null || true)" != enabled ]]; then
+    systemctl enable "${unit}" >/dev/null 2>&1
+    log "enabled ${unit}"
+  fi
+  if [[ "${rules_changed}" == 1 ]] || ! nft list table inet "${table}" >/dev/null 2>&1; then
+    nft -f "${rules}"
+    log "loaded ${rules}: pods cannot reach ${address}"
+  fi
+  if ! systemctl is-active --quiet "${unit}"; then
+    systemctl start "${unit}"
+    log "started ${unit}"
+  fi
+}
+
+# 5. Forwarding and bridge sysctls, persisted and applied.
 sysctls() {
   write_file /etc/sysctl.d/99-kgen-kubernetes.conf 0644 <<'KGEN_EOF'
 # Written by kgen: pods are routed through the node, and bridged traffic must pass iptables.
@@ -97,7 +158,7 @@ KGEN_EOF
   done
 }
 
-# 5. containerd: a complete config for the installed major version, with SystemdCgroup = true and
+# 6. containerd: a complete config for the installed major version, with SystemdCgroup = true and
 #    kubeadm's pause image as the sandbox image.
 runtime_config() {
   command -v containerd >/dev/null 2>&1 || die "containerd is not installed"
@@ -152,7 +213,7 @@ KGEN_EOF
   fi
 }
 
-# 6. crictl talks to the container runtime.
+# 7. crictl talks to the container runtime.
 crictl_config() {
   write_file /etc/crictl.yaml 0644 <<'KGEN_EOF'
 runtime-endpoint: unix:///var/run/containerd/containerd.sock
@@ -161,7 +222,7 @@ timeout: 10
 KGEN_EOF
 }
 
-# 7. The kubelet starts at boot (it waits, restarting, until kubeadm gives it a config).
+# 8. The kubelet starts at boot (it waits, restarting, until kubeadm gives it a config).
 enable_kubelet() {
   systemctl cat kubelet.service >/dev/null 2>&1 || die "kubelet.service is missing: install the kubelet first"
   if [[ "$(systemctl is-enabled kubelet 2>/dev/null || true)" != enabled ]]; then
@@ -170,7 +231,7 @@ enable_kubelet() {
   fi
 }
 
-# 8. firewalld, when active, opens the node's ports; any other firewall is left alone.
+# 9. firewalld, when active, opens the node's ports; any other firewall is left alone.
 open_firewall() {
   if [[ "${ROLE}" == image ]]; then
     log "baking an image: firewall rules are left to the nodes"
@@ -212,6 +273,7 @@ open_firewall() {
 
 disable_swap
 kernel_modules
+block_metadata_from_pods
 sysctls
 runtime_config
 crictl_config

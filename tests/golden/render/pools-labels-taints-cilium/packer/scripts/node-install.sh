@@ -65,37 +65,62 @@ add_repositories() {
 
 install_packages() {
   "${APT[@]}" update
+  # nftables: the configure phase's block of the metadata service for pods.
   # Pin the exact upstream version and glob the package revision (pkgs.k8s.io has shipped -1.1 and
   # -2.1 revisions); --allow-change-held-packages lets a re-run confirm held packages.
   "${APT[@]}" install --allow-change-held-packages --no-install-recommends \
     "kubelet=${KUBERNETES_VERSION}-*" "kubeadm=${KUBERNETES_VERSION}-*" "kubectl=${KUBERNETES_VERSION}-*" \
-    cri-tools kubernetes-cni "containerd.io=${CONTAINERD_VERSION}-*" curl ca-certificates
+    cri-tools kubernetes-cni "containerd.io=${CONTAINERD_VERSION}-*" curl ca-certificates nftables
   apt-mark hold kubelet kubeadm kubectl containerd.io >/dev/null
   log "installed and held kubelet, kubeadm, kubectl ${KUBERNETES_VERSION} and containerd.io ${CONTAINERD_VERSION}"
 }
 
-# The CNI's upstream manifests go under /opt/kgen/cni/, so the first boot of a golden image needs no
-# network for them.
-fetch_cni_manifests() {
-  install -d -m 0755 /opt/kgen/cni/cilium/1.18.4
-  if [[ ! -s /opt/kgen/cni/cilium/1.18.4/00-cilium-1.18.4.tgz ]]; then
-    curl -fsSL --retry 5 --retry-delay 3 -o /opt/kgen/cni/cilium/1.18.4/00-cilium-1.18.4.tgz.tmp https://helm.cilium.io/cilium-1.18.4.tgz
-    mv /opt/kgen/cni/cilium/1.18.4/00-cilium-1.18.4.tgz.tmp /opt/kgen/cni/cilium/1.18.4/00-cilium-1.18.4.tgz
-    log "downloaded https://helm.cilium.io/cilium-1.18.4.tgz"
+# fetch_pinned URL SHA256 DEST: make DEST the file at URL whose SHA-256 is the pinned SHA256 (from kgen's
+# version table). A DEST already there with that digest is kept (a golden image, a second run). Otherwise
+# the download goes to a temporary file next to DEST, `sha256sum -c` checks it, and only then it is moved
+# to DEST; a failed download or another digest stops with the URL and both digests, and leaves no file.
+fetch_pinned() {
+  local url=$1 want=$2 dest=$3 tmp got
+  if [[ -f "${dest}" ]]; then
+    if printf '%s  %s\n' "${want}" "${dest}" | sha256sum --check --status; then
+      log "${dest} has the pinned sha256 ${want}"
+      return 0
+    fi
+    log "${dest} does not have the pinned sha256 ${want}; downloading it again"
   fi
+  tmp=$(mktemp "${dest}.download.XXXXXX")
+  # Redirects may only go to https; the URLs themselves are https (kgen's tests check the table).
+  if ! curl --fail --silent --show-error --location --proto-redir '=https' --retry 5 --retry-delay 3 \
+      --connect-timeout 20 --max-time 900 --output "${tmp}" "${url}"; then
+    rm -f -- "${tmp}"
+    die "could not download ${url}"
+  fi
+  if ! printf '%s  %s\n' "${want}" "${tmp}" | sha256sum --check --status; then
+    got=$(sha256sum "${tmp}")
+    rm -f -- "${tmp}"
+    die "${url} does not have the pinned sha256: expected ${want}, got ${got%% *}; the download was discarded"
+  fi
+  chmod 0644 "${tmp}"
+  mv -f -- "${tmp}" "${dest}"
+  log "downloaded ${url} to ${dest} (sha256 ${want})"
 }
 
-# Cilium installs from its Helm chart; put the pinned helm on the node, checked against its published
-# SHA-256.
+# The CNI's upstream manifests go under /opt/kgen/cni/cilium/1.18.4, each checked against its pinned SHA-256, so
+# the first boot of a golden image needs no network for them.
+fetch_cni_manifests() {
+  install -d -m 0755 /opt/kgen/cni/cilium/1.18.4
+  fetch_pinned https://helm.cilium.io/cilium-1.18.4.tgz c361ca567b319af64b82736ab4c5927a201b1f5dbae4e909c7aeaabce0571299 /opt/kgen/cni/cilium/1.18.4/00-cilium-1.18.4.tgz
+}
+
+# Cilium installs from its Helm chart; put the pinned helm on the node, checked against its pinned
+# SHA-256 before it is unpacked.
 install_helm() {
   if command -v helm >/dev/null 2>&1 && [[ "$(helm version --template '{{ .Version }}' 2>/dev/null)" == v3.19.0 ]]; then
     return 0
   fi
   local dir
   dir=$(mktemp -d)
-  curl -fsSL --retry 5 -o "${dir}/helm.tar.gz" https://get.helm.sh/helm-v3.19.0-linux-amd64.tar.gz
-  curl -fsSL --retry 5 -o "${dir}/helm.tar.gz.sha256sum" https://get.helm.sh/helm-v3.19.0-linux-amd64.tar.gz.sha256sum
-  (cd "${dir}" && printf '%s  helm.tar.gz\n' "$(awk '{print $1}' helm.tar.gz.sha256sum)" | sha256sum -c --quiet -)
+  fetch_pinned https://get.helm.sh/helm-v3.19.0-linux-amd64.tar.gz a7f81ce08007091b86d8bd696eb4d86b8d0f2e1b9f6c714be62f82f96a594496 "${dir}/helm.tar.gz"
   tar -xzf "${dir}/helm.tar.gz" -C "${dir}" linux-amd64/helm
   install -m 0755 "${dir}/linux-amd64/helm" /usr/local/bin/helm
   rm -rf "${dir}"

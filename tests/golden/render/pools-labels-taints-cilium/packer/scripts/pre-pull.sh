@@ -18,7 +18,8 @@ readonly KUBERNETES_VERSION=1.33.7
 readonly CRI_SOCKET=unix:///var/run/containerd/containerd.sock
 readonly RUNTIME_SERVICE=containerd
 readonly PROXY_DROPIN=/etc/systemd/system/containerd.service.d/90-kgen-bake-proxy.conf
-# The CNI's images and those of the add-ons the config turns on (kube-vip, the OpenStack cloud provider).
+# The CNI's images and those of the add-ons the config turns on (kube-vip, the OpenStack cloud provider),
+# under the exact names the first boot asks for (kgen's image table, generator/images.py).
 readonly OTHER_IMAGES=(quay.io/cilium/cilium:v1.18.4 quay.io/cilium/operator-generic:v1.18.4 quay.io/cilium/cilium-envoy:v1.34.10-1762597008-ff7ae7d623be00078865cff1b0672cc5d9bfc6d5)
 
 # retry COMMAND...: up to 5 attempts with a growing pause (registries throttle and time out).

@@ -26,7 +26,8 @@ readonly RUNTIME_VERSION=2.1.5
 readonly RUNTIME_PACKAGE=containerd.io
 readonly PAUSE_IMAGE=registry.k8s.io/pause:3.10.1
 readonly IMAGE_MANIFEST=/etc/kgen/image.json
-# kubeadm's images for v1.34.3 (kgen's version table), and every image the bake pre-pulls.
+# kubeadm's images for v1.34.3 (kgen's version table), and every image the bake pre-pulls
+# (kgen's image table, generator/images.py: the names the first boot asks for).
 readonly CONTROL_PLANE_IMAGES=(
   registry.k8s.io/coredns/coredns:v1.12.1
   registry.k8s.io/etcd:3.6.5-0
@@ -37,17 +38,14 @@ readonly CONTROL_PLANE_IMAGES=(
   registry.k8s.io/pause:3.10.1
 )
 readonly EXPECTED_IMAGES=(
-  docker.io/calico/apiserver:v3.31.3
-  docker.io/calico/cni:v3.31.3
-  docker.io/calico/csi:v3.31.3
-  docker.io/calico/goldmane:v3.31.3
-  docker.io/calico/kube-controllers:v3.31.3
-  docker.io/calico/node-driver-registrar:v3.31.3
-  docker.io/calico/node:v3.31.3
-  docker.io/calico/pod2daemon-flexvol:v3.31.3
-  docker.io/calico/typha:v3.31.3
-  docker.io/calico/whisker-backend:v3.31.3
-  docker.io/calico/whisker:v3.31.3
+  quay.io/calico/apiserver:v3.31.3
+  quay.io/calico/cni:v3.31.3
+  quay.io/calico/csi:v3.31.3
+  quay.io/calico/kube-controllers:v3.31.3
+  quay.io/calico/node-driver-registrar:v3.31.3
+  quay.io/calico/node:v3.31.3
+  quay.io/calico/pod2daemon-flexvol:v3.31.3
+  quay.io/calico/typha:v3.31.3
   quay.io/tigera/operator:v1.40.3
   registry.k8s.io/coredns/coredns:v1.12.1
   registry.k8s.io/etcd:3.6.5-0
@@ -63,17 +61,14 @@ EXPECTED_MANIFEST=$(cat <<'KGEN_EOF'
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
   "images": [
-    "docker.io/calico/apiserver:v3.31.3",
-    "docker.io/calico/cni:v3.31.3",
-    "docker.io/calico/csi:v3.31.3",
-    "docker.io/calico/goldmane:v3.31.3",
-    "docker.io/calico/kube-controllers:v3.31.3",
-    "docker.io/calico/node-driver-registrar:v3.31.3",
-    "docker.io/calico/node:v3.31.3",
-    "docker.io/calico/pod2daemon-flexvol:v3.31.3",
-    "docker.io/calico/typha:v3.31.3",
-    "docker.io/calico/whisker-backend:v3.31.3",
-    "docker.io/calico/whisker:v3.31.3",
+    "quay.io/calico/apiserver:v3.31.3",
+    "quay.io/calico/cni:v3.31.3",
+    "quay.io/calico/csi:v3.31.3",
+    "quay.io/calico/kube-controllers:v3.31.3",
+    "quay.io/calico/node-driver-registrar:v3.31.3",
+    "quay.io/calico/node:v3.31.3",
+    "quay.io/calico/pod2daemon-flexvol:v3.31.3",
+    "quay.io/calico/typha:v3.31.3",
     "quay.io/tigera/operator:v1.40.3",
     "registry.k8s.io/coredns/coredns:v1.12.1",
     "registry.k8s.io/etcd:3.6.5-0",
@@ -270,7 +265,7 @@ check_images() {
     fail "images in crictl images that the bake did not pre-pull: $(tr '\n' ' ' <<<"${extra}")"
   fi
   if [[ -z "${missing}${extra}" ]]; then
-    pass "crictl images lists exactly the 19 pre-pulled images"
+    pass "crictl images lists exactly the 16 pre-pulled images"
   fi
 }
 
@@ -330,6 +325,29 @@ check_node() {
   done
 }
 
+# --- Pods are cut off from the cloud metadata service (the configure phase's nftables block). ------
+check_metadata_block() {
+  local unit=kgen-metadata-block.service rules=/etc/kgen/nftables/metadata-block.nft table=kgen_metadata
+  if ! command -v nft >/dev/null 2>&1; then
+    fail "nft is not installed (package nftables): nodes could not keep pods away from the metadata service"
+    return 0
+  fi
+  pass "nft is installed: $(nft --version 2>/dev/null || true)"
+  if [[ ! -s "${rules}" ]]; then
+    fail "${rules} is missing: pods could read the node's user-data from the metadata service"
+  elif ! nft -c -f "${rules}" >/dev/null 2>&1; then
+    fail "${rules} does not load (nft -c -f ${rules})"
+  else
+    pass "${rules} loads"
+  fi
+  expect "${unit} enabled (loads the block at boot)" "$(systemctl is-enabled "${unit}" 2>/dev/null || true)" enabled
+  if nft list table inet "${table}" >/dev/null 2>&1; then
+    pass "nftables table inet ${table} is loaded"
+  else
+    fail "nftables table inet ${table} is not loaded"
+  fi
+}
+
 # --- Image hygiene, after sysprep: nothing that must be unique per node or that let the build in. ---
 check_hygiene() {
   local keys home
@@ -384,6 +402,7 @@ main() {
   check_cni_manifests
   check_image_manifest
   check_node
+  check_metadata_block
   if [[ "${STAGE}" == final ]]; then
     check_hygiene
   else
