@@ -36,6 +36,9 @@ APT_PACKAGES = {
     "e2fsprogs": "mkfs.ext4",
     "genisoimage": "genisoimage",
     "systemd": "systemd-analyze",
+    "nftables": "nft",
+    "iproute2": "ip",
+    "util-linux": "unshare",
 }
 
 
