@@ -184,7 +184,7 @@ def _attention(item: BundleItem) -> str:
         state = f"the {item.description} ({item.name}) expires on {when}, in {item.days_left} days"
     return (
         f"{state}: kubeadm cannot renew a CA (`kubeadm certs renew` renews only the certificates a CA "
-        "signed); plan a CA rotation (kubernetes.io, \"Manual Rotation of CA Certificates\") before then"
+        'signed); plan a CA rotation (kubernetes.io, "Manual Rotation of CA Certificates") before then'
     )
 
 

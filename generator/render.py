@@ -6,7 +6,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from generator import __version__, certs, cloudinit, etcd_backup, kubevip, openstack, packer, prepare, templating, yamldump
+from generator import (
+    __version__,
+    certs,
+    cloudinit,
+    etcd_backup,
+    kubevip,
+    openstack,
+    packer,
+    prepare,
+    templating,
+    yamldump,
+)
 from generator.cni import RENDERED_DIR
 from generator.plan import KGEN_PKI_DIR, PKI_DIR, ClusterPlan, GuestFile, NodePlan
 from generator.tree import PUBLIC_MODE, SECRET_MODE, OutputFile

@@ -822,6 +822,8 @@ CA_VALIDITY = 10 * 365 * DAY
 # plus the global --rootfs and -v); check-expiration also has kubeadm's output flags.
 CERTS_VALUE_FLAGS = ("config", "cert-dir", "kubeconfig", "rootfs", "v")
 OUTPUT_FORMATS = ("text", "json", "yaml")
+# FetchInitConfigurationFromCluster's first line (cmd/kubeadm/app/util/config/cluster.go).
+READING_CONFIG = '[{prefix}] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...'
 
 
 def certs_args(args: list[str], *, output: bool, command: str) -> dict[str, str]:
@@ -893,7 +895,9 @@ def expiration_info(env: dict[str, str]) -> dict[str, Any]:
             certificates.append({"name": name, "expirationDate": None, "residualTime": 0,
                                  "externallyManaged": False, "missing": True})  # fmt: skip
             continue
-        end = renewed.get(name) or (now + overrides[name] * DAY if name in overrides else not_after(path, LEAF_VALIDITY))
+        end = renewed.get(name) or (
+            now + overrides[name] * DAY if name in overrides else not_after(path, LEAF_VALIDITY)
+        )
         certificates.append({"name": name, "expirationDate": rfc3339(end), "residualTime": int(end - now),
                              "externallyManaged": False, "caName": ca, "missing": False})  # fmt: skip
     authorities = []
@@ -979,8 +983,8 @@ def cmd_certs(rest: list[str], env: dict[str, str]) -> int:
         fmt = values.get("output", "text")
         if fmt not in OUTPUT_FORMATS:
             raise StandinError(
-                f'could not construct output printer: unable to match a printer suitable for the output format "{fmt}", '
-                "allowed formats are: json,jsonpath,jsonpath-as-json,jsonpath-file,text,yaml"
+                "could not construct output printer: unable to match a printer suitable for the output format "
+                f'"{fmt}", allowed formats are: json,jsonpath,jsonpath-as-json,jsonpath-file,text,yaml'
             )
         info = expiration_info(env)
         if fmt == "json":  # printers.JSONPrinter: four-space indentation
@@ -990,7 +994,7 @@ def cmd_certs(rest: list[str], env: dict[str, str]) -> int:
 
             print(yaml.safe_dump(info, sort_keys=False), end="")
         else:
-            print('[check-expiration] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...')
+            print(READING_CONFIG.format(prefix="check-expiration"))
             print()
             print_expiration_text(info)
         return 0
@@ -1002,7 +1006,7 @@ def cmd_certs(rest: list[str], env: dict[str, str]) -> int:
     if target != "all" and target not in names:
         raise StandinError(f'unknown command "{target}" for "kubeadm certs renew"')
     certs_args(rest[2:], output=False, command=f"renew {target}")
-    print('[renew] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...')
+    print(READING_CONFIG.format(prefix="renew"))
     print()
     if env.get("STANDIN_CERTS_RENEW_FAIL") == "1":
         raise StandinError(f"failure loading {PKI_DIR}/ca.key: couldn't load the private key file")
