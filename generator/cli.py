@@ -1,7 +1,9 @@
 """The ``kgen`` command line: a thin shell over :mod:`generator.pipeline`.
 
 Exit codes (one map, :func:`exit_code_for`): 0 ok, 1 invalid input or user error, 2 usage,
-3 drift found by ``render --check``. A user's mistake never shows a traceback."""
+3 drift found by ``render --check``. A user's mistake never shows a traceback. ``certs check`` exits 0
+when every CA is valid for more than the warning window and when one expires within it (the
+warning is printed, and is ``"status": "warning"`` in ``-o json``), and 1 when a CA has expired."""
 
 from __future__ import annotations
 
@@ -353,6 +355,39 @@ def join_command(
 def schema() -> None:
     """Print the cluster config's JSON Schema."""
     sys.stdout.write((schemas_dir() / "cluster.schema.json").read_text(encoding="utf-8"))
+
+
+# --- kgen-certs (issue 14): `kgen certs check` ----------------------------------------------------------
+
+certs_app = typer.Typer(help="Certificates: when the cluster's CAs expire.", no_args_is_help=True)
+app.add_typer(certs_app, name="certs")
+
+
+@certs_app.command("check")
+@handle_errors
+def certs_check(
+    config: Annotated[Path, typer.Argument(help="The cluster config.", readable=False)],
+    secrets: Annotated[
+        Path | None,
+        typer.Option(
+            "--secrets", help="Secrets bundle (default: <config-stem>.secrets.yaml beside the config).", readable=False
+        ),
+    ] = None,
+    output: Annotated[OutputFormat, typer.Option("-o", "--output", help="text or json.")] = OutputFormat.text,
+    warn_days: Annotated[
+        int, typer.Option("--warn-days", min=1, max=3650, help="Warn when a CA expires within this many days.")
+    ] = 90,
+) -> None:
+    """Report when each CA in the secrets bundle expires (cluster, etcd and front-proxy CA) and that the
+    service-account key has no expiry. Warns within --warn-days (exit 0); exits 1 if a CA has expired."""
+    report = pipeline.check_certificates(config, secrets_path=secrets, warn_days=warn_days)
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        for line in report.lines():
+            typer.echo(line)
+    if report.status == "expired":
+        raise typer.Exit(EXIT_INVALID)
 
 
 def run() -> None:

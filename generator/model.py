@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from generator.certs import DEFAULT_RENEWAL, CertificateRenewal
+from generator.certs import settings as certificate_renewal_settings
 from generator.etcd_backup import EtcdBackup
 from generator.etcd_backup import settings as etcd_backup_settings
 from generator.load import Document
@@ -135,6 +137,8 @@ class Cluster:
     runtime: Runtime
     etcd_backup: EtcdBackup
     openstack: OpenStack | None
+    # kgen-certs (issue 14): spec.certificates, the renewal timer on control-plane nodes.
+    certificate_renewal: CertificateRenewal = DEFAULT_RENEWAL
 
     @property
     def cri_socket(self) -> str:
@@ -283,4 +287,5 @@ def build(doc: Document) -> Cluster:
         runtime=_runtime(spec, kubernetes),
         etcd_backup=etcd_backup_settings(spec),
         openstack=openstack_settings(spec),
+        certificate_renewal=certificate_renewal_settings(spec),
     )

@@ -3,11 +3,12 @@ functions with keyword-only options. The CLI is a thin shell over these."""
 
 from __future__ import annotations
 
+import datetime
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import model, placeholder, plan, render, secrets, write
+from generator import certs, model, placeholder, plan, render, secrets, write
 from generator.errors import ConfigInvalid, DriftFound, Problem, RenderError, UserError, errors_only
 from generator.load import Document, KeyPath, load
 from generator.rawconfig import expanded_nodes
@@ -233,3 +234,21 @@ def join_command(config_path: Path, *, secrets_path: Path | None = None) -> str:
         f"kubeadm join {cluster.endpoint} --token {bundle.bootstrap_token} "
         f"--discovery-token-ca-cert-hash {bundle.ca_cert_hash}"
     )
+
+
+# --- kgen-certs (issue 14): `kgen certs check` ----------------------------------------------------------
+
+
+def check_certificates(
+    config_path: Path,
+    *,
+    secrets_path: Path | None = None,
+    now: datetime.datetime | None = None,
+    warn_days: int = certs.CA_WARN_DAYS,
+) -> certs.BundleReport:
+    """When each CA in the cluster's secrets bundle expires (and that the service-account key does not).
+    The bundle is found like `kgen render` finds it; it must exist."""
+    cluster = load_cluster(config_path).cluster
+    path = secrets_path or secrets.default_path(config_path)
+    bundle = load_secrets(config_path, cluster, secrets_path)
+    return certs.check_bundle(bundle, secrets_path=str(path), now=now, warn_days=warn_days)

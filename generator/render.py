@@ -6,7 +6,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from generator import __version__, cloudinit, etcd_backup, kubevip, openstack, packer, prepare, templating, yamldump
+from generator import (
+    __version__,
+    certs,
+    cloudinit,
+    etcd_backup,
+    kubevip,
+    openstack,
+    packer,
+    prepare,
+    templating,
+    yamldump,
+)
 from generator.cni import RENDERED_DIR
 from generator.plan import KGEN_PKI_DIR, PKI_DIR, ClusterPlan, GuestFile, NodePlan
 from generator.tree import PUBLIC_MODE, SECRET_MODE, OutputFile
@@ -45,6 +56,7 @@ def bootstrap_script(plan: ClusterPlan, node_plan: NodePlan, phases: list[prepar
         join_delay_seconds=node_plan.join_delay_seconds,
         kube_vip=kubevip if node_plan.kube_vip_files else None,
         etcd_backup_commands=etcd_backup.enable_commands(cluster.etcd_backup, node_plan.node),
+        certs_renewal_commands=certs.enable_commands(cluster.certificate_renewal, node_plan.node),
         cloud_provider_kubectl=(
             openstack.cloud_provider_kubectl_args(cluster, cluster.openstack) if node_plan.action == "init" else []
         ),
@@ -75,6 +87,7 @@ def guest_files(
     if node_plan.cni is not None:
         files.extend(GuestFile(f"{RENDERED_DIR}/{name}", text, "0644") for name, text in node_plan.cni.rendered)
     files.extend(etcd_backup.guest_files(plan.cluster, plan.cluster.etcd_backup, node_plan.node))
+    files.extend(certs.guest_files(plan.cluster, plan.cluster.certificate_renewal, node_plan.node))
     files.extend(openstack.cloud_provider_guest_files(plan.cluster, plan.cluster.openstack, node_plan.node))
     files.append(GuestFile(BOOTSTRAP_PATH, script, "0700"))
     return files, script, kubeadm_yaml

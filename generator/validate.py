@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema
 
-from generator import systemd_calendar
+from generator import certs, systemd_calendar
 from generator.errors import Problem
 from generator.load import ECHO_LIMIT, Document, KeyPath, describe, format_path, non_ascii_hint, shorten
 from generator.rawconfig import expanded_nodes, lookup, mappings, virtual_ip_problems
@@ -534,6 +534,7 @@ SEMANTIC_CHECKS: tuple[Callable[[Document], Iterator[Problem]], ...] = (
     check_runtime,
     check_token,
     check_etcd_backup_schedule,
+    certs.check_schedule,  # kgen-certs (issue 14)
     check_labels,
     *OPENSTACK_CHECKS,
 )

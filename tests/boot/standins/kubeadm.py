@@ -22,6 +22,11 @@ Steered by ``/etc/kgen-standin.env`` (KEY=VALUE lines):
   STANDIN_CLUSTER_CA=PATH     the cluster CA "at the endpoint": joins check its public-key hash
                               against discovery.bootstrapToken.caCertHashes (unset: not checked)
   STANDIN_STRICT_FLAGS=0      do not reject flags that real kubeadm refuses to mix with --config
+  STANDIN_CERT_EXPIRES_IN_DAYS=apiserver=10,admin.conf=5
+                              ``certs check-expiration``: these certificates expire in N days
+                              (until ``certs renew`` renews them); others 365 days after their file
+                              was written (kubeadm's CertificateValidityPeriod)
+  STANDIN_CERTS_RENEW_FAIL=1  ``certs renew`` fails like a renewal whose CA key cannot be loaded
 Records go to /var/lib/kgen-standin/ (calls.jsonl, init/ and join/ with config.yaml and args.json).
 ``KGEN_STANDIN_ROOT`` (environment) prefixes every path, for running it outside the test image.
 """
@@ -761,6 +766,8 @@ def dispatch(args: list[str], env: dict[str, str]) -> int:
         return cmd_join(rest, env)
     if command == "reset":
         return cmd_reset(rest)
+    if command in ("certs", "certificates") and rest[:1] in (["check-expiration"], ["renew"]):
+        return cmd_certs(rest, env)
     return cmd_other(command, rest, env)
 
 
@@ -776,6 +783,245 @@ def cmd_other(command: str, rest: list[str], env: dict[str, str]) -> int:
     ):
         print(hashlib.sha256(f"kgen-standin-{time.time()}".encode()).hexdigest())
         return 0
+    return 0
+
+
+# --- certs check-expiration / certs renew (kgen-certs, issue 14) -------------------------------------------
+# The certificates kubeadm's renewal manager handles (cmd/kubeadm/app/phases/certs/renewal/manager.go:
+# the certificate tree of cmd/kubeadm/app/phases/certs/certlist.go plus admin.conf, super-admin.conf,
+# controller-manager.conf and scheduler.conf; kubelet.conf is left to the kubelet), sorted by name as
+# Manager.Certificates() sorts them: (name, signing CA, file, long name used by `renew`).
+RENEWABLE_CERTS = (
+    ("admin.conf", "ca", "/etc/kubernetes/admin.conf",
+     "certificate embedded in the kubeconfig file for the admin to use and for kubeadm itself"),
+    ("apiserver", "ca", f"{PKI_DIR}/apiserver.crt", "certificate for serving the Kubernetes API"),
+    ("apiserver-etcd-client", "etcd-ca", f"{PKI_DIR}/apiserver-etcd-client.crt",
+     "certificate the apiserver uses to access etcd"),
+    ("apiserver-kubelet-client", "ca", f"{PKI_DIR}/apiserver-kubelet-client.crt",
+     "certificate for the API server to connect to kubelet"),
+    ("controller-manager.conf", "ca", "/etc/kubernetes/controller-manager.conf",
+     "certificate embedded in the kubeconfig file for the controller manager to use"),
+    ("etcd-healthcheck-client", "etcd-ca", f"{PKI_DIR}/etcd/healthcheck-client.crt",
+     "certificate for liveness probes to healthcheck etcd"),
+    ("etcd-peer", "etcd-ca", f"{PKI_DIR}/etcd/peer.crt", "certificate for etcd nodes to communicate with each other"),
+    ("etcd-server", "etcd-ca", f"{PKI_DIR}/etcd/server.crt", "certificate for serving etcd"),
+    ("front-proxy-client", "front-proxy-ca", f"{PKI_DIR}/front-proxy-client.crt",
+     "certificate for the front proxy client"),
+    ("scheduler.conf", "ca", "/etc/kubernetes/scheduler.conf",
+     "certificate embedded in the kubeconfig file for the scheduler manager to use"),
+    ("super-admin.conf", "ca", "/etc/kubernetes/super-admin.conf",
+     "certificate embedded in the kubeconfig file for the super-admin"),
+)  # fmt: skip
+CA_CERTS = (("ca", f"{PKI_DIR}/ca.crt"), ("etcd-ca", f"{PKI_DIR}/etcd/ca.crt"),
+            ("front-proxy-ca", f"{PKI_DIR}/front-proxy-ca.crt"))  # fmt: skip
+DAY = 86400
+# CertificateValidityPeriod and CACertificateValidityPeriod (cmd/kubeadm/app/constants/constants.go).
+LEAF_VALIDITY = 365 * DAY
+CA_VALIDITY = 10 * 365 * DAY
+# The flags of check-expiration and renew (addExpirationFlags/addRenewFlags in cmd/kubeadm/app/cmd/certs.go,
+# plus the global --rootfs and -v); check-expiration also has kubeadm's output flags.
+CERTS_VALUE_FLAGS = ("config", "cert-dir", "kubeconfig", "rootfs", "v")
+OUTPUT_FORMATS = ("text", "json", "yaml")
+# FetchInitConfigurationFromCluster's first line (cmd/kubeadm/app/util/config/cluster.go).
+READING_CONFIG = '[{prefix}] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...'
+
+
+def certs_args(args: list[str], *, output: bool, command: str) -> dict[str, str]:
+    """Parse like cobra/pflag: unknown flags and positional arguments (cobra.NoArgs) are errors.
+    ``-o``/``--output`` (``--experimental-output`` is its older name) came with the output API
+    v1alpha3 in v1.30 (kubernetes/kubernetes#123372)."""
+    values: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name, _, inline = arg.lstrip("-").partition("=")
+        if not arg.startswith("-"):
+            raise StandinError(f'unknown command "{arg}" for "kubeadm certs {command}"')
+        if arg.startswith("-") and not arg.startswith("--") and len(name) > 1 and name[0] == "o":
+            name, inline = "o", name[1:].lstrip("=")  # -ojson
+        if name in ("o", "output", "experimental-output") and output:
+            name = "output"
+        elif name not in CERTS_VALUE_FLAGS:
+            shown = f"-{name}" if not arg.startswith("--") else f"--{name}"
+            kind = "shorthand flag: '" + name + "' in " + shown if not arg.startswith("--") else "flag: " + shown
+            raise StandinError(f"unknown {kind}")
+        if inline or "=" in arg:
+            values[name] = inline
+        elif i + 1 < len(args):
+            values[name] = args[i + 1]
+            i += 1
+        else:
+            raise StandinError(f"flag needs an argument: {arg}")
+        i += 1
+    return values
+
+
+def cert_state() -> dict[str, float]:
+    path = state_dir() / "cert-expiry.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def expiry_overrides(env: dict[str, str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in (env.get("STANDIN_CERT_EXPIRES_IN_DAYS") or "").split(","):
+        if item.strip():
+            name, days = item.split("=", 1)
+            out[name.strip()] = float(days)
+    return out
+
+
+def not_after(path: Path, validity: int) -> float:
+    """A real PEM certificate's notAfter; for the stand-in's placeholders, the file's time plus
+    kubeadm's validity period (the certificate was "signed" when its file was written)."""
+    if path.suffix == ".crt" and b"-----BEGIN CERTIFICATE-----" in path.read_bytes():
+        end = openssl("x509", "-noout", "-enddate", "-in", str(path)).decode().strip().split("=", 1)[1]
+        return time.mktime(time.strptime(end.replace(" GMT", ""), "%b %d %H:%M:%S %Y")) - time.timezone
+    return path.stat().st_mtime + validity
+
+
+def rfc3339(moment: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
+
+
+def expiration_info(env: dict[str, str]) -> dict[str, Any]:
+    """fetchCertificateExpirationInfo in cmd/kubeadm/app/cmd/certs.go, as the output API's
+    CertificateExpirationInfo (cmd/kubeadm/app/apis/output/v1alpha3/types.go)."""
+    now = time.time()
+    renewed, overrides = cert_state(), expiry_overrides(env)
+    certificates = []
+    for name, ca, file, _ in RENEWABLE_CERTS:
+        path = at(file)
+        if not path.exists():
+            certificates.append({"name": name, "expirationDate": None, "residualTime": 0,
+                                 "externallyManaged": False, "missing": True})  # fmt: skip
+            continue
+        end = renewed.get(name) or (
+            now + overrides[name] * DAY if name in overrides else not_after(path, LEAF_VALIDITY)
+        )
+        certificates.append({"name": name, "expirationDate": rfc3339(end), "residualTime": int(end - now),
+                             "externallyManaged": False, "caName": ca, "missing": False})  # fmt: skip
+    authorities = []
+    for name, file in CA_CERTS:
+        path = at(file)
+        if not path.exists():
+            authorities.append({"name": name, "expirationDate": None, "residualTime": 0,
+                                "externallyManaged": False, "missing": True})  # fmt: skip
+            continue
+        end = not_after(path, CA_VALIDITY)
+        authorities.append({"name": name, "expirationDate": rfc3339(end), "residualTime": int(end - now),
+                            "externallyManaged": False, "missing": False})  # fmt: skip
+    return {"kind": "CertificateExpirationInfo", "apiVersion": "output.kubeadm.k8s.io/v1alpha3",
+            "certificates": certificates, "certificateAuthorities": authorities}  # fmt: skip
+
+
+def short_duration(seconds: int) -> str:
+    """duration.ShortHumanDuration (k8s.io/apimachinery/pkg/util/duration), as the text printer uses it."""
+    if seconds < -1:
+        return "<invalid>"
+    if seconds < 60:
+        return f"{max(seconds, 0)}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600}h"
+    if seconds < 365 * DAY:
+        return f"{seconds // DAY}d"
+    return f"{seconds // (365 * DAY)}y"
+
+
+def print_expiration_text(info: dict[str, Any]) -> None:
+    """certTextPrinter.PrintObj in cmd/kubeadm/app/cmd/certs.go (a tabwriter with padding 3)."""
+
+    def table(rows: list[list[str]]) -> None:
+        widths = [max(len(r[i]) for r in rows if len(r) > i + 1) + 3 for i in range(len(rows[0]) - 1)]
+        for row in rows:
+            print("".join(cell.ljust(widths[i]) if i < len(row) - 1 else cell for i, cell in enumerate(row)).rstrip())
+
+    def when(entry: dict[str, Any]) -> str:
+        return time.strftime("%b %d, %Y %H:%M UTC", time.strptime(entry["expirationDate"], "%Y-%m-%dT%H:%M:%SZ"))
+
+    rows = [["CERTIFICATE", "EXPIRES", "RESIDUAL TIME", "CERTIFICATE AUTHORITY", "EXTERNALLY MANAGED"]]
+    for c in info["certificates"]:
+        rows.append([f"!MISSING! {c['name']}", "", "", "", ""] if c["missing"] else
+                    [c["name"], when(c), short_duration(c["residualTime"]), c["caName"], "no"])  # fmt: skip
+    table(rows)
+    print()
+    rows = [["CERTIFICATE AUTHORITY", "EXPIRES", "RESIDUAL TIME", "EXTERNALLY MANAGED"]]
+    for c in info["certificateAuthorities"]:
+        rows.append([f"!MISSING! {c['name']}", "", "", ""] if c["missing"] else
+                    [c["name"], when(c), short_duration(c["residualTime"]), "no"])  # fmt: skip
+    table(rows)
+
+
+def renew_certificate(name: str, file: str, long_name: str) -> None:
+    """RenewUsingLocalCA: a new certificate with the old one's subject and SANs, valid for a year, written
+    over the old file (a kubeconfig keeps its other fields; only its client certificate changes)."""
+    path = at(file)
+    now = time.time()
+    if path.suffix == ".conf":
+        import yaml  # noqa: PLC0415
+
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        renewed = base64.b64encode(f"kgen stand-in certificate renewed at {rfc3339(now)}\n".encode()).decode()
+        config["users"][0]["user"]["client-certificate-data"] = renewed
+        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    else:
+        path.write_text(f"# kgen stand-in placeholder for {file}, renewed at {rfc3339(now)}\n", encoding="utf-8")
+    state = cert_state()
+    state[name] = now + LEAF_VALIDITY
+    (state_dir() / "cert-expiry.json").write_text(json.dumps(state) + "\n", encoding="utf-8")
+    print(f"{long_name} renewed")
+
+
+def cmd_certs(rest: list[str], env: dict[str, str]) -> int:
+    """`kubeadm certs check-expiration` and `kubeadm certs renew <name>|all` (cmd/kubeadm/app/cmd/certs.go).
+    Without --config both read the ClusterConfiguration from the cluster through admin.conf
+    (getInternalCfg), and fall back to the defaults when that fails."""
+    sub = rest[0]
+    if sub == "check-expiration":
+        values = certs_args(rest[1:], output=minor_of(version(env)) >= 30, command=sub)
+        fmt = values.get("output", "text")
+        if fmt not in OUTPUT_FORMATS:
+            raise StandinError(
+                "could not construct output printer: unable to match a printer suitable for the output format "
+                f'"{fmt}", allowed formats are: json,jsonpath,jsonpath-as-json,jsonpath-file,text,yaml'
+            )
+        info = expiration_info(env)
+        if fmt == "json":  # printers.JSONPrinter: four-space indentation
+            print(json.dumps(info, indent=4))
+        elif fmt == "yaml":
+            import yaml  # noqa: PLC0415
+
+            print(yaml.safe_dump(info, sort_keys=False), end="")
+        else:
+            print(READING_CONFIG.format(prefix="check-expiration"))
+            print()
+            print_expiration_text(info)
+        return 0
+    # renew
+    if len(rest) < 2 or rest[1].startswith("-"):
+        raise StandinError('"kubeadm certs renew" requires a subcommand: all or the name of a certificate')
+    target = rest[1]
+    names = [c[0] for c in RENEWABLE_CERTS]
+    if target != "all" and target not in names:
+        raise StandinError(f'unknown command "{target}" for "kubeadm certs renew"')
+    certs_args(rest[2:], output=False, command=f"renew {target}")
+    print(READING_CONFIG.format(prefix="renew"))
+    print()
+    if env.get("STANDIN_CERTS_RENEW_FAIL") == "1":
+        raise StandinError(f"failure loading {PKI_DIR}/ca.key: couldn't load the private key file")
+    for name, _, file, long_name in RENEWABLE_CERTS:
+        if target not in ("all", name):
+            continue
+        if not at(file).exists():
+            print(f"MISSING! {long_name}")
+            continue
+        renew_certificate(name, file, long_name)
+    if target == "all":
+        print(
+            "\nDone renewing certificates. You must restart the kube-apiserver, kube-controller-manager, "
+            "kube-scheduler and etcd, so that they can use the new certificates."
+        )
     return 0
 
 
