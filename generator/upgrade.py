@@ -102,12 +102,15 @@ def check_versions(doc: Document, from_version: Version, source: str) -> list[Pr
     problems: list[Problem] = []
     was = f"the cluster runs {from_version} ({source})"
     if to_version.minor_key not in minors:
-        nxt = f"{from_version.major}.{from_version.minor + 1}"
+        reachable = [
+            m for m in (from_version.minor_key, f"{from_version.major}.{from_version.minor + 1}") if m in minors
+        ]
+        step = f"the next step kgen knows is {' or '.join(m + '.x' for m in reachable)}" if reachable else "none is"
         problems.append(
             doc.problem(
                 VERSION_PATH,
                 f"cannot upgrade to {to_version}: Kubernetes {to_version.minor_key} is outside the version table "
-                f"({table}); {was}, and {SKEW_RULE}, so the next step is {from_version.minor_key}.x or {nxt}.x",
+                f"({table}); {was}, and {SKEW_RULE}, so {step}",
             )
         )
     if from_version.minor_key not in minors:
