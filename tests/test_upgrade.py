@@ -23,7 +23,7 @@ from generator.cli import app
 from generator.errors import ConfigInvalid, UserError
 from generator.load import Document
 from generator.versions import Version
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES
 from tests.golden import check_golden, check_no_stale_golden
 from tests.sandbox import STANDIN_BIN, STANDINS, Sandbox
 from tests.test_scripts import shellcheck
@@ -253,7 +253,8 @@ import fcntl, json, sys
 from pathlib import Path
 
 STATE = Path("/var/lib/kgen-standin-cluster/state.json")
-me = next(l.split("=", 1)[1] for l in Path("/etc/kgen-standin.env").read_text().splitlines() if l.startswith("STANDIN_NODE_NAME="))
+ENV = Path("/etc/kgen-standin.env").read_text().splitlines()
+me = next(l.split("=", 1)[1] for l in ENV if l.startswith("STANDIN_NODE_NAME="))
 
 
 def event(text, change=None):
@@ -287,9 +288,16 @@ else:
 CURL = r"""#!/bin/bash
 # TEST STAND-IN for curl: only `curl -fsSL --retry 5 URL -o FILE` for a pkgs.k8s.io deb Release.key.
 set -euo pipefail
-[[ $# -eq 6 && $1 == -fsSL && $2 == --retry && $3 == 5 && $5 == -o ]] || { echo "curl stand-in: unsupported: $*" >&2; exit 2; }
-[[ $4 =~ ^https://pkgs\.k8s\.io/core:/stable:/v([0-9]+\.[0-9]+)/deb/Release\.key$ ]] || { echo "curl: (22) The requested URL returned error: 404" >&2; exit 22; }
-printf -- '-----BEGIN PGP PUBLIC KEY BLOCK-----\nstand-in key for v%s\n-----END PGP PUBLIC KEY BLOCK-----\n' "${BASH_REMATCH[1]}" >"$6"
+if ! [[ $# -eq 6 && $1 == -fsSL && $2 == --retry && $3 == 5 && $5 == -o ]]; then
+  echo "curl stand-in: unsupported: $*" >&2
+  exit 2
+fi
+if ! [[ $4 =~ ^https://pkgs\.k8s\.io/core:/stable:/v([0-9]+\.[0-9]+)/deb/Release\.key$ ]]; then
+  echo "curl: (22) The requested URL returned error: 404" >&2
+  exit 22
+fi
+printf -- '-----BEGIN PGP PUBLIC KEY BLOCK-----\nstand-in key for v%s\n' "${BASH_REMATCH[1]}" >"$6"
+printf -- '-----END PGP PUBLIC KEY BLOCK-----\n' >>"$6"
 """
 
 SUDO = r"""#!/bin/bash
@@ -319,17 +327,12 @@ class Cluster:
             box.binds.append((self.shared, "/var/lib/kgen-standin-cluster"))
             self.prepare(box, name, (failures or {}).get(name, 0))
             self.boxes[name] = box
-            ssh_map[addresses[name]] = {
-                "root": str(box.root),
-                "user": "kadmin",
-                "binds": [[str(self.shared), "/var/lib/kgen-standin-cluster"]],
-            }
+            argv = box.command(["bash", "-c", "__KGEN_SSH_COMMAND__"])
+            ssh_map[addresses[name]] = {"user": "kadmin", "argv": argv}
         self.map = base / "ssh-map.json"
         self.map.write_text(json.dumps(ssh_map), encoding="utf-8")
         self.ssh = base / "ssh"
-        self.ssh.write_text(
-            f'#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} {STANDINS / "ssh.py"} "$@"\n', encoding="utf-8"
-        )
+        self.ssh.write_text(f'#!/bin/sh\nexec {sys.executable} {STANDINS / "ssh.py"} "$@"\n', encoding="utf-8")
         self.ssh.chmod(0o755)
         self.ssh_log = base / "ssh.log"
 
@@ -343,12 +346,13 @@ class Cluster:
         env = f"STANDIN_VERSION=v{FROM}\nSTANDIN_NODE_NAME={name}\n"
         box.write("/etc/kgen-standin.env", env + (f"STANDIN_UPGRADE_FAILURES={failures}\n" if failures else ""))
         box.write(
-            "/var/lib/kgen-standin/packages.json", json.dumps({p: FROM for p in ("kubeadm", "kubelet", "kubectl")})
+            "/var/lib/kgen-standin/packages.json", json.dumps(dict.fromkeys(("kubeadm", "kubelet", "kubectl"), FROM))
         )
         box.write("/var/lib/kgen-standin/holds.json", json.dumps(["containerd.io", "kubeadm", "kubectl", "kubelet"]))
         box.write(
             "/etc/apt/sources.list.d/kubernetes.list",
-            "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.asc] https://pkgs.k8s.io/core:/stable:/v1.33/deb/ /\n",
+            "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.asc] "
+            "https://pkgs.k8s.io/core:/stable:/v1.33/deb/ /\n",
         )
         box.write("/etc/apt/keyrings/kubernetes-apt-keyring.asc", "stand-in key for v1.33\n")
         box.write("/etc/containerd/config.toml", "# the 1.33 config, sandbox image pause:3.10\n")
@@ -422,9 +426,9 @@ def assert_upgraded(cluster: Cluster) -> None:
         assert node["kubeletVersion"] == f"v{TO}", name
         assert node["unschedulable"] is False, name
     for name, box in cluster.boxes.items():
-        assert json.loads(box.read("/var/lib/kgen-standin/packages.json")) == {
-            p: TO for p in ("kubeadm", "kubelet", "kubectl")
-        }
+        assert json.loads(box.read("/var/lib/kgen-standin/packages.json")) == dict.fromkeys(
+            ("kubeadm", "kubelet", "kubectl"), TO
+        )
         assert set(json.loads(box.read("/var/lib/kgen-standin/holds.json"))) >= {"kubeadm", "kubelet", "kubectl"}, name
         assert "/core:/stable:/v1.34/deb/" in box.read("/etc/apt/sources.list.d/kubernetes.list")
         assert box.read("/etc/apt/keyrings/kubernetes-apt-keyring.asc").count("stand-in key for v1.34") == 1

@@ -18,6 +18,7 @@ import socket
 import sys
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 DEFAULT_VERSION = "v1.31.4"
@@ -185,7 +186,7 @@ DRAIN_FLAGS = {"--ignore-daemonsets": False, "--delete-emptydir-data": False, "-
                "--selector": True, "-l": True, "--skip-wait-for-delete-timeout": True, "--dry-run": True,
                "--chunk-size": True}  # fmt: skip
 # The jsonpath expressions the stand-in evaluates on a Node.
-NODE_JSONPATHS = {
+NODE_JSONPATHS: dict[str, Callable[[dict[str, Any]], str]] = {
     "{.status.nodeInfo.kubeletVersion}": lambda n: n["kubeletVersion"],
     '{.status.conditions[?(@.type=="Ready")].status}': lambda n: "True" if n["ready"] else "False",
     "{.spec.unschedulable}": lambda n: "true" if n["unschedulable"] else "",

@@ -10,20 +10,21 @@ the remote shell. Any other option fails with exit code 255, like ssh's own erro
 the map names ("Could not resolve hostname" otherwise) and the user the node's admin user ("Permission
 denied (publickey)" otherwise).
 
-The map is a JSON file named by KGEN_SSH_STANDIN_MAP: {host: {"root": sandbox root, "user": admin user,
-"binds": [[host folder, guest path], ...]}}. Each call is appended to KGEN_SSH_STANDIN_LOG when set.
+The map is a JSON file named by KGEN_SSH_STANDIN_MAP: {host: {"user": admin user, "argv": the host
+command that enters the node's sandbox (tests/sandbox.py Sandbox.command) with the word COMMAND where the
+remote command line goes}}. Each call is appended to KGEN_SSH_STANDIN_LOG when set.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.sandbox import Sandbox
-
+PLACEHOLDER = "__KGEN_SSH_COMMAND__"
 OPTIONS = {"BatchMode", "ConnectTimeout"}
 
 
@@ -72,8 +73,9 @@ def main(args: list[str]) -> int:
     if log:
         with Path(log).open("a", encoding="utf-8") as fh:
             fh.write(json.dumps({"host": host, "user": user, "options": args[:i], "command": command}) + "\n")
-    box = Sandbox(Path(node["root"]), binds=[(Path(h), g) for h, g in node["binds"]])
-    return subprocess.run(box.command(["bash", "-c", command]), check=False).returncode
+    # The remote shell runs the command line (the stand-in's remote shell is bash).
+    argv = [arg.replace(PLACEHOLDER, shlex.quote(command)) for arg in node["argv"]]
+    return subprocess.run(argv, check=False).returncode
 
 
 if __name__ == "__main__":
