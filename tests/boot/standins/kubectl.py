@@ -17,8 +17,8 @@ import os
 import socket
 import sys
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 DEFAULT_VERSION = "v1.31.4"
