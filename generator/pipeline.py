@@ -265,7 +265,12 @@ def upgrade(
     name = doc.data.get("metadata", {}).get("name") if isinstance(doc.data, dict) else None
     if not isinstance(name, str) or errors_only([p for p in problems if p.path.startswith("metadata")]):
         raise ConfigInvalid(problems)
-    start, source = upgrade_kit.starting_version(out_dir / name, from_version)
+    try:
+        start, source = upgrade_kit.starting_version(out_dir / name, from_version)
+    except UserError:
+        if errors_only(problems):  # the config's own problems first
+            raise ConfigInvalid(problems) from None
+        raise
     problems.extend(upgrade_kit.check_versions(doc, start, source))
     if errors_only(problems):
         raise ConfigInvalid(problems)
