@@ -350,6 +350,37 @@ def join_command(
     typer.echo(pipeline.join_command(config, secrets_path=secrets))
 
 
+# --- hook (issue 14, upgrades): `kgen upgrade` -------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def upgrade(
+    config: Annotated[
+        Path, typer.Argument(help="The cluster config, with the new spec.kubernetes.version.", readable=False)
+    ],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder, as for render.")] = Path("out"),
+    from_version: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="The version the cluster runs (default: kubernetesVersion in OUT/<cluster>/nodes.json)."
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be written; write nothing.")] = False,
+) -> None:
+    """Render the upgrade kit OUT/<cluster>/upgrade/<from>-to-<to>/: per-node scripts and upgrade.sh, which
+    upgrades the running cluster over SSH in kubeadm's order."""
+    result = pipeline.upgrade(config, out_dir=out, from_version=from_version, dry_run=dry_run)
+    _print_warnings(result.warnings)
+    for change in result.changes:
+        verb = f"would {change.status}" if result.dry_run else change.status
+        size = f" ({_human(change.size)})" if change.status != "remove" else ""
+        err(f"{verb:>16}  {change.path}{size}")
+    err(f"upgrade {result.from_version} -> {result.to_version} (starting version from {result.from_source})")
+    if not result.dry_run:
+        err(f"next: {result.kit_dir / 'upgrade.sh'} --dry-run, then without --dry-run; then `kgen render {config}`")
+
+
 @app.command()
 @handle_errors
 def schema() -> None:

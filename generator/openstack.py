@@ -646,6 +646,10 @@ def openstack_files(
         f"{KIT_DIR}/teardown.sh": OutputFile(teardown_script(the_kit).encode(), EXECUTABLE_MODE),
         f"{KIT_DIR}/stack.yaml": OutputFile(yamldump.dump(heat_template(the_kit)).encode(), PUBLIC_MODE),
     }
+    # hook (issue 14, upgrades): replace.sh NODE, the image roll for workers.
+    from generator.openstack_replace import replace_script  # noqa: PLC0415 - openstack_replace imports this module
+
+    files[f"{KIT_DIR}/replace.sh"] = OutputFile(replace_script(the_kit).encode(), EXECUTABLE_MODE)
     for server in the_kit.servers:
         if server.gzipped_user_data:
             content = rendered[f"nodes/{server.name}/user-data"].content

@@ -252,3 +252,68 @@ def check_certificates(
     path = secrets_path or secrets.default_path(config_path)
     bundle = load_secrets(config_path, cluster, secrets_path)
     return certs.check_bundle(bundle, secrets_path=str(path), now=now, warn_days=warn_days)
+# --- hook (issue 14, upgrades): `kgen upgrade` -------------------------------------------------------
+
+
+@dataclass
+class UpgradeResult:
+    cluster: str
+    out_dir: Path  # OUT/<cluster>
+    kit_dir: Path  # OUT/<cluster>/upgrade/<from>-to-<to>
+    from_version: str
+    from_source: str
+    to_version: str
+    changes: list[write.FileChange]
+    warnings: list[Problem]
+    dry_run: bool
+
+
+def upgrade(
+    config_path: Path, *, out_dir: Path, from_version: str | None = None, dry_run: bool = False
+) -> UpgradeResult:
+    """Render the upgrade kit from the version the cluster runs (``from_version``, else the last render's
+    nodes.json under ``out_dir/<cluster>/``) to the config's version into
+    ``out_dir/<cluster>/upgrade/<from>-to-<to>/``. The config's problems and the upgrade's (a skipped
+    minor, a downgrade, a version outside the table) are reported together; nothing is written then."""
+    from generator import upgrade as upgrade_kit  # noqa: PLC0415 - keeps the hook in one block
+
+    doc = load(config_path)
+    problems = validate(doc)
+    name = doc.data.get("metadata", {}).get("name") if isinstance(doc.data, dict) else None
+    if not isinstance(name, str) or errors_only([p for p in problems if p.path.startswith("metadata")]):
+        raise ConfigInvalid(problems)
+    try:
+        start, source = upgrade_kit.starting_version(out_dir / name, from_version)
+    except UserError:
+        if errors_only(problems):  # the config's own problems first
+            raise ConfigInvalid(problems) from None
+        raise
+    problems.extend(upgrade_kit.check_versions(doc, start, source))
+    if errors_only(problems):
+        raise ConfigInvalid(problems)
+    cluster = model.build(doc)
+    if start == cluster.kubernetes_version:
+        raise UserError(
+            f"nothing to upgrade: the cluster runs {start} ({source}), the version the config names; "
+            "if you rendered the new version already, pass --from with the version the cluster runs"
+        )
+    the_kit = upgrade_kit.kit(cluster, start)
+    root = out_dir / cluster.name
+    # The kit's own folder is written (atomically, like a render) and nothing else under OUT/<cluster>/.
+    kit_root = root / the_kit.directory
+    if dry_run:
+        write.check_targets(kit_root, writable=False)
+        changes = write.diff_tree(the_kit.files, kit_root)
+    else:
+        changes = write.write_tree(the_kit.files, kit_root)
+    return UpgradeResult(
+        cluster=cluster.name,
+        out_dir=root,
+        kit_dir=kit_root,
+        from_version=str(start),
+        from_source=source,
+        to_version=str(cluster.kubernetes_version),
+        changes=changes,
+        warnings=[p for p in problems if p.severity == "warning"],
+        dry_run=dry_run,
+    )

@@ -12,7 +12,7 @@ import os
 import shlex
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -35,6 +35,9 @@ def require_sandbox() -> None:
 @dataclass
 class Sandbox:
     root: Path
+    # (host folder, guest path) pairs bind-mounted read-write: state several sandboxes share, such as the
+    # upgrade tests' model of the cluster.
+    binds: list[tuple[Path, str]] = field(default_factory=list)
 
     @classmethod
     def create(cls, base: Path, *, admin_user: str = "kadmin") -> Sandbox:
@@ -94,16 +97,20 @@ class Sandbox:
     def exists(self, guest: str) -> bool:
         return self.path(guest).exists()
 
-    def run(
-        self, argv: list[str], *, timeout: float = 120, env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        """Run ``argv`` inside the sandbox as root, with PATH starting at the stand-ins."""
+    def command(self, argv: list[str], *, env: dict[str, str] | None = None) -> list[str]:
+        """The host command that runs ``argv`` inside the sandbox as root, with PATH starting at the
+        stand-ins (stdin, stdout and stderr are the caller's)."""
         path = f"{STANDIN_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         variables = {"PATH": path, "HOME": "/root", "LANG": "C.UTF-8", **(env or {})}
         inner = " ".join(
             ["env", "-i", *(shlex.quote(f"{k}={v}") for k, v in variables.items()), *map(shlex.quote, argv)]
         )
         root = shlex.quote(str(self.root))
+        binds = ""
+        for host, guest in self.binds:
+            target = self.path(guest)
+            target.mkdir(parents=True, exist_ok=True)
+            binds += f"mount --bind {shlex.quote(str(host))} {shlex.quote(str(target))}\n"
         script = f"""
 set -e
 mount --make-rprivate /
@@ -111,12 +118,18 @@ mount --rbind -o ro /usr {root}/usr
 mount --bind {root}/usr-local {root}/usr/local
 mount -t proc proc {root}/proc
 mount --rbind /dev {root}/dev
-# A fresh network namespace: no route anywhere, and its own sysctls.
+{binds}# A fresh network namespace: no route anywhere, and its own sysctls.
 echo 1 > /proc/sys/net/ipv4/ip_forward
 exec chroot {root} {inner}
 """
+        return ["unshare", "--mount", "--net", "--fork", "bash", "-c", script]
+
+    def run(
+        self, argv: list[str], *, timeout: float = 120, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` inside the sandbox as root, with PATH starting at the stand-ins."""
         return subprocess.run(
-            ["unshare", "--mount", "--net", "--fork", "bash", "-c", script],
+            self.command(argv, env=env),
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -1170,4 +1170,9 @@ def test_no_kit_and_no_cloud_conf_without_the_section(tmp_path: Path) -> None:
     data["spec"]["openstack"]["cloudProvider"]["enabled"] = False
     cluster, settings = build(data)
     files = openstack.openstack_files(cluster, settings, [], {})
-    assert sorted(files) == ["openstack/launch.sh", "openstack/stack.yaml", "openstack/teardown.sh"]
+    assert sorted(files) == [
+        "openstack/launch.sh",
+        "openstack/replace.sh",
+        "openstack/stack.yaml",
+        "openstack/teardown.sh",
+    ]

@@ -755,20 +755,243 @@ def cmd_token_create(rest: list[str]) -> int:
     return 0
 
 
+# --- kubeadm upgrade plan|apply|node (issue 14) ----------------------------------------------------------
+# The cluster these commands act on is a JSON file that every node's sandbox shares (the upgrade tests
+# bind-mount one folder into each): {"version": the kubernetesVersion in the kubeadm-config ConfigMap,
+# "nodes": {name: {"kubeletVersion", "ready", "unschedulable"}}, "events": [...]}. The kubeadm binary's own
+# version is the kubeadm package the apt stand-in installed (/var/lib/kgen-standin/packages.json), else
+# STANDIN_VERSION. Steered by /etc/kgen-standin.env:
+#   STANDIN_NODE_NAME=NAME          this node's name in the cluster state (default: the hostname)
+#   STANDIN_UPGRADE_FAILURES=N      the first N `upgrade apply|node` calls fail (a failure part-way)
+CLUSTER_STATE = "/var/lib/kgen-standin-cluster/state.json"
+PACKAGES = "/var/lib/kgen-standin/packages.json"
+# The flags each command takes (anything else is cobra's "unknown flag"): cmd/kubeadm/app/cmd/upgrade/
+# plan.go, apply.go (addApplyFlags) and node.go (addUpgradeNodeFlags), plus the shared
+# options.AddConfigFlag / AddIgnorePreflightErrorsFlag / AddKubeConfigFlag and the global -v.
+UPGRADE_FLAGS = {
+    "plan": {"config", "kubeconfig", "ignore-preflight-errors", "v", "print-config", "output", "o",
+             "allow-experimental-upgrades", "allow-release-candidate-upgrades", "show-managed-fields"},
+    "apply": {"config", "kubeconfig", "ignore-preflight-errors", "v", "print-config", "yes", "y", "force", "f",
+              "dry-run", "etcd-upgrade", "certificate-renewal", "patches", "allow-experimental-upgrades",
+              "allow-release-candidate-upgrades", "skip-phases"},
+    "node": {"config", "kubeconfig", "ignore-preflight-errors", "v", "dry-run", "etcd-upgrade",
+             "certificate-renewal", "patches", "skip-phases"},
+}  # fmt: skip
+BOOLEAN_UPGRADE_FLAGS = {
+    "yes", "y", "force", "f", "dry-run", "etcd-upgrade", "certificate-renewal", "print-config",
+    "allow-experimental-upgrades", "allow-release-candidate-upgrades", "show-managed-fields",
+}  # fmt: skip
+
+
+def node_name(env: dict[str, str]) -> str:
+    return env.get("STANDIN_NODE_NAME") or socket.gethostname()
+
+
+def kubeadm_binary_version(env: dict[str, str]) -> str:
+    try:
+        installed = json.loads(at(PACKAGES).read_text(encoding="utf-8")).get("kubeadm")
+    except (OSError, ValueError):
+        installed = None
+    return f"v{installed}" if installed else version(env)
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    parts = text.lstrip("v").split(".")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise StandinError(f'couldn\'t parse version "{text}"')  # k8s.io/apimachinery/pkg/util/version
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+def update_cluster(change: Any) -> Any:
+    """Read, change and write the shared cluster state under a lock; ``change`` gets the state."""
+    import fcntl  # noqa: PLC0415 - only the upgrade commands need it
+
+    path = at(CLUSTER_STATE)
+    if not path.is_file():
+        raise StandinError("unable to fetch the kubeadm-config ConfigMap: no cluster (stand-in state missing)")
+    with path.with_name("state.lock").open("a", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = json.loads(path.read_text(encoding="utf-8"))
+        result = change(state)
+        path.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return result
+
+
+def upgrade_args(sub: str, args: list[str]) -> list[str]:
+    """Positional arguments; an unknown flag fails like cobra ("unknown flag: --x")."""
+    words, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg.startswith("-"):
+            name = arg.lstrip("-").split("=", 1)[0]
+            if name not in UPGRADE_FLAGS[sub]:
+                raise StandinError(f"unknown flag: {arg.split('=', 1)[0]}")
+            skip = name not in BOOLEAN_UPGRADE_FLAGS and "=" not in arg
+            continue
+        words.append(arg)
+    return words
+
+
+def version_policy_errors(new: str, cluster: str, kubeadm: str, kubelets: list[str]) -> tuple[list[str], list[str]]:
+    """(mandatory, skippable) errors, as EnforceVersionPolicies in cmd/kubeadm/app/phases/upgrade/policy.go
+    words them for released versions (no pre-release handling; kgen pins released versions only)."""
+    n, c, k = parse_version(new), parse_version(cluster), parse_version(kubeadm)
+    mandatory: list[str] = []
+    skippable: list[str] = []
+    if n[1] > c[1] + 1:  # MaximumAllowedMinorVersionUpgradeSkew = 1
+        mandatory.append(
+            f'Specified version to upgrade to "{new}" is too high; kubeadm can upgrade only 1 minor version at a time'
+        )
+    if n[1] < c[1] - 1:  # MaximumAllowedMinorVersionDowngradeSkew = 1
+        mandatory.append(
+            f'Specified version to downgrade to "{new}" is too low; '
+            "kubeadm can downgrade only 1 minor version at a time"
+        )
+    if k < n:
+        if n[1] > k[1]:
+            mandatory.append(
+                f'Specified version to upgrade to "{new}" is at least one minor release higher than the kubeadm minor '
+                f"release ({n[1]} > {k[1]}). Such an upgrade is not supported"
+            )
+        else:
+            skippable.append(
+                f'Specified version to upgrade to "{new}" is higher than the kubeadm version "{kubeadm}". Upgrade '
+                "kubeadm first using the tool you used to install kubeadm"
+            )
+    if k[0] > n[0] or k[1] > n[1]:
+        skippable.append(f"Kubeadm version {kubeadm} can only be used to upgrade to Kubernetes version {k[0]}.{k[1]}")
+    too_old = sorted({v for v in kubelets if n[1] > parse_version(v)[1] + 1})  # MaximumAllowedMinorVersionKubeletSkew
+    if too_old:
+        skippable.append(f"There are kubelets in this cluster that are too old that have these versions {too_old}")
+    return mandatory, skippable
+
+
+def write_control_plane_manifests(ver: str) -> None:
+    """kubeadm writes the control-plane static pods with the new image tags (phases/upgrade/staticpods.go)."""
+    manifests = at(MANIFESTS_DIR)
+    manifests.mkdir(parents=True, exist_ok=True)
+    for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+        pod = (
+            f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: kube-system\n"
+            f"spec:\n  containers:\n  - name: {name}\n    image: registry.k8s.io/{name}:{ver}\n# kgen stand-in\n"
+        )
+        (manifests / f"{name}.yaml").write_text(pod, encoding="utf-8")
+        (manifests / f"{name}.yaml").chmod(0o600)
+
+
+def upgrade_failure(env: dict[str, str]) -> None:
+    wanted = int(env.get("STANDIN_UPGRADE_FAILURES", "0") or 0)
+    if wanted and count_attempt("upgrade-attempts") <= wanted:
+        raise PhaseError("control-plane", "the stand-in was told to fail this upgrade (STANDIN_UPGRADE_FAILURES)")
+
+
+def cmd_upgrade(rest: list[str], env: dict[str, str]) -> int:
+    sub = rest[0] if rest else ""
+    if sub not in UPGRADE_FLAGS:
+        raise StandinError(f'unknown command "{sub}" for "kubeadm upgrade"')
+    words = upgrade_args(sub, rest[1:])
+    kubeadm = kubeadm_binary_version(env)
+    me = node_name(env)
+    control_plane = at(f"{MANIFESTS_DIR}/kube-apiserver.yaml").is_file()
+    if sub in ("plan", "apply"):
+        # plan and apply talk to the cluster with the admin kubeconfig (--kubeconfig default
+        # /etc/kubernetes/admin.conf, cmd/kubeadm/app/cmd/upgrade/common.go).
+        kubeconfig = flag_value(rest, "kubeconfig") or "/etc/kubernetes/admin.conf"
+        if not at(kubeconfig).is_file():
+            raise StandinError(f'couldn\'t create a Kubernetes client from file "{kubeconfig}": no such file')
+    if sub == "plan":
+        cluster = update_cluster(lambda s: s["version"])
+        print(f"[upgrade/versions] Cluster version: {cluster}")
+        print(f"[upgrade/versions] kubeadm version: {kubeadm}")
+        return 0
+    if sub == "apply":
+        if len(words) != 1:  # apply.go: the version is a required argument unless --config names it
+            raise StandinError("missing one or more required arguments. Required arguments: [version]")
+        new = words[0] if words[0].startswith("v") else "v" + words[0]
+        if not control_plane:
+            raise StandinError(f"{MANIFESTS_DIR}/kube-apiserver.yaml: no such file: this is not a control-plane node")
+        if not has_flag(rest, "--yes", "-y", "--dry-run"):
+            # apply.go asks "[upgrade] Are you sure you want to proceed? [y/N]:" on stdin
+            # (cmd/kubeadm/app/util/interactive.go InteractivelyConfirmAction).
+            answer = sys.stdin.readline().strip().lower()
+            if answer not in ("y", "yes"):
+                raise StandinError("won't proceed; the user didn't answer (Y|n) in order to continue")
+        force = has_flag(rest, "--force", "-f")
+
+        def apply(state: dict[str, Any]) -> str:
+            kubelets = [n["kubeletVersion"] for n in state["nodes"].values()]
+            mandatory, skippable = version_policy_errors(new, state["version"], kubeadm, kubelets)
+            print(f"[upgrade/versions] Cluster version: {state['version']}")
+            print(f"[upgrade/versions] kubeadm version: {kubeadm}")
+            # How apply.go / common.go report the policy errors; skippable ones yield to --force.
+            if mandatory:
+                listed = "".join(f"- {e}\n" for e in mandatory)
+                raise StandinError(
+                    "[upgrade/version] FATAL: the --version argument is invalid due to these fatal errors:\n\n"
+                    f"{listed}\nPlease fix the misalignments highlighted above and try upgrading again"
+                )
+            if skippable and not force:
+                listed = "".join(f"- {e}\n" for e in skippable)
+                raise StandinError(
+                    "[upgrade/version] FATAL: the --version argument is invalid due to these errors:\n\n"
+                    f"{listed}\nCan be bypassed if you pass the --force flag"
+                )
+            upgrade_failure(env)
+            state["version"] = new
+            state["events"].append({"node": me, "event": f"kubeadm upgrade apply {new}"})
+            return new
+
+        new = update_cluster(apply)
+        write_control_plane_manifests(new)
+        print(f'[upgrade] SUCCESS! A control plane node of your cluster was upgraded to "{new}".')
+        return 0
+    # `upgrade node`: node.go reads the kubeadm-config ConfigMap with the kubelet's kubeconfig (default
+    # /etc/kubernetes/kubelet.conf) and upgrades this node to its kubernetesVersion: the control plane when
+    # kube-apiserver.yaml is here, then the kubelet config.
+    kubeconfig = flag_value(rest, "kubeconfig") or "/etc/kubernetes/kubelet.conf"
+    if not at(kubeconfig).is_file():
+        raise StandinError(f'couldn\'t create a Kubernetes client from file "{kubeconfig}": no such file')
+    if words:
+        raise StandinError(f'unknown command "{words[0]}" for "kubeadm upgrade node"')
+
+    def node(state: dict[str, Any]) -> str:
+        cluster = str(state["version"])
+        # KGEN STAND-IN RULE, stricter than upstream: run before `upgrade apply`, upstream re-applies the
+        # ConfigMap's old version and leaves the node behind without an error; the stand-in fails loudly
+        # instead, so a wrong order in kgen's scripts cannot pass a test.
+        if parse_version(kubeadm)[:2] > parse_version(cluster)[:2]:
+            raise PhaseError(
+                "control-plane" if control_plane else "kubelet-config",
+                f"the cluster (kubeadm-config) is at {cluster} and this kubeadm is {kubeadm}: "
+                "run 'kubeadm upgrade apply' on the first control-plane node first",
+            )
+        upgrade_failure(env)
+        state["events"].append({"node": me, "event": f"kubeadm upgrade node {cluster}"})
+        return cluster
+
+    cluster = update_cluster(node)
+    if control_plane:
+        write_control_plane_manifests(cluster)
+    print("[upgrade] The configuration for this node was successfully upgraded!")
+    return 0
+
+
 def dispatch(args: list[str], env: dict[str, str]) -> int:
     command = args[0] if args else ""
     rest = args[1:]
-    if command == "version":
-        return cmd_version(rest, env)
-    if command == "init" and not (rest and rest[0] == "phase"):
-        return cmd_init(rest, env)
-    if command == "join" and not (rest and rest[0] == "phase"):
-        return cmd_join(rest, env)
-    if command == "reset":
-        return cmd_reset(rest)
+    handlers: dict[str, Any] = {
+        "version": lambda: cmd_version(rest, env),
+        "reset": lambda: cmd_reset(rest),
+        "upgrade": lambda: cmd_upgrade(rest, env),
+    }
+    if command in ("init", "join") and not (rest and rest[0] == "phase"):
+        handlers[command] = (lambda: cmd_init(rest, env)) if command == "init" else (lambda: cmd_join(rest, env))
     if command in ("certs", "certificates") and rest[:1] in (["check-expiration"], ["renew"]):
-        return cmd_certs(rest, env)
-    return cmd_other(command, rest, env)
+        handlers[command] = lambda: cmd_certs(rest, env)
+    handler = handlers.get(command)
+    return int(handler()) if handler is not None else cmd_other(command, rest, env)
 
 
 def cmd_other(command: str, rest: list[str], env: dict[str, str]) -> int:

@@ -17,6 +17,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +175,138 @@ def cmd_version(args: list[str], ver: str) -> int:
     return 0
 
 
+# --- the shared cluster of the upgrade tests (issue 14) ------------------------------------------------
+# When /var/lib/kgen-standin-cluster/state.json exists (the upgrade tests share one between the node
+# sandboxes; see the kubeadm stand-in), kubectl answers from it for what kgen's upgrade driver asks:
+# `get --raw /readyz`, `get node NAME -o jsonpath=...` (kubelet version, Ready), `drain` and `uncordon`.
+CLUSTER_STATE = "/var/lib/kgen-standin-cluster/state.json"
+# kubectl drain's flags (k8s.io/kubectl/pkg/cmd/drain/drain.go NewCmdDrain); with a value unless boolean.
+DRAIN_FLAGS = {"--ignore-daemonsets": False, "--delete-emptydir-data": False, "--force": False,
+               "--disable-eviction": False, "--timeout": True, "--grace-period": True, "--pod-selector": True,
+               "--selector": True, "-l": True, "--skip-wait-for-delete-timeout": True, "--dry-run": True,
+               "--chunk-size": True}  # fmt: skip
+# The jsonpath expressions the stand-in evaluates on a Node.
+NODE_JSONPATHS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "{.status.nodeInfo.kubeletVersion}": lambda n: n["kubeletVersion"],
+    '{.status.conditions[?(@.type=="Ready")].status}': lambda n: "True" if n["ready"] else "False",
+    "{.spec.unschedulable}": lambda n: "true" if n["unschedulable"] else "",
+}
+
+
+def update_cluster(change: Any) -> Any:
+    import fcntl  # noqa: PLC0415 - only the cluster mode needs it
+
+    path = at(CLUSTER_STATE)
+    with path.with_name("state.lock").open("a", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = json.loads(path.read_text(encoding="utf-8"))
+        result = change(state)
+        path.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return result
+
+
+def without_kubeconfig(args: list[str]) -> list[str]:
+    out, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--kubeconfig":
+            skip = True
+        elif not arg.startswith("--kubeconfig="):
+            out.append(arg)
+    return out
+
+
+def node_or_fail(state: dict[str, Any], name: str) -> dict[str, Any]:
+    node: dict[str, Any] | None = state["nodes"].get(name)
+    if node is None:
+        raise SystemExit(f'Error from server (NotFound): nodes "{name}" not found')
+    return node
+
+
+def cluster_get(args: list[str]) -> int:
+    if args[:1] == ["--raw"] or (args and args[0].startswith("--raw=")):
+        path = args[1] if args[0] == "--raw" and len(args) > 1 else args[0].split("=", 1)[-1]
+        if path != "/readyz":
+            raise SystemExit(f"kgen stand-in: unsupported --raw path {path}")
+        ready = update_cluster(lambda s: s.get("apiserverReady", True))
+        if not ready:
+            raise SystemExit("Error from server (InternalError): an error on the server has prevented the request")
+        print("ok", end="")
+        return 0
+    if len(args) == 4 and args[0] in ("node", "nodes", "no") and args[2] == "-o" and args[3].startswith("jsonpath="):
+        expression = args[3].split("=", 1)[1]
+        if expression not in NODE_JSONPATHS:
+            raise SystemExit(f"kgen stand-in: unsupported jsonpath {expression}")
+        node = update_cluster(lambda s: node_or_fail(s, args[1]))
+        print(NODE_JSONPATHS[expression](node), end="")
+        return 0
+    raise SystemExit(f"kgen stand-in: unsupported get {' '.join(args)}")
+
+
+def cluster_drain(args: list[str]) -> int:
+    names, i = [], 0
+    flags: dict[str, str] = {}
+    while i < len(args):
+        arg = args[i]
+        if arg.startswith("-"):
+            name, _, value = arg.partition("=")
+            if name not in DRAIN_FLAGS:
+                raise SystemExit(f"error: unknown flag: {name}")  # cobra
+            if DRAIN_FLAGS[name] and not value:
+                i += 1
+                value = args[i] if i < len(args) else ""
+            flags[name] = value
+        else:
+            names.append(arg)
+        i += 1
+    if len(names) != 1:
+        raise SystemExit("error: USAGE: drain NODE [flags]")
+    # Every node runs DaemonSet pods (kube-proxy, the CNI's agent); drain refuses them without
+    # --ignore-daemonsets (k8s.io/kubectl/pkg/drain/filters.go daemonSetFilter).
+    if "--ignore-daemonsets" not in flags:
+        raise SystemExit(
+            f"error: unable to drain node {names[0]!r} due to error: cannot delete DaemonSet-managed Pods "
+            "(use --ignore-daemonsets to ignore)"
+        )
+
+    def drain(state: dict[str, Any]) -> None:
+        node = node_or_fail(state, names[0])
+        # Pods with emptyDir volumes (localStorageFilter) block a drain without --delete-emptydir-data.
+        if node.get("emptyDirPods") and "--delete-emptydir-data" not in flags:
+            raise SystemExit("error: cannot delete Pods with local storage (use --delete-emptydir-data to override)")
+        node["unschedulable"] = True
+        state["events"].append({"node": names[0], "event": "drain", "timeout": flags.get("--timeout")})
+
+    update_cluster(drain)
+    print(f"node/{names[0]} drained")
+    return 0
+
+
+def cluster_uncordon(args: list[str]) -> int:
+    if len(args) != 1 or args[0].startswith("-"):
+        raise SystemExit(f"kgen stand-in: unsupported uncordon {' '.join(args)}")
+
+    def uncordon(state: dict[str, Any]) -> None:
+        node_or_fail(state, args[0])["unschedulable"] = False
+        state["events"].append({"node": args[0], "event": "uncordon"})
+
+    update_cluster(uncordon)
+    print(f"node/{args[0]} uncordoned")
+    return 0
+
+
+def cluster_main(args: list[str]) -> int | None:
+    """The upgrade driver's commands against the shared cluster; None for anything else."""
+    words = without_kubeconfig(args)
+    command = words[0] if words else ""
+    handlers = {"get": cluster_get, "drain": cluster_drain, "uncordon": cluster_uncordon}
+    if command not in handlers:
+        return None
+    log({"argv": args, "rc": 0})
+    return handlers[command](words[1:])
+
+
 def main(argv: list[str]) -> int:
     args = argv[1:]
     ver = version(load_env())
@@ -182,6 +315,10 @@ def main(argv: list[str]) -> int:
         log({"argv": args, "rc": 1})
         print(f"error: stat {kubeconfig}: no such file or directory", file=sys.stderr)
         return 1
+    if at(CLUSTER_STATE).is_file():  # issue 14: the upgrade tests' shared cluster
+        handled = cluster_main(args)
+        if handled is not None:
+            return handled
     words = positionals(args)
     command = words[0] if words else ""
     if command in ("apply", "create") and options(args, "-f", "--filename"):
