@@ -227,13 +227,19 @@ def test_scripts_pass_shellcheck(minor: str, tmp_path: Path) -> None:
 # --- the backup script, run for real -----------------------------------------------------------------
 
 FAKE_ETCDCTL = """#!/usr/bin/env bash
-# Stand-in for etcdctl: records its arguments; `snapshot save F` writes F.part, then renames it (as etcdctl does).
+# Stand-in for etcdctl: records its arguments; `endpoint health` answers unless FAKE_ETCD_DOWN=1;
+# `snapshot save F` writes F.part, then renames it (as etcdctl does).
 set -euo pipefail
 printf '%s\\n' "$*" >>"${FAKE_LOG}"
+if [[ "${*: -2:1} ${*: -1}" == "endpoint health" ]]; then
+  [[ "${FAKE_ETCD_DOWN:-0}" == 1 ]] && { echo "https://127.0.0.1:2379 is unhealthy: context deadline exceeded" >&2; exit 1; }
+  echo "https://127.0.0.1:2379 is healthy"
+  exit 0
+fi
 [[ "${FAKE_ETCDCTL_FAIL:-0}" == 1 ]] && { echo "context deadline exceeded" >&2; exit 1; }
 file="${*: -1}"
 printf 'fake etcd snapshot\\n' >"${file}.part"
-mv "${file}.part" "${file}"
+command -p mv "${file}.part" "${file}"  # the default PATH: a failing stand-in mv is for the script
 echo "Snapshot saved at ${file}"
 """
 
@@ -275,12 +281,28 @@ class Sandbox:
         )
 
     def run(self, **env: str) -> subprocess.CompletedProcess[str]:
+        path = os.environ["PATH"]
+        tool = env.pop("FAKE_FAIL_TOOL", None)
+        if tool is not None:  # a coreutils tool that fails on the snapshot's final name (the script's rename/stat)
+            failing = self.tmp / "failing-bin"
+            failing.mkdir(exist_ok=True)
+            real = shutil.which(tool)
+            stub = failing / tool
+            stub.write_text(
+                "#!/usr/bin/env bash\n"
+                f'for a in "$@"; do [[ "$a" == */etcd-snapshot-* || "$a" == */.tmp-etcd-snapshot-*Z.db ]] '
+                f'&& [[ "$a" != *.part ]] && {{ echo "{tool}: Input/output error" >&2; exit 1; }}; done\n'
+                f'exec {real} "$@"\n',
+                encoding="utf-8",
+            )
+            stub.chmod(0o755)
+            path = f"{failing}:{path}"
         return subprocess.run(
             ["bash", str(self.script)],
             capture_output=True,
             text=True,
             check=False,
-            env={**os.environ, "FAKE_LOG": str(self.log), **env},
+            env={**os.environ, "PATH": path, "FAKE_LOG": str(self.log), **env},
         )
 
     def snapshots(self, node: str | None = None) -> list[str]:
@@ -331,10 +353,15 @@ def test_retention_keeps_the_newest_and_touches_nothing_else(tmp_path: Path) -> 
     assert not [p for p in sandbox.backups.iterdir() if p.name.startswith(".tmp-")]
     assert "deleting" in result.stderr and old_snapshot(sandbox.node, 8) in result.stderr
     calls = sandbox.log.read_text(encoding="utf-8").splitlines()
+    # First a bounded health check, then the save (etcd-io/etcd#10298: the save has no timeout of its own).
     assert calls[0].startswith("--endpoints=https://127.0.0.1:2379 ")
-    assert f"--cacert={sandbox.pki}/ca.crt --cert={sandbox.pki}/healthcheck-client.crt" in calls[0]
-    assert f"--key={sandbox.pki}/healthcheck-client.key snapshot save {sandbox.backups}/.tmp-" in calls[0]
-    assert calls[1].startswith("etcdutl snapshot status ") and "--write-out=table" in calls[1]
+    assert "--dial-timeout=5s --command-timeout=15s endpoint health" in calls[0]
+    assert calls[1].startswith("--endpoints=https://127.0.0.1:2379 ")
+    assert f"--cacert={sandbox.pki}/ca.crt --cert={sandbox.pki}/healthcheck-client.crt" in calls[1]
+    assert f"--key={sandbox.pki}/healthcheck-client.key --dial-timeout=5s snapshot save {sandbox.backups}/.tmp-" in (
+        calls[1]
+    )
+    assert calls[2].startswith("etcdutl snapshot status ") and "--write-out=table" in calls[2]
 
 
 def test_fewer_snapshots_than_keep_deletes_nothing(tmp_path: Path) -> None:
@@ -359,6 +386,9 @@ def test_first_run_creates_a_private_folder(tmp_path: Path) -> None:
     [
         ({"FAKE_ETCDUTL_FAIL": "1"}, "etcdutl snapshot status rejected the snapshot"),
         ({"FAKE_ETCDCTL_FAIL": "1"}, "etcdctl snapshot save failed"),
+        ({"FAKE_ETCD_DOWN": "1"}, "is unreachable or unhealthy (etcdctl endpoint health exited 1)"),
+        ({"FAKE_FAIL_TOOL": "mv"}, "could not rename"),
+        ({"FAKE_FAIL_TOOL": "stat"}, "cannot read the size of"),
     ],
 )
 def test_a_failed_snapshot_publishes_nothing_and_deletes_nothing(
@@ -370,6 +400,10 @@ def test_a_failed_snapshot_publishes_nothing_and_deletes_nothing(
     result = sandbox.run(**env)
     assert result.returncode == 1
     assert message in result.stderr
+    assert "FAILED: " in result.stderr
+    if env.get("FAKE_FAIL_TOOL") == "stat":  # the snapshot is in place, but the run still fails
+        assert len(sandbox.snapshots()) == 6
+        return
     assert sorted(p.name for p in sandbox.backups.iterdir() if p.name != f".kgen-etcd-backup-{sandbox.node}.lock") == (
         before
     )
