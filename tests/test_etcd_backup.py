@@ -232,7 +232,7 @@ FAKE_ETCDCTL = """#!/usr/bin/env bash
 set -euo pipefail
 printf '%s\\n' "$*" >>"${FAKE_LOG}"
 if [[ "${*: -2:1} ${*: -1}" == "endpoint health" ]]; then
-  [[ "${FAKE_ETCD_DOWN:-0}" == 1 ]] && { echo "https://127.0.0.1:2379 is unhealthy: context deadline exceeded" >&2; exit 1; }
+  [[ "${FAKE_ETCD_DOWN:-0}" == 1 ]] && { echo "127.0.0.1:2379 is unhealthy: context deadline exceeded" >&2; exit 1; }
   echo "https://127.0.0.1:2379 is healthy"
   exit 0
 fi
@@ -358,8 +358,9 @@ def test_retention_keeps_the_newest_and_touches_nothing_else(tmp_path: Path) -> 
     assert "--dial-timeout=5s --command-timeout=15s endpoint health" in calls[0]
     assert calls[1].startswith("--endpoints=https://127.0.0.1:2379 ")
     assert f"--cacert={sandbox.pki}/ca.crt --cert={sandbox.pki}/healthcheck-client.crt" in calls[1]
-    assert f"--key={sandbox.pki}/healthcheck-client.key --dial-timeout=5s snapshot save {sandbox.backups}/.tmp-" in (
-        calls[1]
+    assert (
+        f"--key={sandbox.pki}/healthcheck-client.key --dial-timeout=5s snapshot save {sandbox.backups}/.tmp-"
+        in (calls[1])
     )
     assert calls[2].startswith("etcdutl snapshot status ") and "--write-out=table" in calls[2]
 
