@@ -141,8 +141,9 @@ def backup_script(
     tools: EtcdTools | None = None,
     tools_path: str | None = None,
     pki_dir: str = ETCD_PKI_DIR,
+    endpoint: str = ETCD_ENDPOINT,
 ) -> str:
-    """The script the service runs. ``tools_path`` and ``pki_dir`` exist for tests."""
+    """The script the service runs. ``tools_path``, ``pki_dir`` and ``endpoint`` exist for tests."""
     tools = tools or etcd_tools(cluster)
     return templating.render(
         "etcd-backup/kgen-etcd-backup.sh.j2",
@@ -153,7 +154,7 @@ def backup_script(
         tools=tools,
         tools_dir=tools_path or tools_dir(tools),
         tools_script=TOOLS_SCRIPT,
-        endpoint=ETCD_ENDPOINT,
+        endpoint=endpoint,
         save_timeout=SAVE_TIMEOUT_SECONDS,
         remote=backup.remote,
         rclone_timeout=RCLONE_TIMEOUT_SECONDS,
