@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from generator import etcd_backup, model
-from generator.etcd_backup import EtcdBackup, EtcdTools
+from generator.etcd_backup import EtcdBackup, EtcdRemote, EtcdTools
 from generator.load import Document
 from generator.validate import with_defaults
 from generator.validate_openstack import CHECKS
@@ -256,7 +256,7 @@ echo "| HASH | REVISION | TOTAL KEYS | TOTAL SIZE |"
 class Sandbox:
     """A backup folder, fake certificates and stand-in tools, and the rendered script pointing at them."""
 
-    def __init__(self, tmp_path: Path, *, keep: int) -> None:
+    def __init__(self, tmp_path: Path, *, keep: int, remote: EtcdRemote | None = None) -> None:
         self.tmp = tmp_path
         self.backups = tmp_path / "backups"
         self.tools = tmp_path / "tools"
@@ -271,7 +271,7 @@ class Sandbox:
             (self.tools / name).chmod(0o755)
         cluster, backup = build(example_data())
         self.node = cluster.first_control_plane.name
-        settings = EtcdBackup(True, backup.schedule, str(self.backups), keep)
+        settings = EtcdBackup(True, backup.schedule, str(self.backups), keep, remote)
         self.script = tmp_path / "kgen-etcd-backup"
         self.script.write_text(
             etcd_backup.backup_script(
@@ -500,3 +500,142 @@ def test_schema_rejects_a_schedule_with_a_newline_or_specifier() -> None:
         data["spec"]["etcdBackup"]["schedule"] = schedule
         found = [p for p in validate(Document(file="cluster.yaml", data=data)) if p.severity == "error"]
         assert any(p.path == "spec.etcdBackup.schedule" for p in found), found
+
+
+# --- the remote copy, with a real rclone against its local backend --------------------------------------
+
+
+class Remote:
+    """An rclone config with one remote of rclone's local backend, and the folder it stands for."""
+
+    def __init__(self, tmp_path: Path, *, folder: Path | None = None) -> None:
+        self.config = tmp_path / "rclone.conf"
+        self.config.write_text("[offsite]\ntype = local\n", encoding="utf-8")
+        self.config.chmod(0o600)
+        self.folder = folder or tmp_path / "object-store" / "etcd-backups" / "prod"
+        self.settings = EtcdRemote(target=f"offsite:{self.folder}", rclone_config=str(self.config))
+
+    def names(self) -> list[str]:
+        return sorted(p.name for p in self.folder.iterdir()) if self.folder.is_dir() else []
+
+
+def test_remote_copy_is_verified_and_pruned_to_keep(tmp_path: Path) -> None:
+    require_tool("rclone", reason="Debian package rclone")
+    remote = Remote(tmp_path)
+    sandbox = Sandbox(tmp_path, keep=3, remote=remote.settings)
+    remote.folder.mkdir(parents=True)
+    for day in range(1, 6):  # older remote snapshots of this node, one of another node, and a foreign file
+        (remote.folder / old_snapshot(sandbox.node, day)).write_text("old\n", encoding="utf-8")
+    (remote.folder / old_snapshot("cp-1", 1)).write_text("cp-1\n", encoding="utf-8")
+    (remote.folder / "README").write_text("an operator's file\n", encoding="utf-8")
+
+    result = sandbox.run()
+
+    assert result.returncode == 0, result.stderr
+    [local] = sandbox.snapshots()
+    assert (remote.folder / local).read_bytes() == (sandbox.backups / local).read_bytes()
+    assert f"copied and verified offsite:{remote.folder}/{local}" in result.stderr
+    assert remote.names() == sorted(
+        [old_snapshot(sandbox.node, 4), old_snapshot(sandbox.node, 5), local, old_snapshot("cp-1", 1), "README"]
+    )
+    assert f"deleting offsite:{remote.folder}/{old_snapshot(sandbox.node, 3)}" in result.stderr
+
+
+def test_failed_upload_keeps_the_local_snapshot_and_fails_the_unit(tmp_path: Path) -> None:
+    require_tool("rclone", reason="Debian package rclone")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the bucket should be\n", encoding="utf-8")
+    remote = Remote(tmp_path, folder=blocker / "prod")
+    sandbox = Sandbox(tmp_path, keep=3, remote=remote.settings)
+    fill(sandbox, 2)
+
+    result = sandbox.run()
+
+    assert result.returncode == 1
+    assert "FAILED: could not copy" in result.stderr
+    assert "the local snapshot is kept and no remote snapshot was deleted" in result.stderr
+    snapshots = sandbox.snapshots()
+    assert len(snapshots) == 3  # the two older ones and the new one
+    assert (sandbox.backups / snapshots[-1]).read_text(encoding="utf-8") == "fake etcd snapshot\n"
+    assert blocker.read_text(encoding="utf-8") == "a file where the bucket should be\n"
+
+
+@pytest.mark.parametrize(("mode", "fragment"), [(0o644, "readable or writable by others (mode 644)"), (0o660, "660")])
+def test_rclone_config_readable_by_others_is_refused(tmp_path: Path, mode: int, fragment: str) -> None:
+    require_tool("rclone", reason="Debian package rclone")
+    remote = Remote(tmp_path)
+    remote.config.chmod(mode)
+    sandbox = Sandbox(tmp_path, keep=3, remote=remote.settings)
+    result = sandbox.run()
+    assert result.returncode == 1
+    assert fragment in result.stderr
+    assert remote.names() == []
+    assert len(sandbox.snapshots()) == 1  # the local backup still happened
+
+
+def test_missing_rclone_config_says_where_to_put_it(tmp_path: Path) -> None:
+    require_tool("rclone", reason="Debian package rclone")
+    remote = Remote(tmp_path)
+    remote.config.unlink()
+    result = Sandbox(tmp_path, keep=3, remote=remote.settings).run()
+    assert result.returncode == 1
+    assert f"the rclone config {remote.config} is missing" in result.stderr
+
+
+def test_remote_settings_from_the_config() -> None:
+    data = example_data()
+    data["spec"]["etcdBackup"]["remote"] = {"target": "swift:etcd-backups/prod"}
+    _, backup = build(data)
+    assert backup.remote == EtcdRemote(target="swift:etcd-backups/prod", rclone_config="/etc/kgen/rclone.conf")
+    assert etcd_backup.needs_rclone(backup)
+    cluster, _ = build(data)
+    script = etcd_backup.backup_script(cluster, backup, cluster.first_control_plane)
+    assert "readonly REMOTE_TARGET=swift:etcd-backups/prod\n" in script
+    assert "readonly RCLONE_CONFIG=/etc/kgen/rclone.conf\n" in script
+    # No credentials reach user-data: only the path of the file on the node.
+    assert "rclone.conf" not in "".join(f.content for f in etcd_backup.guest_files(cluster, backup, cluster.workers[0]))
+
+
+@pytest.mark.parametrize(
+    "target", ["swift:", "swift:/", "swift:bucket/", "no-colon", "swift:bucket//x", "swift:b$(id)", "-x:bucket"]
+)
+def test_schema_rejects_a_bad_remote_target(target: str) -> None:
+    from generator.validate import validate  # noqa: PLC0415 - the whole validator, schema included
+
+    data = copy.deepcopy(example_data())
+    data["spec"]["etcdBackup"]["remote"] = {"target": target}
+    found = [p for p in validate(Document(file="cluster.yaml", data=data)) if p.severity == "error"]
+    assert any(p.path == "spec.etcdBackup.remote.target" for p in found), found
+
+
+@pytest.mark.parametrize("os_name", ["ubuntu-24.04", "rocky-9"])
+def test_install_phase_adds_rclone_only_for_a_remote(os_name: str, tmp_path: Path) -> None:
+    from generator import packer, prepare  # noqa: PLC0415
+
+    data = example_data()
+    data["spec"]["os"] = os_name
+    cluster, _ = build(data)
+    assert "rclone" not in prepare.install_script(cluster)
+    data["spec"]["etcdBackup"]["remote"] = {"target": "swift:etcd-backups/prod"}
+    cluster, backup = build(data)
+    install = prepare.install_script(cluster)
+    assert "\ninstall_rclone\n" in install or "\n  install_rclone\n" in install
+    assert ("install --no-install-recommends rclone" if os_name.startswith("ubuntu") else "dnf install -y rclone") in (
+        install
+    )
+    assert "\n  check_rclone\n" in packer.self_check_script(cluster)
+    tool = require_tool("shellcheck", reason="Debian package shellcheck")
+    files = {
+        "install.sh": install,
+        "self-check.sh": packer.self_check_script(cluster),
+        "backup.sh": etcd_backup.backup_script(cluster, backup, cluster.first_control_plane),
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    result = subprocess.run(
+        [tool, "--shell=bash", "--severity=style", *(str(tmp_path / n) for n in files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
