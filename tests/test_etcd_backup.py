@@ -56,12 +56,19 @@ def test_defaults_come_from_the_schema() -> None:
     data = example_data()
     del data["spec"]["etcdBackup"]
     _, backup = build(data)
+    assert backup.remote is None
     assert backup == EtcdBackup(enabled=True, schedule="*-*-* 00/6:00:00", directory="/var/backups/etcd", keep=8)
 
 
 def test_example_settings() -> None:
     _, backup = build(example_data())
-    assert backup == EtcdBackup(enabled=True, schedule="*-*-* 00/4:00:00", directory="/var/backups/etcd", keep=12)
+    assert backup == EtcdBackup(
+        enabled=True,
+        schedule="*-*-* 00/4:00:00",
+        directory="/var/backups/etcd",
+        keep=12,
+        remote=EtcdRemote(target="swift:etcd-backups/ha-kit", rclone_config="/etc/kgen/rclone.conf"),
+    )
 
 
 @pytest.mark.parametrize("minor", supported_minors())
@@ -614,8 +621,10 @@ def test_install_phase_adds_rclone_only_for_a_remote(os_name: str, tmp_path: Pat
 
     data = example_data()
     data["spec"]["os"] = os_name
+    del data["spec"]["etcdBackup"]["remote"]
     cluster, _ = build(data)
     assert "rclone" not in prepare.install_script(cluster)
+    assert "check_rclone" not in packer.self_check_script(cluster)
     data["spec"]["etcdBackup"]["remote"] = {"target": "swift:etcd-backups/prod"}
     cluster, backup = build(data)
     install = prepare.install_script(cluster)
