@@ -142,8 +142,10 @@ def backup_script(
     tools_path: str | None = None,
     pki_dir: str = ETCD_PKI_DIR,
     endpoint: str = ETCD_ENDPOINT,
+    save_timeout: int = SAVE_TIMEOUT_SECONDS,
 ) -> str:
-    """The script the service runs. ``tools_path``, ``pki_dir`` and ``endpoint`` exist for tests."""
+    """The script the service runs. ``tools_path``, ``pki_dir``, ``endpoint`` and ``save_timeout`` exist
+    for tests."""
     tools = tools or etcd_tools(cluster)
     return templating.render(
         "etcd-backup/kgen-etcd-backup.sh.j2",
@@ -155,7 +157,7 @@ def backup_script(
         tools_dir=tools_path or tools_dir(tools),
         tools_script=TOOLS_SCRIPT,
         endpoint=endpoint,
-        save_timeout=SAVE_TIMEOUT_SECONDS,
+        save_timeout=save_timeout,
         remote=backup.remote,
         rclone_timeout=RCLONE_TIMEOUT_SECONDS,
         ca=f"{pki_dir}/ca.crt",

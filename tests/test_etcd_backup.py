@@ -245,6 +245,10 @@ if [[ "${*: -2:1} ${*: -1}" == "endpoint health" ]]; then
 fi
 [[ "${FAKE_ETCDCTL_FAIL:-0}" == 1 ]] && { echo "context deadline exceeded" >&2; exit 1; }
 file="${*: -1}"
+if [[ "${FAKE_ETCDCTL_HANG:-0}" == 1 ]]; then  # etcd-io/etcd#10298: the save waits forever
+  printf 'partial\\n' >"${file}.part"
+  exec sleep 3600
+fi
 printf 'fake etcd snapshot\\n' >"${file}.part"
 command -p mv "${file}.part" "${file}"  # the default PATH: a failing stand-in mv is for the script
 echo "Snapshot saved at ${file}"
@@ -263,7 +267,7 @@ echo "| HASH | REVISION | TOTAL KEYS | TOTAL SIZE |"
 class Sandbox:
     """A backup folder, fake certificates and stand-in tools, and the rendered script pointing at them."""
 
-    def __init__(self, tmp_path: Path, *, keep: int, remote: EtcdRemote | None = None) -> None:
+    def __init__(self, tmp_path: Path, *, keep: int, remote: EtcdRemote | None = None, save_timeout: int = 600) -> None:
         self.tmp = tmp_path
         self.backups = tmp_path / "backups"
         self.tools = tmp_path / "tools"
@@ -282,7 +286,12 @@ class Sandbox:
         self.script = tmp_path / "kgen-etcd-backup"
         self.script.write_text(
             etcd_backup.backup_script(
-                cluster, settings, cluster.first_control_plane, tools_path=str(self.tools), pki_dir=str(self.pki)
+                cluster,
+                settings,
+                cluster.first_control_plane,
+                tools_path=str(self.tools),
+                pki_dir=str(self.pki),
+                save_timeout=save_timeout,
             ),
             encoding="utf-8",
         )
@@ -415,6 +424,18 @@ def test_a_failed_snapshot_publishes_nothing_and_deletes_nothing(
     assert sorted(p.name for p in sandbox.backups.iterdir() if p.name != f".kgen-etcd-backup-{sandbox.node}.lock") == (
         before
     )
+
+
+def test_a_save_that_never_ends_is_stopped(tmp_path: Path) -> None:
+    """The member answered the health check, then the save hangs: `timeout` stops it (here after 2 s)."""
+    sandbox = Sandbox(tmp_path, keep=3, save_timeout=2)
+    fill(sandbox, 3)
+    before = sorted(p.name for p in sandbox.backups.iterdir())
+    result = sandbox.run(FAKE_ETCDCTL_HANG="1")
+    assert result.returncode == 1
+    assert "FAILED: etcdctl snapshot save did not finish within 2s and was stopped" in result.stderr
+    after = sorted(p.name for p in sandbox.backups.iterdir() if not p.name.endswith(".lock"))
+    assert after == before  # no .tmp-* or .part file, nothing deleted
 
 
 def test_missing_tools_fail_with_the_fix(tmp_path: Path) -> None:
