@@ -30,6 +30,8 @@ from tests.conftest import (
     require_tool,
     stand_in_cni_manifests,
     user_data_scripts,
+    valid_cases,
+    write_bundle,
 )
 from tests.sandbox import Sandbox
 from tests.test_bootstrap import (
@@ -106,19 +108,42 @@ def test_restore_renders_the_first_control_plane_in_restore_mode(tmp_path: Path)
     assert (again.out_dir / "cp-0" / "user-data").read_bytes() == before
 
 
-def test_restore_user_data_passes_cloud_init_schema_and_shellcheck(tmp_path: Path) -> None:
-    rendered = render_case(tmp_path, mode="install")
-    result = restore(rendered, "/mnt/etcd-backups/etcd-snapshot-cp-0-20260101T000000Z.db", None)
-    content = (result.out_dir / "cp-0" / "user-data").read_bytes()
+@pytest.mark.parametrize("case", valid_cases(), ids=lambda p: p.name)
+def test_restore_user_data_passes_cloud_init_schema_and_shellcheck(case: Path, tmp_path: Path) -> None:
+    config = case / "cluster.yaml"
+    cluster = model.build(load(config))
+    if cluster.first_control_plane.ip is None:
+        pytest.skip("kgen restore needs the first control plane's IP")
+    bundle = write_bundle(config, tmp_path)
+    result = pipeline.restore(
+        config,
+        snapshot="/mnt/etcd-backups/etcd-snapshot-cp-0-20260101T000000Z.db",
+        sha256=SHA,
+        out_dir=tmp_path / "out",
+        secrets_path=bundle,
+    )
+    content = (result.out_dir / result.node.name / "user-data").read_bytes()
     tool = require_tool("cloud-init", reason="Debian package cloud-init provides `cloud-init schema`")
     path = tmp_path / "restore-user-data"
     path.write_bytes(gzip.decompress(content) if content[:2] == b"\x1f\x8b" else content)
     checked = subprocess.run([tool, "schema", "--config-file", str(path)], capture_output=True, text=True, check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "Valid cloud-config" in checked.stdout
+    user_data = load_user_data(content)
+    # The version checks: the first-boot script checks the same Kubernetes version, and the kubeadm
+    # config (kubernetesVersion, API version) is the normal render's.
+    files = {f["path"]: f["content"] for f in user_data["write_files"]}
+    assert f"readonly KUBERNETES_VERSION={cluster.kubernetes_version}\n" in files["/usr/local/sbin/kgen-bootstrap"]
+    normal = pipeline.render_cluster(config, out_dir=tmp_path / "normal", secrets_path=bundle, dry_run=True)
+    assert normal.nodes[0].name == result.node.name
+    docs = list(yaml.safe_load_all(files["/etc/kgen/kubeadm.yaml"]))
+    assert {d["kind"]: d.get("kubernetesVersion") for d in docs}["ClusterConfiguration"] == (
+        f"v{cluster.kubernetes_version}"
+    )
+    assert all(d["apiVersion"] == cluster.kubernetes.kubeadm_api_version for d in docs[:2])
     shellcheck = require_tool("shellcheck", reason="Debian package shellcheck")
     scripts = []
-    for i, (guest, text) in enumerate(user_data_scripts(load_user_data(content))):
+    for i, (guest, text) in enumerate(user_data_scripts(user_data)):
         assert "\nset -euo pipefail\n" in text, guest
         script = tmp_path / f"{i:02d}-{Path(guest).name}"
         script.write_text(text, encoding="utf-8")
