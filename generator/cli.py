@@ -340,6 +340,47 @@ def vm_command(
         raise typer.Exit(EXIT_INVALID)
 
 
+# --- hook (issue 14): kgen restore --------------------------------------------------------------------
+@app.command()
+@handle_errors
+def restore(
+    config: Annotated[Path, typer.Argument(help="The cluster config.", readable=False)],
+    snapshot: Annotated[
+        str,
+        typer.Option(
+            "--snapshot",
+            help="The etcd snapshot: an https URL (a Swift temp URL) or an absolute path on the node (a volume).",
+        ),
+    ],
+    sha256: Annotated[
+        str | None, typer.Option("--sha256", help="The snapshot's sha256; the node refuses any other file.")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("-o", "--out", help="Output folder; restore mode goes to OUT/<cluster>.restore/<node>/.")
+    ] = Path("out"),
+    secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.", readable=False)] = None,
+) -> None:
+    """Render the first control-plane node's user-data in restore mode: its first boot restores etcd from
+    SNAPSHOT, then runs kubeadm init with the cluster's CAs (every rendered join still matches)."""
+    result = pipeline.restore(config, snapshot=snapshot, sha256=sha256, out_dir=out, secrets_path=secrets)
+    _print_warnings(result.warnings)
+    for change in result.changes:
+        size = f" ({_human(change.size)})" if change.status != "remove" else ""
+        err(f"{change.status:>16}  {change.path}{size}")
+    node = result.node
+    err("")
+    err(
+        f"restore mode for {node.name} ({node.action}): user-data {node.user_data_bytes} bytes, "
+        f"{node.user_data_base64_bytes} base64 (Nova limit {NOVA_USER_DATA_LIMIT})"
+    )
+    if sha256 is None:
+        err("no --sha256: the node checks the snapshot's integrity (etcdutl snapshot status) but not its origin")
+    err(
+        f"next: boot {node.name} (same IP {node.ip}) from {result.out_dir / node.name / 'user-data'}; then the other "
+        "control planes and the workers from their usual user-data (README: etcd backups and restore)"
+    )
+
+
 @app.command("join-command")
 @handle_errors
 def join_command(

@@ -43,8 +43,27 @@ ETCD_CA = f"{ETCD_PKI_DIR}/ca.crt"
 ETCD_CLIENT_CERT = f"{ETCD_PKI_DIR}/healthcheck-client.crt"
 ETCD_CLIENT_KEY = f"{ETCD_PKI_DIR}/healthcheck-client.key"
 ETCD_ENDPOINT = "https://127.0.0.1:2379"
+# The longest a snapshot save may take before the script stops it: etcdctl has no limit of its own
+# (etcd-io/etcd#10298). Generous for a large database; an unreachable member fails the health check,
+# which runs first, within a minute.
+SAVE_TIMEOUT_SECONDS = 600
 # Only a node that runs an etcd member (a kubeadm control-plane node with stacked etcd) backs up.
 ETCD_MANIFEST = "/etc/kubernetes/manifests/etcd.yaml"
+
+
+# rclone's limits for the remote copy: connect and idle-I/O timeouts inside rclone, and `timeout` around
+# every rclone call, so a storage endpoint that stops answering fails the run instead of holding it.
+RCLONE_TIMEOUT_SECONDS = 1800
+DEFAULT_RCLONE_CONFIG = "/etc/kgen/rclone.conf"
+
+
+@dataclass(frozen=True)
+class EtcdRemote:
+    """``spec.etcdBackup.remote``: where rclone copies each snapshot, and the root-only config file with
+    the remote's credentials (on the node; kgen never reads or writes it)."""
+
+    target: str  # "<remote>:<container or bucket>[/folder...]", no trailing slash
+    rclone_config: str = DEFAULT_RCLONE_CONFIG
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,7 @@ class EtcdBackup:
     schedule: str  # a systemd OnCalendar expression
     directory: str
     keep: int
+    remote: EtcdRemote | None = None
 
 
 @dataclass(frozen=True)
@@ -74,12 +94,27 @@ class EtcdTools:
 def settings(spec: Mapping[str, Any]) -> EtcdBackup:
     """``spec.etcdBackup`` from a spec that :func:`generator.validate.with_defaults` filled in."""
     raw = spec["etcdBackup"]
+    remote = raw.get("remote")
     return EtcdBackup(
         enabled=bool(raw["enabled"]),
         schedule=str(raw["schedule"]),
         directory=posixpath.normpath(str(raw["directory"])),
         keep=int(raw["keep"]),
+        remote=(
+            EtcdRemote(
+                target=str(remote["target"]),
+                rclone_config=posixpath.normpath(str(remote.get("rcloneConfig", DEFAULT_RCLONE_CONFIG))),
+            )
+            if isinstance(remote, Mapping)
+            else None
+        ),
     )
+
+
+def needs_rclone(backup: EtcdBackup) -> bool:
+    """Whether nodes need rclone: the install phase adds the distribution's package (and so a golden
+    image holds it)."""
+    return backup.enabled and backup.remote is not None
 
 
 def etcd_version(etcd_image: str) -> str:
@@ -106,8 +141,11 @@ def backup_script(
     tools: EtcdTools | None = None,
     tools_path: str | None = None,
     pki_dir: str = ETCD_PKI_DIR,
+    endpoint: str = ETCD_ENDPOINT,
+    save_timeout: int = SAVE_TIMEOUT_SECONDS,
 ) -> str:
-    """The script the service runs. ``tools_path`` and ``pki_dir`` exist for tests."""
+    """The script the service runs. ``tools_path``, ``pki_dir``, ``endpoint`` and ``save_timeout`` exist
+    for tests."""
     tools = tools or etcd_tools(cluster)
     return templating.render(
         "etcd-backup/kgen-etcd-backup.sh.j2",
@@ -118,7 +156,10 @@ def backup_script(
         tools=tools,
         tools_dir=tools_path or tools_dir(tools),
         tools_script=TOOLS_SCRIPT,
-        endpoint=ETCD_ENDPOINT,
+        endpoint=endpoint,
+        save_timeout=save_timeout,
+        remote=backup.remote,
+        rclone_timeout=RCLONE_TIMEOUT_SECONDS,
         ca=f"{pki_dir}/ca.crt",
         cert=f"{pki_dir}/healthcheck-client.crt",
         key=f"{pki_dir}/healthcheck-client.key",

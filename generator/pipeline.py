@@ -3,12 +3,13 @@ functions with keyword-only options. The CLI is a thin shell over these."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import certs, model, placeholder, plan, render, secrets, write
+from generator import certs, etcd_restore, model, placeholder, plan, prepare, render, secrets, write
 from generator.errors import ConfigInvalid, DriftFound, Problem, RenderError, UserError, errors_only
 from generator.load import Document, KeyPath, load
 from generator.rawconfig import expanded_nodes
@@ -252,6 +253,8 @@ def check_certificates(
     path = secrets_path or secrets.default_path(config_path)
     bundle = load_secrets(config_path, cluster, secrets_path)
     return certs.check_bundle(bundle, secrets_path=str(path), now=now, warn_days=warn_days)
+
+
 # --- hook (issue 14, upgrades): `kgen upgrade` -------------------------------------------------------
 
 
@@ -317,3 +320,48 @@ def upgrade(
         warnings=[p for p in problems if p.severity == "warning"],
         dry_run=dry_run,
     )
+
+
+# --- hook (issue 14): kgen restore --------------------------------------------------------------------
+
+
+@dataclass
+class RestoreResult:
+    cluster: str
+    node: render.NodeSummary
+    out_dir: Path  # OUT/<cluster>.restore
+    changes: list[write.FileChange]
+    warnings: list[Problem]
+
+
+def restore(
+    config_path: Path,
+    *,
+    snapshot: str,
+    sha256: str | None = None,
+    out_dir: Path,
+    secrets_path: Path | None = None,
+) -> RestoreResult:
+    """Render the first control-plane node's user-data in restore mode into
+    ``out_dir/<cluster>.restore/<node>/``: its first boot restores etcd from ``snapshot`` right before
+    ``kubeadm init``. Needs the existing secrets bundle (the same CAs, so every rendered join still
+    matches the CA hash); never creates one."""
+    request = etcd_restore.request(snapshot, sha256)
+    loaded = load_cluster(config_path)
+    cluster = loaded.cluster
+    bundle = load_secrets(config_path, cluster, secrets_path)
+    first = cluster.first_control_plane
+    etcd_restore.peer_url(first)  # refuses a node without an IP before anything is rendered
+    cluster_plan = plan.plan(cluster, bundle)
+    node_plan = next(p for p in cluster_plan.nodes if p.node == first)
+    restored = dataclasses.replace(node_plan, etcd_restore=request)
+    try:
+        node_files, summary = render.render_node(cluster_plan, restored, prepare.phases(cluster))
+    except RenderError as exc:
+        path: KeyPath = next((p for p, name, _, _ in expanded_nodes(loaded.doc.data) if name == exc.node), ())
+        raise ConfigInvalid([loaded.doc.problem(path, str(exc))]) from None
+    prefix = f"nodes/{first.name}/"
+    files = {f"{first.name}/{rel.removeprefix(prefix)}": out for rel, out in node_files.items()}
+    root = out_dir / f"{cluster.name}{etcd_restore.OUTPUT_SUFFIX}"
+    changes = write.write_tree(dict(sorted(files.items())), root)
+    return RestoreResult(cluster=cluster.name, node=summary, out_dir=root, changes=changes, warnings=loaded.warnings)

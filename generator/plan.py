@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from generator import cni as cni_assets
 from generator import kubeadm, kubevip
+from generator.etcd_restore import EtcdRestore
 from generator.model import Cluster, Node
 from generator.secrets import SecretsBundle
 
@@ -59,6 +60,8 @@ class NodePlan:
     join_delay_seconds: int = 0
     # Staged kube-vip static-pod manifests (control-plane nodes with loadBalancer: kube-vip).
     kube_vip_files: tuple[GuestFile, ...] = ()
+    # --- hook (issue 14, kgen restore): set only by pipeline.restore on the first control plane ---
+    etcd_restore: EtcdRestore | None = None
 
     @property
     def pki(self) -> tuple[GuestFile, ...]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import tomli_w
 
-from generator import __version__, templating, yamldump
+from generator import __version__, etcd_backup, templating, yamldump
 from generator.cni import CniAssets, assets
 from generator.model import OS_RELEASES, Cluster
 from generator.resources import load_data
@@ -166,6 +166,8 @@ def install_script(cluster: Cluster) -> str:
         helm=helm,
         image_manifest_path=IMAGE_MANIFEST,
         image_manifest=image_manifest(cluster),
+        # hook (issue 14): rclone for etcdBackup.remote, from the distribution (EPEL on EL9)
+        rclone=etcd_backup.needs_rclone(cluster.etcd_backup),
     )
 
 

@@ -11,6 +11,7 @@ from generator import (
     certs,
     cloudinit,
     etcd_backup,
+    etcd_restore,
     kubevip,
     openstack,
     packer,
@@ -69,6 +70,12 @@ def bootstrap_script(plan: ClusterPlan, node_plan: NodePlan, phases: list[prepar
         shared_pki=[(f.name, f.permissions) for f in node_plan.shared_pki],
         phases=phases,
         image_guard=prepare.image_guard(cluster),
+        # hook (issue 14, kgen restore): the restore step before kubeadm init, in restore mode only
+        etcd_restore=(
+            {"script": etcd_restore.RESTORE_SCRIPT, "ignore_preflight": etcd_restore.IGNORE_PREFLIGHT}
+            if node_plan.etcd_restore is not None
+            else None
+        ),
     )
 
 
@@ -89,6 +96,8 @@ def guest_files(
     files.extend(etcd_backup.guest_files(plan.cluster, plan.cluster.etcd_backup, node_plan.node))
     files.extend(certs.guest_files(plan.cluster, plan.cluster.certificate_renewal, node_plan.node))
     files.extend(openstack.cloud_provider_guest_files(plan.cluster, plan.cluster.openstack, node_plan.node))
+    if node_plan.etcd_restore is not None:  # hook (issue 14, kgen restore)
+        files.extend(etcd_restore.guest_files(plan.cluster, node_plan.node, node_plan.etcd_restore))
     files.append(GuestFile(BOOTSTRAP_PATH, script, "0700"))
     return files, script, kubeadm_yaml
 

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from generator import etcd_backup, model
-from generator.etcd_backup import EtcdBackup, EtcdTools
+from generator.etcd_backup import EtcdBackup, EtcdRemote, EtcdTools
 from generator.load import Document
 from generator.validate import with_defaults
 from generator.validate_openstack import CHECKS
@@ -56,12 +56,19 @@ def test_defaults_come_from_the_schema() -> None:
     data = example_data()
     del data["spec"]["etcdBackup"]
     _, backup = build(data)
+    assert backup.remote is None
     assert backup == EtcdBackup(enabled=True, schedule="*-*-* 00/6:00:00", directory="/var/backups/etcd", keep=8)
 
 
 def test_example_settings() -> None:
     _, backup = build(example_data())
-    assert backup == EtcdBackup(enabled=True, schedule="*-*-* 00/4:00:00", directory="/var/backups/etcd", keep=12)
+    assert backup == EtcdBackup(
+        enabled=True,
+        schedule="*-*-* 00/4:00:00",
+        directory="/var/backups/etcd",
+        keep=12,
+        remote=EtcdRemote(target="swift:etcd-backups/ha-kit", rclone_config="/etc/kgen/rclone.conf"),
+    )
 
 
 @pytest.mark.parametrize("minor", supported_minors())
@@ -227,13 +234,23 @@ def test_scripts_pass_shellcheck(minor: str, tmp_path: Path) -> None:
 # --- the backup script, run for real -----------------------------------------------------------------
 
 FAKE_ETCDCTL = """#!/usr/bin/env bash
-# Stand-in for etcdctl: records its arguments; `snapshot save F` writes F.part, then renames it (as etcdctl does).
+# Stand-in for etcdctl: records its arguments; `endpoint health` answers unless FAKE_ETCD_DOWN=1;
+# `snapshot save F` writes F.part, then renames it (as etcdctl does).
 set -euo pipefail
 printf '%s\\n' "$*" >>"${FAKE_LOG}"
+if [[ "${*: -2:1} ${*: -1}" == "endpoint health" ]]; then
+  [[ "${FAKE_ETCD_DOWN:-0}" == 1 ]] && { echo "127.0.0.1:2379 is unhealthy: context deadline exceeded" >&2; exit 1; }
+  echo "https://127.0.0.1:2379 is healthy"
+  exit 0
+fi
 [[ "${FAKE_ETCDCTL_FAIL:-0}" == 1 ]] && { echo "context deadline exceeded" >&2; exit 1; }
 file="${*: -1}"
+if [[ "${FAKE_ETCDCTL_HANG:-0}" == 1 ]]; then  # etcd-io/etcd#10298: the save waits forever
+  printf 'partial\\n' >"${file}.part"
+  exec sleep 3600
+fi
 printf 'fake etcd snapshot\\n' >"${file}.part"
-mv "${file}.part" "${file}"
+command -p mv "${file}.part" "${file}"  # the default PATH: a failing stand-in mv is for the script
 echo "Snapshot saved at ${file}"
 """
 
@@ -250,7 +267,7 @@ echo "| HASH | REVISION | TOTAL KEYS | TOTAL SIZE |"
 class Sandbox:
     """A backup folder, fake certificates and stand-in tools, and the rendered script pointing at them."""
 
-    def __init__(self, tmp_path: Path, *, keep: int) -> None:
+    def __init__(self, tmp_path: Path, *, keep: int, remote: EtcdRemote | None = None, save_timeout: int = 600) -> None:
         self.tmp = tmp_path
         self.backups = tmp_path / "backups"
         self.tools = tmp_path / "tools"
@@ -265,22 +282,43 @@ class Sandbox:
             (self.tools / name).chmod(0o755)
         cluster, backup = build(example_data())
         self.node = cluster.first_control_plane.name
-        settings = EtcdBackup(True, backup.schedule, str(self.backups), keep)
+        settings = EtcdBackup(True, backup.schedule, str(self.backups), keep, remote)
         self.script = tmp_path / "kgen-etcd-backup"
         self.script.write_text(
             etcd_backup.backup_script(
-                cluster, settings, cluster.first_control_plane, tools_path=str(self.tools), pki_dir=str(self.pki)
+                cluster,
+                settings,
+                cluster.first_control_plane,
+                tools_path=str(self.tools),
+                pki_dir=str(self.pki),
+                save_timeout=save_timeout,
             ),
             encoding="utf-8",
         )
 
     def run(self, **env: str) -> subprocess.CompletedProcess[str]:
+        path = os.environ["PATH"]
+        tool = env.pop("FAKE_FAIL_TOOL", None)
+        if tool is not None:  # a coreutils tool that fails on the snapshot's final name (the script's rename/stat)
+            failing = self.tmp / "failing-bin"
+            failing.mkdir(exist_ok=True)
+            real = shutil.which(tool)
+            stub = failing / tool
+            stub.write_text(
+                "#!/usr/bin/env bash\n"
+                f'for a in "$@"; do [[ "$a" == */etcd-snapshot-* || "$a" == */.tmp-etcd-snapshot-*Z.db ]] '
+                f'&& [[ "$a" != *.part ]] && {{ echo "{tool}: Input/output error" >&2; exit 1; }}; done\n'
+                f'exec {real} "$@"\n',
+                encoding="utf-8",
+            )
+            stub.chmod(0o755)
+            path = f"{failing}:{path}"
         return subprocess.run(
             ["bash", str(self.script)],
             capture_output=True,
             text=True,
             check=False,
-            env={**os.environ, "FAKE_LOG": str(self.log), **env},
+            env={**os.environ, "PATH": path, "FAKE_LOG": str(self.log), **env},
         )
 
     def snapshots(self, node: str | None = None) -> list[str]:
@@ -331,10 +369,16 @@ def test_retention_keeps_the_newest_and_touches_nothing_else(tmp_path: Path) -> 
     assert not [p for p in sandbox.backups.iterdir() if p.name.startswith(".tmp-")]
     assert "deleting" in result.stderr and old_snapshot(sandbox.node, 8) in result.stderr
     calls = sandbox.log.read_text(encoding="utf-8").splitlines()
+    # First a bounded health check, then the save (etcd-io/etcd#10298: the save has no timeout of its own).
     assert calls[0].startswith("--endpoints=https://127.0.0.1:2379 ")
-    assert f"--cacert={sandbox.pki}/ca.crt --cert={sandbox.pki}/healthcheck-client.crt" in calls[0]
-    assert f"--key={sandbox.pki}/healthcheck-client.key snapshot save {sandbox.backups}/.tmp-" in calls[0]
-    assert calls[1].startswith("etcdutl snapshot status ") and "--write-out=table" in calls[1]
+    assert "--dial-timeout=5s --command-timeout=15s endpoint health" in calls[0]
+    assert calls[1].startswith("--endpoints=https://127.0.0.1:2379 ")
+    assert f"--cacert={sandbox.pki}/ca.crt --cert={sandbox.pki}/healthcheck-client.crt" in calls[1]
+    assert (
+        f"--key={sandbox.pki}/healthcheck-client.key --dial-timeout=5s snapshot save {sandbox.backups}/.tmp-"
+        in (calls[1])
+    )
+    assert calls[2].startswith("etcdutl snapshot status ") and "--write-out=table" in calls[2]
 
 
 def test_fewer_snapshots_than_keep_deletes_nothing(tmp_path: Path) -> None:
@@ -359,6 +403,9 @@ def test_first_run_creates_a_private_folder(tmp_path: Path) -> None:
     [
         ({"FAKE_ETCDUTL_FAIL": "1"}, "etcdutl snapshot status rejected the snapshot"),
         ({"FAKE_ETCDCTL_FAIL": "1"}, "etcdctl snapshot save failed"),
+        ({"FAKE_ETCD_DOWN": "1"}, "is unreachable or unhealthy (etcdctl endpoint health exited 1)"),
+        ({"FAKE_FAIL_TOOL": "mv"}, "could not rename"),
+        ({"FAKE_FAIL_TOOL": "stat"}, "cannot read the size of"),
     ],
 )
 def test_a_failed_snapshot_publishes_nothing_and_deletes_nothing(
@@ -370,9 +417,25 @@ def test_a_failed_snapshot_publishes_nothing_and_deletes_nothing(
     result = sandbox.run(**env)
     assert result.returncode == 1
     assert message in result.stderr
+    assert "FAILED: " in result.stderr
+    if env.get("FAKE_FAIL_TOOL") == "stat":  # the snapshot is in place, but the run still fails
+        assert len(sandbox.snapshots()) == 6
+        return
     assert sorted(p.name for p in sandbox.backups.iterdir() if p.name != f".kgen-etcd-backup-{sandbox.node}.lock") == (
         before
     )
+
+
+def test_a_save_that_never_ends_is_stopped(tmp_path: Path) -> None:
+    """The member answered the health check, then the save hangs: `timeout` stops it (here after 2 s)."""
+    sandbox = Sandbox(tmp_path, keep=3, save_timeout=2)
+    fill(sandbox, 3)
+    before = sorted(p.name for p in sandbox.backups.iterdir())
+    result = sandbox.run(FAKE_ETCDCTL_HANG="1")
+    assert result.returncode == 1
+    assert "FAILED: etcdctl snapshot save did not finish within 2s and was stopped" in result.stderr
+    after = sorted(p.name for p in sandbox.backups.iterdir() if not p.name.endswith(".lock"))
+    assert after == before  # no .tmp-* or .part file, nothing deleted
 
 
 def test_missing_tools_fail_with_the_fix(tmp_path: Path) -> None:
@@ -465,3 +528,144 @@ def test_schema_rejects_a_schedule_with_a_newline_or_specifier() -> None:
         data["spec"]["etcdBackup"]["schedule"] = schedule
         found = [p for p in validate(Document(file="cluster.yaml", data=data)) if p.severity == "error"]
         assert any(p.path == "spec.etcdBackup.schedule" for p in found), found
+
+
+# --- the remote copy, with a real rclone against its local backend --------------------------------------
+
+
+class Remote:
+    """An rclone config with one remote of rclone's local backend, and the folder it stands for."""
+
+    def __init__(self, tmp_path: Path, *, folder: Path | None = None) -> None:
+        self.config = tmp_path / "rclone.conf"
+        self.config.write_text("[offsite]\ntype = local\n", encoding="utf-8")
+        self.config.chmod(0o600)
+        self.folder = folder or tmp_path / "object-store" / "etcd-backups" / "prod"
+        self.settings = EtcdRemote(target=f"offsite:{self.folder}", rclone_config=str(self.config))
+
+    def names(self) -> list[str]:
+        return sorted(p.name for p in self.folder.iterdir()) if self.folder.is_dir() else []
+
+
+def test_remote_copy_is_verified_and_pruned_to_keep(tmp_path: Path) -> None:
+    require_tool("rclone", reason="Debian package rclone")
+    remote = Remote(tmp_path)
+    sandbox = Sandbox(tmp_path, keep=3, remote=remote.settings)
+    remote.folder.mkdir(parents=True)
+    for day in range(1, 6):  # older remote snapshots of this node, one of another node, and a foreign file
+        (remote.folder / old_snapshot(sandbox.node, day)).write_text("old\n", encoding="utf-8")
+    (remote.folder / old_snapshot("cp-1", 1)).write_text("cp-1\n", encoding="utf-8")
+    (remote.folder / "README").write_text("an operator's file\n", encoding="utf-8")
+
+    result = sandbox.run()
+
+    assert result.returncode == 0, result.stderr
+    [local] = sandbox.snapshots()
+    assert (remote.folder / local).read_bytes() == (sandbox.backups / local).read_bytes()
+    assert f"copied and verified offsite:{remote.folder}/{local}" in result.stderr
+    assert remote.names() == sorted(
+        [old_snapshot(sandbox.node, 4), old_snapshot(sandbox.node, 5), local, old_snapshot("cp-1", 1), "README"]
+    )
+    assert f"deleting offsite:{remote.folder}/{old_snapshot(sandbox.node, 3)}" in result.stderr
+
+
+def test_failed_upload_keeps_the_local_snapshot_and_fails_the_unit(tmp_path: Path) -> None:
+    require_tool("rclone", reason="Debian package rclone")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the bucket should be\n", encoding="utf-8")
+    remote = Remote(tmp_path, folder=blocker / "prod")
+    sandbox = Sandbox(tmp_path, keep=3, remote=remote.settings)
+    fill(sandbox, 2)
+
+    result = sandbox.run()
+
+    assert result.returncode == 1
+    assert "FAILED: could not copy" in result.stderr
+    assert "the local snapshot is kept and no remote snapshot was deleted" in result.stderr
+    snapshots = sandbox.snapshots()
+    assert len(snapshots) == 3  # the two older ones and the new one
+    assert (sandbox.backups / snapshots[-1]).read_text(encoding="utf-8") == "fake etcd snapshot\n"
+    assert blocker.read_text(encoding="utf-8") == "a file where the bucket should be\n"
+
+
+@pytest.mark.parametrize(("mode", "fragment"), [(0o644, "readable or writable by others (mode 644)"), (0o660, "660")])
+def test_rclone_config_readable_by_others_is_refused(tmp_path: Path, mode: int, fragment: str) -> None:
+    require_tool("rclone", reason="Debian package rclone")
+    remote = Remote(tmp_path)
+    remote.config.chmod(mode)
+    sandbox = Sandbox(tmp_path, keep=3, remote=remote.settings)
+    result = sandbox.run()
+    assert result.returncode == 1
+    assert fragment in result.stderr
+    assert remote.names() == []
+    assert len(sandbox.snapshots()) == 1  # the local backup still happened
+
+
+def test_missing_rclone_config_says_where_to_put_it(tmp_path: Path) -> None:
+    require_tool("rclone", reason="Debian package rclone")
+    remote = Remote(tmp_path)
+    remote.config.unlink()
+    result = Sandbox(tmp_path, keep=3, remote=remote.settings).run()
+    assert result.returncode == 1
+    assert f"the rclone config {remote.config} is missing" in result.stderr
+
+
+def test_remote_settings_from_the_config() -> None:
+    data = example_data()
+    data["spec"]["etcdBackup"]["remote"] = {"target": "swift:etcd-backups/prod"}
+    _, backup = build(data)
+    assert backup.remote == EtcdRemote(target="swift:etcd-backups/prod", rclone_config="/etc/kgen/rclone.conf")
+    assert etcd_backup.needs_rclone(backup)
+    cluster, _ = build(data)
+    script = etcd_backup.backup_script(cluster, backup, cluster.first_control_plane)
+    assert "readonly REMOTE_TARGET=swift:etcd-backups/prod\n" in script
+    assert "readonly RCLONE_CONFIG=/etc/kgen/rclone.conf\n" in script
+    # No credentials reach user-data: only the path of the file on the node.
+    assert "rclone.conf" not in "".join(f.content for f in etcd_backup.guest_files(cluster, backup, cluster.workers[0]))
+
+
+@pytest.mark.parametrize(
+    "target", ["swift:", "swift:/", "swift:bucket/", "no-colon", "swift:bucket//x", "swift:b$(id)", "-x:bucket"]
+)
+def test_schema_rejects_a_bad_remote_target(target: str) -> None:
+    from generator.validate import validate  # noqa: PLC0415 - the whole validator, schema included
+
+    data = copy.deepcopy(example_data())
+    data["spec"]["etcdBackup"]["remote"] = {"target": target}
+    found = [p for p in validate(Document(file="cluster.yaml", data=data)) if p.severity == "error"]
+    assert any(p.path == "spec.etcdBackup.remote.target" for p in found), found
+
+
+@pytest.mark.parametrize("os_name", ["ubuntu-24.04", "rocky-9"])
+def test_install_phase_adds_rclone_only_for_a_remote(os_name: str, tmp_path: Path) -> None:
+    from generator import packer, prepare  # noqa: PLC0415
+
+    data = example_data()
+    data["spec"]["os"] = os_name
+    del data["spec"]["etcdBackup"]["remote"]
+    cluster, _ = build(data)
+    assert "rclone" not in prepare.install_script(cluster)
+    assert "check_rclone" not in packer.self_check_script(cluster)
+    data["spec"]["etcdBackup"]["remote"] = {"target": "swift:etcd-backups/prod"}
+    cluster, backup = build(data)
+    install = prepare.install_script(cluster)
+    assert "\ninstall_rclone\n" in install or "\n  install_rclone\n" in install
+    assert ("install --no-install-recommends rclone" if os_name.startswith("ubuntu") else "dnf install -y rclone") in (
+        install
+    )
+    assert "\n  check_rclone\n" in packer.self_check_script(cluster)
+    tool = require_tool("shellcheck", reason="Debian package shellcheck")
+    files = {
+        "install.sh": install,
+        "self-check.sh": packer.self_check_script(cluster),
+        "backup.sh": etcd_backup.backup_script(cluster, backup, cluster.first_control_plane),
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    result = subprocess.run(
+        [tool, "--shell=bash", "--severity=style", *(str(tmp_path / n) for n in files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -39,6 +39,9 @@ APT_PACKAGES = {
     "nftables": "nft",
     "iproute2": "ip",
     "util-linux": "unshare",
+    "etcd-server": "etcd",
+    "etcd-client": "etcdctl",
+    "rclone": "rclone",
 }
 
 
