@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator import certs, etcd_restore, model, placeholder, plan, prepare, render, secrets, write
+from generator import upgrade as upgrade_kit
 from generator.errors import ConfigInvalid, DriftFound, Problem, RenderError, UserError, errors_only
 from generator.load import Document, KeyPath, load
 from generator.rawconfig import expanded_nodes
@@ -278,8 +279,6 @@ def upgrade(
     nodes.json under ``out_dir/<cluster>/``) to the config's version into
     ``out_dir/<cluster>/upgrade/<from>-to-<to>/``. The config's problems and the upgrade's (a skipped
     minor, a downgrade, a version outside the table) are reported together; nothing is written then."""
-    from generator import upgrade as upgrade_kit  # noqa: PLC0415 - keeps the hook in one block
-
     doc = load(config_path)
     problems = validate(doc)
     name = doc.data.get("metadata", {}).get("name") if isinstance(doc.data, dict) else None

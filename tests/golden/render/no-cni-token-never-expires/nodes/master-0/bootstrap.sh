@@ -298,6 +298,15 @@ enable_etcd_backups() {
     || fail 'could not run systemctl enable --now kgen-etcd-backup.timer; see '"${LOG_FILE}"
 }
 
+# Automatic certificate renewal (kgen-certs-renew.timer). The first check comes at the next scheduled time.
+enable_certificate_renewal() {
+  step "enable automatic certificate renewal"
+  systemctl daemon-reload >>"${LOG_FILE}" 2>&1 \
+    || fail 'could not run systemctl daemon-reload; see '"${LOG_FILE}"
+  systemctl enable --now kgen-certs-renew.timer >>"${LOG_FILE}" 2>&1 \
+    || fail 'could not run systemctl enable --now kgen-certs-renew.timer; see '"${LOG_FILE}"
+}
+
 # --- Main -----------------------------------------------------------------------------------------------
 main() {
   mkdir -p "${STATE_DIR}"
@@ -318,12 +327,14 @@ main() {
       install_admin_kubeconfig
       log "CNI plugin is 'none': install one yourself; nodes stay NotReady until then"
       enable_etcd_backups
+      enable_certificate_renewal
       ;;
     join-control-plane)
       wait_for_endpoint
       kubeadm_join
       install_admin_kubeconfig
       enable_etcd_backups
+      enable_certificate_renewal
       ;;
     join)
       wait_for_endpoint

@@ -63,6 +63,12 @@ add_repositories() {
     | write_file /etc/apt/sources.list.d/docker.list 0644
 }
 
+# rclone copies the etcd snapshots off the node (etcdBackup.remote); Debian's and Ubuntu's own package.
+install_rclone() {
+  "${APT[@]}" install --no-install-recommends rclone
+  log "installed rclone $(rclone version 2>/dev/null | head -n 1 || true)"
+}
+
 install_packages() {
   "${APT[@]}" update
   # nftables: the configure phase's block of the metadata service for pods.
@@ -71,6 +77,7 @@ install_packages() {
   "${APT[@]}" install --allow-change-held-packages --no-install-recommends \
     "kubelet=${KUBERNETES_VERSION}-*" "kubeadm=${KUBERNETES_VERSION}-*" "kubectl=${KUBERNETES_VERSION}-*" \
     cri-tools kubernetes-cni "containerd.io=${CONTAINERD_VERSION}-*" curl ca-certificates nftables
+  install_rclone
   apt-mark hold kubelet kubeadm kubectl containerd.io >/dev/null
   log "installed and held kubelet, kubeadm, kubectl ${KUBERNETES_VERSION} and containerd.io ${CONTAINERD_VERSION}"
 }

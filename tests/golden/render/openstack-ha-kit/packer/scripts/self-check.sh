@@ -341,6 +341,15 @@ check_node() {
   done
 }
 
+# --- rclone for the off-node etcd snapshots (etcdBackup.remote) -------------------------------------
+check_rclone() {
+  if command -v rclone >/dev/null 2>&1; then
+    pass "rclone is installed: $(rclone version 2>/dev/null | head -n 1 || true)"
+  else
+    fail "rclone is not installed: control-plane nodes could not copy etcd snapshots off the node (etcdBackup.remote)"
+  fi
+}
+
 # --- Pods are cut off from the cloud metadata service (the configure phase's nftables block). ------
 check_metadata_block() {
   local unit=kgen-metadata-block.service rules=/etc/kgen/nftables/metadata-block.nft table=kgen_metadata
@@ -419,6 +428,7 @@ main() {
   check_image_manifest
   check_node
   check_metadata_block
+  check_rclone
   if [[ "${STAGE}" == final ]]; then
     check_hygiene
   else
