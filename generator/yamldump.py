@@ -16,11 +16,48 @@ _Base: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _OPTIONS: dict[str, Any] = {"sort_keys": False, "default_flow_style": False, "allow_unicode": True, "width": 1000}
 
 
+_MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+
+
 class _Dumper(_Base):  # type: ignore[valid-type,misc]
     """Block style, multi-line strings as literal blocks, no aliases, stable output."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
+
+    def represent_data(self, data: Any) -> yaml.Node:
+        # Plain dicts, lists and strings (nearly every value kgen dumps) go straight to the nodes
+        # PyYAML's representers would build for them with aliases off and default_flow_style=False;
+        # its generic path (alias bookkeeping, type lookup per value) was a large share of a big
+        # render. Anything else takes that generic path.
+        kind = type(data)
+        if kind is str:
+            return _represent_str(self, data)
+        if kind is dict:
+            pairs = [(self.represent_data(k), self.represent_data(v)) for k, v in data.items()]
+            return yaml.MappingNode(_MAP, pairs, flow_style=False)
+        if kind is list:
+            return yaml.SequenceNode(_SEQ, [self.represent_data(item) for item in data], flow_style=False)
+        node: yaml.Node = super().represent_data(data)
+        return node
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        # The tag a scalar resolves to depends on its text alone (kgen adds no path resolvers), and
+        # the same keys and short values recur in every node's documents: remember short ones.
+        if kind is not yaml.ScalarNode or len(value) > _RESOLVE_MAX:
+            tag: str = super().resolve(kind, value, implicit)
+            return tag
+        key = (value, implicit)
+        tag = _resolved.get(key) or super().resolve(kind, value, implicit)
+        if len(_resolved) >= _RESOLVE_MEMO:
+            _resolved.clear()
+        _resolved[key] = tag
+        return tag
+
+
+_RESOLVE_MAX = 200
+_RESOLVE_MEMO = 4096
+_resolved: dict[tuple[str, Any], str] = {}
 
 
 def _literal_ok(value: str) -> bool:
