@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from generator.certs import DEFAULT_RENEWAL, CertificateRenewal
@@ -152,15 +153,18 @@ class Cluster:
     def os_family(self) -> Literal["debian", "rhel"]:
         return OS_RELEASES[self.os].family
 
-    @property
+    # Derived node lists are computed once per Cluster (cached_property writes the instance __dict__,
+    # which a frozen dataclass allows): plan and kubeadm ask for them for every node, and rebuilding
+    # them each time made rendering quadratic in the node count.
+    @cached_property
     def control_planes(self) -> tuple[Node, ...]:
         return tuple(n for n in self.nodes if n.is_control_plane)
 
-    @property
+    @cached_property
     def first_control_plane(self) -> Node:
         return self.control_planes[0]
 
-    @property
+    @cached_property
     def workers(self) -> tuple[Node, ...]:
         return tuple(n for n in self.nodes if not n.is_control_plane)
 

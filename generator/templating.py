@@ -3,13 +3,20 @@ data); every value reaches a script through an explicit quoting filter."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import pickle
 import shlex
+import sys
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.bccache
 
+from generator import __version__
 from generator.resources import templates_dir
 
 
@@ -34,10 +41,42 @@ def hcl_string(value: object) -> str:
     return text.replace("${", "$${").replace("%{", "%%{")
 
 
+class _BytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Compiled templates kept between runs: compiling them was most of the time of a small render.
+    Jinja checks each entry against its template's source (a checksum), so a changed template is
+    compiled again; an entry that cannot be read or written is simply compiled (a cache only)."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError):
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def bytecode_cache_dir() -> Path | None:
+    """A per-user folder keyed by kgen's and Python's versions (marshalled code is Python-specific):
+    $XDG_CACHE_HOME/kgen/, else ~/.cache/kgen/. None when it cannot be created."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path("~/.cache").expanduser())
+    if not base.is_absolute():  # no usable home (the XDG spec also ignores a relative path)
+        return None
+    folder = base / "kgen" / f"{__version__}-py{sys.version_info[0]}.{sys.version_info[1]}" / "jinja"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return folder
+
+
 @cache
 def environment() -> jinja2.Environment:
+    folder = bytecode_cache_dir()
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
+        bytecode_cache=_BytecodeCache(str(folder)) if folder is not None else None,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,

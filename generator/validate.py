@@ -19,6 +19,7 @@ from generator.load import ECHO_LIMIT, Document, KeyPath, describe, format_path,
 from generator.rawconfig import expanded_nodes, lookup, mappings, virtual_ip_problems
 from generator.resources import load_schema
 from generator.validate_openstack import CHECKS as OPENSTACK_CHECKS
+from generator.validate_scale import CHECKS as SCALE_CHECKS
 from generator.versions import Version, cni_release, kubernetes_release, retired_os, supported_minors
 
 CLUSTER_SCHEMA = "cluster.schema.json"
@@ -537,4 +538,5 @@ SEMANTIC_CHECKS: tuple[Callable[[Document], Iterator[Problem]], ...] = (
     certs.check_schedule,  # kgen-certs (issue 14)
     check_labels,
     *OPENSTACK_CHECKS,
+    *SCALE_CHECKS,
 )

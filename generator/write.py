@@ -7,6 +7,7 @@ previous output untouched. Files holding secrets keep mode 0600."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import shutil
@@ -31,23 +32,46 @@ class FileChange:
 
 
 def _existing_files(root: Path) -> set[str]:
-    if not root.is_dir():
-        return set()
-    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
+    """Every regular file and symlink under ``root`` (relative POSIX paths), not following symlinked
+    folders: what ``root.rglob("*")`` filtered that way gives, from one scandir per folder instead of
+    a stat per path (thousands of nodes make tens of thousands of files)."""
+    found: set[str] = set()
+
+    def scan(folder: str, prefix: str) -> None:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_symlink() or entry.is_file():
+                    found.add(prefix + entry.name)
+                elif entry.is_dir():
+                    scan(entry.path, f"{prefix}{entry.name}/")
+
+    if root.is_dir():
+        scan(str(root), "")
+    return found
+
+
+_MISSING = {errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP}
+
+
+def _status(target: Path, out: OutputFile) -> Status:
+    # One stat (following symlinks, as reading does); the content is read only when size and mode
+    # already match.
+    try:
+        info = target.stat()
+    except OSError as exc:
+        if exc.errno in _MISSING:  # what Path.is_file treats as "not a file"
+            return "create"
+        raise
+    if not stat.S_ISREG(info.st_mode):
+        return "create"
+    if info.st_size != len(out.content) or stat.S_IMODE(info.st_mode) != out.mode:
+        return "update"
+    return "identical" if target.read_bytes() == out.content else "update"
 
 
 def diff_tree(files: dict[str, OutputFile], root: Path) -> list[FileChange]:
     """What writing ``files`` under ``root`` would do, file by file (content and mode compared)."""
-    changes: list[FileChange] = []
-    for rel, out in files.items():
-        target = root / rel
-        if not target.is_file():
-            status: Status = "create"
-        elif target.read_bytes() == out.content and stat.S_IMODE(target.stat().st_mode) == out.mode:
-            status = "identical"
-        else:
-            status = "update"
-        changes.append(FileChange(status, target, len(out.content)))
+    changes = [FileChange(_status(root / rel, out), root / rel, len(out.content)) for rel, out in files.items()]
     changes.extend(FileChange("remove", root / rel, 0) for rel in sorted(_existing_files(root) - set(files)))
     return changes
 
