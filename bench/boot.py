@@ -21,8 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from generator import secrets  # noqa: E402
-from generator.pipeline import render_cluster  # noqa: E402
-from generator.vm import run_vm  # noqa: E402
+from generator.api import render_cluster  # noqa: E402
+from generator.runners.qemu import run_vm  # noqa: E402
 from tests.boot.baseimage import BaseImage, ensure_base_image  # noqa: E402
 from tests.boot.test_nodes import cluster_config, golden_test_disk  # noqa: E402
 

@@ -1,4 +1,5 @@
-"""The ``kgen`` command line: a thin shell over :mod:`generator.pipeline`.
+"""The ``kgen`` command line: a thin shell over :mod:`generator.api`. It parses arguments, calls the API
+and hands the results to a reporter (:mod:`generator.reporters`); it orchestrates nothing itself.
 
 Exit codes (one map, :func:`exit_code_for`): 0 ok, 1 invalid input or user error, 2 usage,
 3 drift found by ``render --check``. A user's mistake never shows a traceback. ``certs check`` exits 0
@@ -8,9 +9,7 @@ warning is printed, and is ``"status": "warning"`` in ``-o json``), and 1 when a
 from __future__ import annotations
 
 import functools
-import json
 import sys
-import tempfile
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -18,18 +17,9 @@ from typing import Annotated, Literal, ParamSpec, TypeVar
 
 import typer
 
-from generator import __version__, packer, pipeline, vm
-from generator.cloudinit import NOVA_USER_DATA_LIMIT
-from generator.errors import (
-    EXIT_INVALID,
-    ConfigInvalid,
-    DriftFound,
-    KgenError,
-    Problem,
-    UserError,
-    display_file,
-    one_line,
-)
+from generator import __version__, api
+from generator.errors import EXIT_INVALID, ConfigInvalid, DriftFound, KgenError, one_line
+from generator.reporters import TextReporter, err, reporter_for
 from generator.resources import schemas_dir
 
 P = ParamSpec("P")
@@ -50,8 +40,10 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
-def err(message: str) -> None:
-    typer.echo(message, err=True)
+# Arguments and options several commands share, declared once.
+ConfigArg = Annotated[Path, typer.Argument(help="The cluster config.", readable=False)]
+OutOpt = Annotated[Path, typer.Option("-o", "--out", help="Output folder, as for render.")]
+SecretsOpt = Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.", readable=False)]
 
 
 def exit_code_for(exc: KgenError) -> int:
@@ -94,10 +86,6 @@ def main(
     """kgen: one cluster.yaml in; per-node cloud-init user-data and Packer golden images out."""
 
 
-def _human(size: int) -> str:
-    return f"{size} B" if size < 1024 else f"{size / 1024:.1f} KiB"
-
-
 @app.command()
 @handle_errors
 def init(
@@ -105,47 +93,30 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented example cluster.yaml (and its JSON Schema beside it, for editors)."""
-    for verb, written in pipeline.write_example(path, force=force):
-        err(f"{verb}  {written}")
+    TextReporter().written(api.write_example(path, force=force))
     err(f"next: edit {path}, then run `kgen validate {path}` and `kgen render {path}`")
 
 
 @app.command()
 @handle_errors
 def validate(
-    config: Annotated[Path, typer.Argument(help="The cluster config.", readable=False)],
+    config: ConfigArg,
     output: Annotated[OutputFormat, typer.Option("-o", "--output", help="text or json.")] = OutputFormat.text,
 ) -> None:
     """Check a cluster config; print every problem at once as FILE:LINE: key.path: message."""
     try:
-        problems = pipeline.check_config(config)
+        problems = api.check_config(config)
     except ConfigInvalid as exc:  # unreadable or unparsable: the same report shape
         problems = exc.problems
-    errors = [p for p in problems if p.severity == "error"]
-    if output is OutputFormat.json:
-        typer.echo(
-            json.dumps(
-                {"file": str(config), "valid": not errors, "problems": [p.to_json() for p in problems]}, indent=2
-            )
-        )
-    else:
-        for problem in problems:
-            typer.echo(str(problem))
-        if not errors:
-            typer.echo(f"{display_file(str(config))}: valid" + (f" ({len(problems)} warning(s))" if problems else ""))
-    if errors:
+    reporter_for(output.value).validated(config, problems)
+    if any(p.severity == "error" for p in problems):
         raise typer.Exit(EXIT_INVALID)
-
-
-def _print_warnings(warnings: list[Problem]) -> None:
-    for warning in warnings:
-        err(str(warning))
 
 
 @app.command()
 @handle_errors
 def render(
-    config: Annotated[Path, typer.Argument(help="The cluster config.", readable=False)],
+    config: ConfigArg,
     out: Annotated[Path, typer.Option("-o", "--out", help="Output folder; the cluster goes to OUT/<name>/.")] = Path(
         "out"
     ),
@@ -163,37 +134,8 @@ def render(
     ] = False,
 ) -> None:
     """Render per-node cloud-init user-data (and everything else) into OUT/<cluster>/."""
-
-    result = pipeline.render_cluster(config, out_dir=out, secrets_path=secrets, dry_run=dry_run, check=check)
-    _report(result, check=check)
-
-
-def _report(result: pipeline.RenderResult, *, check: bool = False) -> None:
-    """Status verbs for every file, then a per-node summary with sizes and the token's lifetime."""
-    _print_warnings(result.warnings)
-    if result.secrets_created:
-        what = "new secrets bundle, mode 0600: cluster CA keys and bootstrap token; keep it safe"
-        err(f"create  {result.secrets_path} ({what})")
-    for change in result.changes:
-        verb = f"would {change.status}" if result.dry_run else change.status
-        size = f" ({_human(change.size)})" if change.status != "remove" else ""
-        err(f"{verb:>16}  {change.path}{size}")
-    if check:
-        err(f"{result.out_dir} is up to date")
-        return
-    err("")
-    err(
-        f"{'node':<24} {'role':<14} {'action':<19} {'user-data':>10} {'base64':>8}  (Nova limit {NOVA_USER_DATA_LIMIT})"
-    )
-    for node in result.nodes:
-        gz = ", gzipped" if node.gzipped else ""
-        keys = "  holds CA keys" if node.holds_private_keys else ""
-        err(
-            f"{node.name:<24} {node.role:<14} {node.action:<19} {node.user_data_bytes:>10} "
-            f"{node.user_data_base64_bytes:>8}{gz}{keys}"
-        )
-    if result.token is not None:
-        err(f"bootstrap token {result.token.token_id}.****: {result.token.expiry()}")
+    result = api.render_cluster(config, out_dir=out, secrets_path=secrets, dry_run=dry_run, check=check)
+    TextReporter().rendered(result, check=check)
 
 
 token_app = typer.Typer(help="Manage the bootstrap token joining nodes use.", no_args_is_help=True)
@@ -202,18 +144,9 @@ app.add_typer(token_app, name="token")
 
 @token_app.command("rotate")
 @handle_errors
-def token_rotate(
-    config: Annotated[Path, typer.Argument(help="The cluster config.", readable=False)],
-    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder, as for render.")] = Path("out"),
-    secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.", readable=False)] = None,
-) -> None:
+def token_rotate(config: ConfigArg, out: OutOpt = Path("out"), secrets: SecretsOpt = None) -> None:
     """Write a new bootstrap token into the secrets bundle and re-render what uses it (join configs)."""
-    rotation = pipeline.rotate_token(config, out_dir=out, secrets_path=secrets)
-    err(f"update  {rotation.render.secrets_path} (new bootstrap token for joining nodes)")
-    _report(rotation.render)
-    err("")
-    err("kgen has no access to your cluster, so it cannot register the token. On a control-plane node run:")
-    typer.echo(rotation.register_command)
+    TextReporter().rotated(api.rotate_token(config, out_dir=out, secrets_path=secrets))
 
 
 class Accel(str, Enum):
@@ -230,7 +163,7 @@ class BakeOnly(str, Enum):
 @app.command()
 @handle_errors
 def bake(
-    config: Annotated[Path, typer.Argument(help="The cluster config.", readable=False)],
+    config: ConfigArg,
     only: Annotated[BakeOnly | None, typer.Option("--only", help="Bake with one source only.")] = None,
     var_file: Annotated[
         list[Path] | None,
@@ -240,23 +173,26 @@ def bake(
     accel: Annotated[
         Accel, typer.Option("--accel", help="qemu accelerator: kvm, tcg, or auto (KVM when it boots Linux here).")
     ] = Accel.auto,
-    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder, as for render.")] = Path("out"),
-    secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.", readable=False)] = None,
+    out: OutOpt = Path("out"),
+    secrets: SecretsOpt = None,
 ) -> None:
     """Render, then run `packer init` and `packer build` on OUT/<cluster>/packer to bake a golden image."""
-    result = pipeline.render_cluster(config, out_dir=out, secrets_path=secrets, dry_run=dry_run)
-    _print_warnings(result.warnings)
-    which: packer.Only | None = "qemu" if only is BakeOnly.qemu else "openstack" if only is BakeOnly.openstack else None
+    reporter = TextReporter()
+    which: Literal["openstack", "qemu"] | None = (
+        "qemu" if only is BakeOnly.qemu else "openstack" if only is BakeOnly.openstack else None
+    )
     chosen: Literal["kvm", "tcg"] | None = "kvm" if accel is Accel.kvm else "tcg" if accel is Accel.tcg else None
-    if dry_run:  # the project is not on disk in a dry run, so print the commands instead of running them
-        commands = packer.bake_commands(
-            result.out_dir, only=which, var_files=var_file or [], accelerator=chosen, say=err
-        )
-        typer.echo(packer.format_commands(commands), nl=False)
-        return
-    baked = packer.bake(result.out_dir, only=which, var_files=var_file or [], accelerator=chosen, echo=err)
-    if baked.manifest:
-        typer.echo(f"packer manifest (image IDs and names): {baked.manifest}")
+    outcome = api.bake(
+        config,
+        out_dir=out,
+        secrets_path=secrets,
+        only=which,
+        var_files=var_file or [],
+        accelerator=chosen,
+        dry_run=dry_run,
+        listener=reporter,
+    )
+    reporter.baked(outcome)
 
 
 class VmNetwork(str, Enum):
@@ -267,7 +203,7 @@ class VmNetwork(str, Enum):
 @app.command("vm")
 @handle_errors
 def vm_command(
-    config: Annotated[Path, typer.Argument(help="The cluster config.", readable=False)],
+    config: ConfigArg,
     node: Annotated[str, typer.Argument(help="The node to boot, e.g. master-0.")],
     image: Annotated[Path, typer.Option("--image", help="Base disk: a qcow2 or raw cloud image (left untouched).")],
     accel: Annotated[Accel, typer.Option("--accel", help="kvm, tcg, or auto (KVM when it works).")] = Accel.auto,
@@ -287,25 +223,19 @@ def vm_command(
         VmNetwork,
         typer.Option("--network", help="none (default): no network at all; user: qemu's NAT, for install mode."),
     ] = VmNetwork.none,
-    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder, as for render.")] = Path("out"),
-    secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.", readable=False)] = None,
+    out: OutOpt = Path("out"),
+    secrets: SecretsOpt = None,
 ) -> None:
     """Boot one rendered node locally in qemu with its NoCloud seed, with no outside network, and report
     cloud-init's result, the bootstrap marker and the end of the bootstrap log."""
-    result = pipeline.render_cluster(config, out_dir=out, secrets_path=secrets)
-    _print_warnings(result.warnings)
-    names = [n.name for n in result.nodes]
-    if node not in names:
-        raise UserError(f"cluster {result.cluster!r} has no node {node!r}; its nodes are: {', '.join(names)}")
-    node_dir = result.out_dir / "nodes" / node
-    err(f"rendered {node_dir}")
-    work = workdir or Path(tempfile.mkdtemp(prefix=f"kgen-vm-{node}-"))
-    work.mkdir(parents=True, exist_ok=True)
-    run = vm.run_vm(
-        user_data=node_dir / "user-data",
-        meta_data=node_dir / "meta-data",
+    reporter = TextReporter()
+    outcome = api.vm(
+        config,
+        node,
         image=image,
-        workdir=work,
+        out_dir=out,
+        secrets_path=secrets,
+        workdir=workdir,
         accel=accel.value,
         timeout=timeout,
         keep=keep,
@@ -315,28 +245,10 @@ def vm_command(
         memory_mb=memory,
         cpus=cpus,
         network=network.value,
-        progress=lambda line: err(f"  [vm] {line}"),
+        listener=reporter,
     )
-    report = run.report
-    typer.echo(f"serial log: {run.serial_log}")
-    if run.disk is not None:
-        typer.echo(f"kept disk: {run.disk}")
-    if report is None:
-        typer.echo("no report from the guest" + (f" within {timeout:.0f}s" if run.timed_out else ""))
-        raise typer.Exit(EXIT_INVALID)
-    typer.echo(f"cloud-init status: {report.cloud_init_status}")
-    for error in report.cloud_init_errors:
-        typer.echo(f"cloud-init error: {error}")
-    if report.success_marker:
-        typer.echo(f"success marker: {report.success_marker.strip()}")
-    if report.failure_marker:
-        typer.echo("failure marker:\n" + report.failure_marker.rstrip())
-    if report.bootstrap_log_tail:
-        typer.echo("last lines of /var/log/kgen-bootstrap.log:")
-        for line in report.bootstrap_log_tail[-15:]:
-            typer.echo(f"  {line}")
-    typer.echo(f"{'ok' if run.ok else 'FAILED'} after {run.seconds:.0f}s")
-    if not run.ok:
+    reporter.booted(outcome)
+    if not outcome.ok:
         raise typer.Exit(EXIT_INVALID)
 
 
@@ -344,7 +256,7 @@ def vm_command(
 @app.command()
 @handle_errors
 def restore(
-    config: Annotated[Path, typer.Argument(help="The cluster config.", readable=False)],
+    config: ConfigArg,
     snapshot: Annotated[
         str,
         typer.Option(
@@ -358,37 +270,19 @@ def restore(
     out: Annotated[
         Path, typer.Option("-o", "--out", help="Output folder; restore mode goes to OUT/<cluster>.restore/<node>/.")
     ] = Path("out"),
-    secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.", readable=False)] = None,
+    secrets: SecretsOpt = None,
 ) -> None:
     """Render the first control-plane node's user-data in restore mode: its first boot restores etcd from
     SNAPSHOT, then runs kubeadm init with the cluster's CAs (every rendered join still matches)."""
-    result = pipeline.restore(config, snapshot=snapshot, sha256=sha256, out_dir=out, secrets_path=secrets)
-    _print_warnings(result.warnings)
-    for change in result.changes:
-        size = f" ({_human(change.size)})" if change.status != "remove" else ""
-        err(f"{change.status:>16}  {change.path}{size}")
-    node = result.node
-    err("")
-    err(
-        f"restore mode for {node.name} ({node.action}): user-data {node.user_data_bytes} bytes, "
-        f"{node.user_data_base64_bytes} base64 (Nova limit {NOVA_USER_DATA_LIMIT})"
-    )
-    if sha256 is None:
-        err("no --sha256: the node checks the snapshot's integrity (etcdutl snapshot status) but not its origin")
-    err(
-        f"next: boot {node.name} (same IP {node.ip}) from {result.out_dir / node.name / 'user-data'}; then the other "
-        "control planes and the workers from their usual user-data (README: etcd backups and restore)"
-    )
+    result = api.restore(config, snapshot=snapshot, sha256=sha256, out_dir=out, secrets_path=secrets)
+    TextReporter().restored(result, sha256_given=sha256 is not None)
 
 
 @app.command("join-command")
 @handle_errors
-def join_command(
-    config: Annotated[Path, typer.Argument(help="The cluster config.", readable=False)],
-    secrets: Annotated[Path | None, typer.Option("--secrets", help="Secrets bundle.", readable=False)] = None,
-) -> None:
+def join_command(config: ConfigArg, secrets: SecretsOpt = None) -> None:
     """Print `kubeadm join <endpoint> --token … --discovery-token-ca-cert-hash sha256:…` for adding a node by hand."""
-    typer.echo(pipeline.join_command(config, secrets_path=secrets))
+    typer.echo(api.join_command(config, secrets_path=secrets))
 
 
 # --- hook (issue 14, upgrades): `kgen upgrade` -------------------------------------------------------
@@ -400,7 +294,7 @@ def upgrade(
     config: Annotated[
         Path, typer.Argument(help="The cluster config, with the new spec.kubernetes.version.", readable=False)
     ],
-    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder, as for render.")] = Path("out"),
+    out: OutOpt = Path("out"),
     from_version: Annotated[
         str | None,
         typer.Option(
@@ -411,15 +305,8 @@ def upgrade(
 ) -> None:
     """Render the upgrade kit OUT/<cluster>/upgrade/<from>-to-<to>/: per-node scripts and upgrade.sh, which
     upgrades the running cluster over SSH in kubeadm's order."""
-    result = pipeline.upgrade(config, out_dir=out, from_version=from_version, dry_run=dry_run)
-    _print_warnings(result.warnings)
-    for change in result.changes:
-        verb = f"would {change.status}" if result.dry_run else change.status
-        size = f" ({_human(change.size)})" if change.status != "remove" else ""
-        err(f"{verb:>16}  {change.path}{size}")
-    err(f"upgrade {result.from_version} -> {result.to_version} (starting version from {result.from_source})")
-    if not result.dry_run:
-        err(f"next: {result.kit_dir / 'upgrade.sh'} --dry-run, then without --dry-run; then `kgen render {config}`")
+    result = api.upgrade(config, out_dir=out, from_version=from_version, dry_run=dry_run)
+    TextReporter().upgraded(result, config)
 
 
 @app.command()
@@ -438,7 +325,7 @@ app.add_typer(certs_app, name="certs")
 @certs_app.command("check")
 @handle_errors
 def certs_check(
-    config: Annotated[Path, typer.Argument(help="The cluster config.", readable=False)],
+    config: ConfigArg,
     secrets: Annotated[
         Path | None,
         typer.Option(
@@ -452,12 +339,8 @@ def certs_check(
 ) -> None:
     """Report when each CA in the secrets bundle expires (cluster, etcd and front-proxy CA) and that the
     service-account key has no expiry. Warns within --warn-days (exit 0); exits 1 if a CA has expired."""
-    report = pipeline.check_certificates(config, secrets_path=secrets, warn_days=warn_days)
-    if output is OutputFormat.json:
-        typer.echo(json.dumps(report.to_json(), indent=2))
-    else:
-        for line in report.lines():
-            typer.echo(line)
+    report = api.check_certificates(config, secrets_path=secrets, warn_days=warn_days)
+    reporter_for(output.value).certs_checked(report)
     if report.status == "expired":
         raise typer.Exit(EXIT_INVALID)
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from generator import cni, pipeline, secrets, versions
+from generator import api, cni, secrets, versions
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
@@ -56,7 +56,7 @@ def write_bundle(config: Path, dest_dir: Path) -> Path:
 
 @dataclasses.dataclass
 class Rendered:
-    result: pipeline.RenderResult
+    result: api.RenderResult
     root: Path
 
     def node_dirs(self) -> list[Path]:
@@ -78,7 +78,7 @@ def load_user_data(content: bytes) -> dict[str, Any]:
 def render_config(config: Path, out_dir: Path) -> Rendered:
     out_dir.mkdir(parents=True, exist_ok=True)
     bundle = write_bundle(config, out_dir)
-    result = pipeline.render_cluster(config, out_dir=out_dir / "out", secrets_path=bundle)
+    result = api.render_cluster(config, out_dir=out_dir / "out", secrets_path=bundle)
     return Rendered(result=result, root=out_dir / "out" / result.cluster)
 
 

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from generator import etcd_backup, etcd_restore, model, pipeline, secrets
+from generator import api, etcd_backup, etcd_restore, model, secrets
 from generator.cli import app
 from generator.load import load
 from tests.conftest import (
@@ -48,13 +48,13 @@ SHA = "5f" * 32
 URL = "https://swift.example.com/v1/AUTH_ops/etcd-backups/etcd-snapshot-cp-0-20260101T000000Z.db?temp_url_sig=x"
 
 
-def restore(rendered: Rendered, snapshot: str, sha256: str | None) -> pipeline.RestoreResult:
+def restore(rendered: Rendered, snapshot: str, sha256: str | None) -> api.RestoreResult:
     config = rendered.root.parent.parent / "cluster.yaml"
     bundle = rendered.root.parent.parent / "cluster.secrets.yaml"
-    return pipeline.restore(config, snapshot=snapshot, sha256=sha256, out_dir=rendered.root.parent, secrets_path=bundle)
+    return api.restore(config, snapshot=snapshot, sha256=sha256, out_dir=rendered.root.parent, secrets_path=bundle)
 
 
-def restore_user_data(result: pipeline.RestoreResult) -> dict[str, Any]:
+def restore_user_data(result: api.RestoreResult) -> dict[str, Any]:
     return load_user_data((result.out_dir / result.node.name / "user-data").read_bytes())
 
 
@@ -100,7 +100,7 @@ def test_restore_renders_the_first_control_plane_in_restore_mode(tmp_path: Path)
     # The normal output is untouched: a render --check still finds no drift.
     config = rendered.root.parent.parent / "cluster.yaml"
     bundle = rendered.root.parent.parent / "cluster.secrets.yaml"
-    pipeline.render_cluster(config, out_dir=rendered.root.parent, secrets_path=bundle, check=True)
+    api.render_cluster(config, out_dir=rendered.root.parent, secrets_path=bundle, check=True)
     # Deterministic: the same request gives the same bytes.
     before = (result.out_dir / "cp-0" / "user-data").read_bytes()
     again = restore(rendered, URL, SHA)
@@ -115,7 +115,7 @@ def test_restore_user_data_passes_cloud_init_schema_and_shellcheck(case: Path, t
     if cluster.first_control_plane.ip is None:
         pytest.skip("kgen restore needs the first control plane's IP")
     bundle = write_bundle(config, tmp_path)
-    result = pipeline.restore(
+    result = api.restore(
         config,
         snapshot="/mnt/etcd-backups/etcd-snapshot-cp-0-20260101T000000Z.db",
         sha256=SHA,
@@ -134,7 +134,7 @@ def test_restore_user_data_passes_cloud_init_schema_and_shellcheck(case: Path, t
     # config (kubernetesVersion, API version) is the normal render's.
     files = {f["path"]: f["content"] for f in user_data["write_files"]}
     assert f"readonly KUBERNETES_VERSION={cluster.kubernetes_version}\n" in files["/usr/local/sbin/kgen-bootstrap"]
-    normal = pipeline.render_cluster(config, out_dir=tmp_path / "normal", secrets_path=bundle, dry_run=True)
+    normal = api.render_cluster(config, out_dir=tmp_path / "normal", secrets_path=bundle, dry_run=True)
     assert normal.nodes[0].name == result.node.name
     docs = list(yaml.safe_load_all(files["/etc/kgen/kubeadm.yaml"]))
     assert {d["kind"]: d.get("kubernetesVersion") for d in docs}["ClusterConfiguration"] == (
@@ -266,7 +266,7 @@ def real_snapshot(tmp_path: Path) -> tuple[Path, str]:
     return snapshot, hashlib.sha256(snapshot.read_bytes()).hexdigest()
 
 
-def restore_box(tmp_path: Path, rendered: Rendered, result: pipeline.RestoreResult, snapshot: Path) -> Sandbox:
+def restore_box(tmp_path: Path, rendered: Rendered, result: api.RestoreResult, snapshot: Path) -> Sandbox:
     box = prepare_node(tmp_path, rendered, "cp-0", curl_failures=0)
     normal = rendered.user_data("cp-0")["write_files"]
     for entry in restore_user_data(result)["write_files"]:  # what restore mode changes (prepare_node's stand-ins stay)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from generator.api import check_config
 from generator.cli import app
 from generator.errors import ConfigInvalid
-from generator.pipeline import check_config
 from tests.conftest import Rendered, invalid_cases, valid_cases
 
 runner = CliRunner()

@@ -41,10 +41,10 @@ import yaml
 from typer.testing import CliRunner
 
 from generator import secrets
+from generator.api import check_config
 from generator.cli import app
 from generator.errors import ConfigInvalid
 from generator.load import format_path
-from generator.pipeline import check_config
 from tests.conftest import fixture_bundle, require_tool, user_data_scripts
 
 RUNNER = CliRunner()

@@ -1,4 +1,4 @@
-"""The KVM probe (generator/kvmprobe.py) against fake qemu executables that act like the hosts it
+"""The KVM probe (generator/runners/kvmprobe.py) against fake qemu executables that act like the hosts it
 must tell apart: KVM aborts at once, KVM starts but Linux hangs in early boot, KVM boots Linux, no
 /dev/kvm. The real probe with a real kernel is in tests/boot/test_kvm_probe.py."""
 
@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from generator import kvmprobe, packer, vm
 from generator.cli import app
-from generator.vm import VmError
+from generator.runners import bake as bake_runner
+from generator.runners import kvmprobe, qemu
+from generator.runners.qemu import VmError
 from tests.conftest import EXAMPLES
 
 # Runs as qemu-system-x86_64. Writes its argv to $FAKE_QEMU_CALLS, then acts out $FAKE_QEMU_MODE on the
@@ -212,19 +213,19 @@ def test_the_verdict_is_cached_per_process_and_per_host(host: FakeHost) -> None:
 def test_kgen_vm_auto_says_which_accelerator_and_why(host: FakeHost) -> None:
     host.mode("msr")
     lines: list[str] = []
-    assert vm._resolve_accel("auto", lines.append, host.kernel) == "tcg"
+    assert qemu._resolve_accel("auto", lines.append, host.kernel) == "tcg"
     assert len(lines) == 1 and lines[0].startswith("using tcg") and "failed to set MSR 0x10a" in lines[0]
     lines.clear()
-    assert vm._resolve_accel("tcg", lines.append, host.kernel) == "tcg"
+    assert qemu._resolve_accel("tcg", lines.append, host.kernel) == "tcg"
     assert lines == [] and host.calls() != []
 
 
 def test_kgen_vm_accel_kvm_needs_the_device(host: FakeHost, monkeypatch: pytest.MonkeyPatch) -> None:
     say: Callable[[str], None] = lambda _line: None  # noqa: E731
-    assert vm._resolve_accel("kvm", say) == "kvm"
+    assert qemu._resolve_accel("kvm", say) == "kvm"
     monkeypatch.setenv("KGEN_KVM_DEVICE", str(host.tmp / "none"))
     with pytest.raises(VmError, match=r"accel kvm: .*/none is missing or not usable by this user"):
-        vm._resolve_accel("kvm", say)
+        qemu._resolve_accel("kvm", say)
 
 
 @pytest.mark.parametrize(("mode", "accel"), [("msr", "tcg"), ("edd", "tcg"), ("vfs", "kvm")])
@@ -235,20 +236,20 @@ def test_bake_picks_the_accelerator_with_the_same_probe(
     monkeypatch.setenv("KGEN_KVM_PROBE_KERNEL", str(host.kernel))  # a bake has no kernel of its own
     monkeypatch.setattr(kvmprobe, "PROBE_TIMEOUT", 5.0)  # a bound for the fakes on a busy machine
     lines: list[str] = []
-    commands = packer.bake_commands(tmp_path / "out" / "demo", only="qemu", say=lines.append)
+    commands = bake_runner.bake_commands(tmp_path / "out" / "demo", only="qemu", say=lines.append)
     assert f"-var=qemu_accelerator={accel}" in commands[-1]
     assert len(lines) == 1 and lines[0].startswith(f"qemu accelerator: using {accel}")
     # An explicit choice runs no probe.
     calls = len(host.calls())
     lines.clear()
-    commands = packer.bake_commands(tmp_path / "out" / "demo", only="qemu", accelerator="tcg", say=lines.append)
+    commands = bake_runner.bake_commands(tmp_path / "out" / "demo", only="qemu", accelerator="tcg", say=lines.append)
     assert "-var=qemu_accelerator=tcg" in commands[-1] and lines == [] and len(host.calls()) == calls
 
 
 def test_bake_without_kvm_device_is_tcg(host: FakeHost, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("KGEN_KVM_DEVICE", str(tmp_path / "absent"))
     lines: list[str] = []
-    commands = packer.bake_commands(tmp_path / "out" / "demo", only="qemu", say=lines.append)
+    commands = bake_runner.bake_commands(tmp_path / "out" / "demo", only="qemu", say=lines.append)
     assert "-var=qemu_accelerator=tcg" in commands[-1]
     assert lines == [f"qemu accelerator: using tcg (software emulation, several times slower): {tmp_path}/absent "
                      "is missing or not usable by this user (No such file or directory)"]  # fmt: skip

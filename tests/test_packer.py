@@ -24,12 +24,13 @@ import hcl2
 import pytest
 import yaml
 
-from generator import etcd_backup, images, kubevip, model, packer, pipeline, prepare
+from generator import api, etcd_backup, images, kubevip, model, packer, prepare
 from generator.errors import UserError
 from generator.load import load
 from generator.model import Cluster, Runtime
+from generator.runners import bake as bake_runner
+from generator.runners.qemu import VmResult, run_vm
 from generator.tree import EXECUTABLE_MODE
-from generator.vm import VmResult, run_vm
 from tests.boot.baseimage import BaseImage, BaseImageError, ensure_base_image
 from tests.boot.conftest import missing_boot_prerequisites, skip_or_fail
 from tests.conftest import EXAMPLES, REPO, Rendered, render_config, require_tool
@@ -338,7 +339,7 @@ def test_install_and_configure_provisioners_are_the_node_preparation_scripts(cas
 def install_mode_render(tmp_path_factory: pytest.TempPathFactory) -> tuple[Rendered, Cluster]:
     config = EXAMPLES / "valid" / "k8s-1-30-install-ubuntu-22-04" / "cluster.yaml"
     rendered = render_config(config, tmp_path_factory.mktemp("install-mode"))
-    return rendered, pipeline.load_cluster(config).cluster
+    return rendered, api.load_cluster(config).cluster
 
 
 def test_provisioner_scripts_are_the_bytes_an_install_mode_node_runs(
@@ -497,12 +498,12 @@ def test_bake_commands(tmp_path: Path) -> None:
     out = tmp_path / "out" / "demo"
     work = tmp_path / "out" / "demo-bake"
     project = str(out / "packer")
-    assert packer.bake_commands(out, only="openstack") == [
+    assert bake_runner.bake_commands(out, only="openstack") == [
         ["packer", "init", project],
         ["packer", "build", "-only=openstack.*", f"-var=manifest_output={work}/packer-manifest.json", project],
     ]
     site = tmp_path / "site.pkrvars.hcl"
-    commands = packer.bake_commands(out, only="qemu", var_files=[site], accelerator="tcg")
+    commands = bake_runner.bake_commands(out, only="qemu", var_files=[site], accelerator="tcg")
     assert commands[0] == ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kgen-bake", "-f", f"{work}/build-key"]
     assert commands[1] == ["packer", "init", project]
     assert commands[2] == [
@@ -510,9 +511,9 @@ def test_bake_commands(tmp_path: Path) -> None:
         f"-var=qemu_ssh_private_key_file={work}/build-key", f"-var=qemu_output_directory={work}/output-qemu",
         "-var=qemu_accelerator=tcg", f"-var-file={site}", project,
     ]  # fmt: skip
-    both = packer.bake_commands(out, accelerator="kvm")
+    both = bake_runner.bake_commands(out, accelerator="kvm")
     assert both[2][:2] == ["packer", "build"] and not any(a.startswith("-only") for a in both[2])
-    text = packer.format_commands(commands)
+    text = bake_runner.format_commands(commands)
     assert "ssh-keygen -q -t ed25519 -N '' -C kgen-bake" in text and "'-only=qemu.*'" in text
 
 
@@ -533,7 +534,7 @@ def test_bake_stops_when_packer_is_missing(tmp_path: Path, monkeypatch: pytest.M
     out = rendered_project(tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(UserError, match=r"packer is not installed.*HashiCorp's Packer 1\.10 or newer"):
-        packer.bake(out, only="openstack")
+        bake_runner.bake(out, only="openstack")
 
 
 def test_bake_stops_on_debians_packer_1_6_6(tmp_path: Path) -> None:
@@ -541,7 +542,7 @@ def test_bake_stops_on_debians_packer_1_6_6(tmp_path: Path) -> None:
     require_tool("packer", reason="Debian package packer")
     out = rendered_project(tmp_path)
     with pytest.raises(UserError) as caught:
-        packer.bake(out, only="openstack")
+        bake_runner.bake(out, only="openstack")
     message = str(caught.value)
     assert re.search(r"packer 1\.\d+\.\d+ at \S+ is too old", message), message
     assert "1.10 or newer" in message and "developer.hashicorp.com/packer/install" in message
@@ -568,7 +569,7 @@ def test_bake_runs_init_then_build_and_removes_the_build_key(tmp_path: Path, mon
         return 0
 
     lines: list[str] = []
-    result = packer.bake(out, only="qemu", accelerator="tcg", run=run, echo=lines.append)
+    result = bake_runner.bake(out, only="qemu", accelerator="tcg", run=run, echo=lines.append)
     assert [c[0] for c in calls] == ["ssh-keygen", str(bin_dir / "packer"), str(bin_dir / "packer")]
     assert calls[1][1:] == ["init", str(out / "packer")]
     assert calls[2][1:3] == ["build", "-only=qemu.*"]
@@ -581,17 +582,17 @@ def test_bake_runs_init_then_build_and_removes_the_build_key(tmp_path: Path, mon
         return 0 if argv[0] == "ssh-keygen" or argv[1] == "init" else 2
 
     with pytest.raises(UserError, match=r"packer build .* failed \(exit 2\)"):
-        packer.bake(out, only="openstack", run=failing)
+        bake_runner.bake(out, only="openstack", run=failing)
 
 
 def test_bake_dry_run_and_missing_inputs(tmp_path: Path) -> None:
     out = rendered_project(tmp_path)
-    result = packer.bake(out, only="openstack", dry_run=True)
-    assert result.commands == packer.bake_commands(out, only="openstack")
+    result = bake_runner.bake(out, only="openstack", dry_run=True)
+    assert result.commands == bake_runner.bake_commands(out, only="openstack")
     with pytest.raises(UserError, match="run `kgen render` first"):
-        packer.bake(tmp_path / "out" / "other", dry_run=True)
+        bake_runner.bake(tmp_path / "out" / "other", dry_run=True)
     with pytest.raises(UserError, match="variables file not found"):
-        packer.bake(out, var_files=[tmp_path / "missing.pkrvars.hcl"], dry_run=True)
+        bake_runner.bake(out, var_files=[tmp_path / "missing.pkrvars.hcl"], dry_run=True)
 
 
 # --- The self-check, sysprep and the golden-mode guard on a real kernel (one boot). -------------------

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from generator import pipeline, placeholder, render, secrets, write
+from generator import api, placeholder, render, secrets, write
 from generator.cli import app
 from generator.errors import ConfigInvalid, RenderError, UserError
 from generator.tree import OutputFile
@@ -50,7 +50,7 @@ def test_failed_write_leaves_previous_output_untouched(tmp_path: Path, monkeypat
     monkeypatch.setattr(render, "render_cluster", broken)
     config.write_text(config.read_text(encoding="utf-8").replace("24h", "12h"), encoding="utf-8")
     with pytest.raises(ConfigInvalid, match="simulated failure"):
-        pipeline.render_cluster(config, out_dir=tmp_path / "out", secrets_path=tmp_path / "cluster.secrets.yaml")
+        api.render_cluster(config, out_dir=tmp_path / "out", secrets_path=tmp_path / "cluster.secrets.yaml")
     assert tree(rendered.root) == before
 
 

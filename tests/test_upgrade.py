@@ -18,7 +18,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from generator import model, pipeline, upgrade
+from generator import api, model, upgrade
 from generator.cli import app
 from generator.errors import ConfigInvalid, UserError
 from generator.load import Document
@@ -73,7 +73,7 @@ def test_invalid_upgrade_example_reports_expected_error(case: Path, tmp_path: Pa
 
 def test_skew_messages_carry_kubeadms_rule(tmp_path: Path) -> None:
     with pytest.raises(ConfigInvalid) as caught:
-        pipeline.upgrade(
+        api.upgrade(
             EXAMPLES / "invalid-upgrade" / "skipped-minor" / "cluster.yaml", out_dir=tmp_path, from_version="1.32.11"
         )
     message = str(caught.value)
@@ -82,7 +82,7 @@ def test_skew_messages_carry_kubeadms_rule(tmp_path: Path) -> None:
 
 
 def test_from_flag_overrides_nodes_json_and_patch_upgrades_are_allowed(tmp_path: Path) -> None:
-    result = pipeline.upgrade(VALID / "cluster.yaml", out_dir=tmp_path, from_version="1.34.1")
+    result = api.upgrade(VALID / "cluster.yaml", out_dir=tmp_path, from_version="1.34.1")
     assert result.from_source == "--from"
     assert result.kit_dir == tmp_path / "demo" / "upgrade" / "1.34.1-to-1.34.3"
     assert (result.kit_dir / "upgrade.sh").stat().st_mode & 0o777 == 0o755
@@ -90,12 +90,12 @@ def test_from_flag_overrides_nodes_json_and_patch_upgrades_are_allowed(tmp_path:
 
 def test_without_nodes_json_or_from_it_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="pass --from VERSION"):
-        pipeline.upgrade(VALID / "cluster.yaml", out_dir=tmp_path)
+        api.upgrade(VALID / "cluster.yaml", out_dir=tmp_path)
 
 
 def test_same_version_is_nothing_to_upgrade(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="nothing to upgrade"):
-        pipeline.upgrade(VALID / "cluster.yaml", out_dir=tmp_path, from_version=TO)
+        api.upgrade(VALID / "cluster.yaml", out_dir=tmp_path, from_version=TO)
 
 
 def test_upgrade_writes_only_its_kit(tmp_path: Path) -> None:
@@ -162,8 +162,8 @@ def test_kit_follows_the_os_family_and_the_version_table() -> None:
 
 
 def test_kit_is_deterministic_and_matches_golden(tmp_path: Path) -> None:
-    first = pipeline.upgrade(VALID / "cluster.yaml", out_dir=tmp_path / "a", from_version=FROM)
-    second = pipeline.upgrade(VALID / "cluster.yaml", out_dir=tmp_path / "b", from_version=FROM)
+    first = api.upgrade(VALID / "cluster.yaml", out_dir=tmp_path / "a", from_version=FROM)
+    second = api.upgrade(VALID / "cluster.yaml", out_dir=tmp_path / "b", from_version=FROM)
     produced: set[str] = set()
     for path in sorted(p for p in first.kit_dir.rglob("*") if p.is_file()):
         rel = path.relative_to(first.kit_dir).as_posix()
@@ -395,7 +395,7 @@ class Cluster:
 
 
 def rendered_kit(tmp_path: Path) -> Path:
-    return pipeline.upgrade(VALID / "cluster.yaml", out_dir=tmp_path / "out", from_version=FROM).kit_dir
+    return api.upgrade(VALID / "cluster.yaml", out_dir=tmp_path / "out", from_version=FROM).kit_dir
 
 
 def node_sequence(command: str) -> list[str]:

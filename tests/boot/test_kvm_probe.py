@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from generator import kvmprobe
+from generator.runners import kvmprobe
 from tests.boot.baseimage import cached_base_image, default_cache_dir
 from tests.boot.conftest import skip_or_fail
 from tests.conftest import require_tool

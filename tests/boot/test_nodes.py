@@ -22,7 +22,8 @@ from typer.testing import CliRunner
 from generator import model, prepare, secrets
 from generator.cli import app
 from generator.load import load
-from generator.vm import VmReport, parse_report, run_vm
+from generator.runners.qemu import run_vm
+from generator.runners.vm_report import VmReport, parse_report
 from tests.boot.baseimage import BaseImage
 from tests.boot.conftest import register_workdir
 from tests.boot.guestdisk import GuestDisk

@@ -1,4 +1,5 @@
-"""Unit tests for ``generator.vm``'s report framing. The boots themselves (seed, vendor-data reporter,
+"""Unit tests for the ``kgen vm`` report framing (``generator.runners.vm_report``) and qemu command
+line. The boots themselves (seed, vendor-data reporter,
 serial report, stand-ins, a second boot of the same disk) are exercised by tests/boot/test_nodes.py,
 which boots kgen's rendered user-data.
 """
@@ -13,16 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.vm import (
-    REPORT_BEGIN,
-    REPORT_END,
-    VmError,
-    VmResult,
-    _qemu_command,
-    parse_report,
-    report_vendor_data,
-    run_vm,
-)
+from generator.runners.qemu import VmError, VmResult, _qemu_command, run_vm
+from generator.runners.vm_report import REPORT_BEGIN, REPORT_END, parse_report, report_vendor_data
 from tests.boot.baseimage import BaseImage
 
 STANDIN_VERSION = "v1.30.6"  # not the stand-ins' default, so the test sees the env file is read

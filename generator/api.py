@@ -1,13 +1,20 @@
-"""kgen's public API: the pipeline load -> validate -> model -> plan -> render -> write, as a few
-functions with keyword-only options. The CLI is a thin shell over these."""
+"""kgen's public API: the pipeline load -> validate -> model -> plan -> render -> write, and the runners
+after it (``bake``, ``vm``), as a few functions with keyword-only options that return results. The CLI
+is a thin shell over these: it parses arguments and hands the results to a reporter.
+
+Long-running functions tell a :class:`Listener` what happens while they run (render warnings first,
+then progress lines); the result they return holds the rest."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
 import shlex
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, Protocol
 
 from generator import certs, etcd_restore, model, placeholder, plan, prepare, render, secrets, write
 from generator import upgrade as upgrade_kit
@@ -15,7 +22,28 @@ from generator.errors import ConfigInvalid, DriftFound, Problem, RenderError, Us
 from generator.load import Document, KeyPath, load
 from generator.rawconfig import expanded_nodes
 from generator.resources import schemas_dir, templates_dir
+from generator.runners import bake as bake_runner
+from generator.runners import qemu
 from generator.validate import validate
+
+
+class Listener(Protocol):
+    """Hears what a long-running API function does while it runs (a CLI reporter is one)."""
+
+    def warnings(self, problems: Sequence[Problem]) -> None: ...
+
+    def progress(self, line: str, *, source: str = "") -> None:
+        """One line of progress; ``source`` names the runner it comes from ("vm"), or is empty."""
+
+
+class Silent:
+    """A listener that drops everything."""
+
+    def warnings(self, problems: Sequence[Problem]) -> None:
+        pass
+
+    def progress(self, line: str, *, source: str = "") -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -364,3 +392,107 @@ def restore(
     root = out_dir / f"{cluster.name}{etcd_restore.OUTPUT_SUFFIX}"
     changes = write.write_tree(dict(sorted(files.items())), root)
     return RestoreResult(cluster=cluster.name, node=summary, out_dir=root, changes=changes, warnings=loaded.warnings)
+
+
+# --------------------------------------------------------------------------------------------------
+# The runners: render, then run something on the result.
+
+
+@dataclass(frozen=True)
+class BakeOutcome:
+    render: RenderResult
+    commands: list[list[str]]
+    manifest: Path | None  # Packer's manifest (image IDs and names), when a real bake wrote one
+    dry_run: bool
+
+
+def bake(
+    config_path: Path,
+    *,
+    out_dir: Path,
+    secrets_path: Path | None = None,
+    only: bake_runner.Only | None = None,
+    var_files: Sequence[Path] = (),
+    accelerator: Literal["kvm", "tcg"] | None = None,
+    dry_run: bool = False,
+    listener: Listener | None = None,
+) -> BakeOutcome:
+    """Render, then run ``packer init`` and ``packer build`` on ``out_dir/<cluster>/packer``
+    (:mod:`generator.runners.bake`). A dry run writes nothing and only returns the commands (the
+    project is not on disk then, so the runner's checks of it are skipped)."""
+    hear = listener or Silent()
+    result = render_cluster(config_path, out_dir=out_dir, secrets_path=secrets_path, dry_run=dry_run)
+    hear.warnings(result.warnings)
+    if dry_run:
+        commands = bake_runner.bake_commands(
+            result.out_dir, only=only, var_files=var_files, accelerator=accelerator, say=hear.progress
+        )
+        return BakeOutcome(render=result, commands=commands, manifest=None, dry_run=True)
+    baked = bake_runner.bake(
+        result.out_dir, only=only, var_files=var_files, accelerator=accelerator, echo=hear.progress
+    )
+    return BakeOutcome(render=result, commands=baked.commands, manifest=baked.manifest, dry_run=False)
+
+
+@dataclass(frozen=True)
+class VmOutcome:
+    render: RenderResult
+    node: str
+    node_dir: Path
+    run: qemu.VmResult
+    timeout: float
+
+    @property
+    def ok(self) -> bool:
+        return self.run.ok
+
+
+def vm(
+    config_path: Path,
+    node: str,
+    *,
+    image: Path,
+    out_dir: Path,
+    secrets_path: Path | None = None,
+    workdir: Path | None = None,
+    accel: str = "auto",
+    timeout: float = 900.0,
+    keep: bool = False,
+    kernel: Path | None = None,
+    initrd: Path | None = None,
+    append: str | None = None,
+    memory_mb: int = 2048,
+    cpus: int = 2,
+    network: str = "none",
+    listener: Listener | None = None,
+) -> VmOutcome:
+    """Render, then boot ``node`` in a local qemu VM with its NoCloud seed and read the guest's report
+    (:func:`generator.runners.qemu.run_vm`). ``workdir`` defaults to a new temporary folder. A guest
+    that fails is no error: see ``VmOutcome.ok`` and ``VmOutcome.run.report``."""
+    hear = listener or Silent()
+    result = render_cluster(config_path, out_dir=out_dir, secrets_path=secrets_path)
+    hear.warnings(result.warnings)
+    names = [n.name for n in result.nodes]
+    if node not in names:
+        raise UserError(f"cluster {result.cluster!r} has no node {node!r}; its nodes are: {', '.join(names)}")
+    node_dir = result.out_dir / "nodes" / node
+    hear.progress(f"rendered {node_dir}")
+    work = workdir or Path(tempfile.mkdtemp(prefix=f"kgen-vm-{node}-"))
+    work.mkdir(parents=True, exist_ok=True)
+    run = qemu.run_vm(
+        user_data=node_dir / "user-data",
+        meta_data=node_dir / "meta-data",
+        image=image,
+        workdir=work,
+        accel=accel,
+        timeout=timeout,
+        keep=keep,
+        kernel=kernel,
+        initrd=initrd,
+        append=append,
+        memory_mb=memory_mb,
+        cpus=cpus,
+        network=network,
+        progress=lambda line: hear.progress(line, source="vm"),
+    )
+    return VmOutcome(render=result, node=node, node_dir=node_dir, run=run, timeout=timeout)

@@ -4,7 +4,7 @@
 (``-cpu host``: "failed to set MSR 0x10a") or start and then hang in the kernel's early boot
 ("Probing EDD") until killed; a tiny boot sector still reaches 64-bit mode there. So the probe boots
 a real Linux kernel (the one about to be used when there is one) under ``-accel kvm -cpu host``, the
-settings :mod:`generator.vm` and the Packer qemu source use, with ``-nic none``, no disk and no
+settings :mod:`generator.runners.qemu` and the Packer qemu source use, with ``-nic none``, no disk and no
 initrd, and watches its serial console for a line that only a kernel well past early boot prints:
 it runs an init, or panics because it has no root filesystem (with ``panic=-1`` and ``-no-reboot``
 qemu then exits by itself). Anything else within ``timeout`` seconds (qemu exits first, or hangs) means
@@ -37,7 +37,7 @@ __all__ = ["KVM_CPU", "KVM_DEVICE", "PROBE_TIMEOUT", "KvmVerdict", "kvm_device",
 
 KVM_DEVICE = "/dev/kvm"
 QEMU = "qemu-system-x86_64"
-KVM_CPU = ("-cpu", "host")  # what generator/vm.py and the Packer qemu source run KVM guests with
+KVM_CPU = ("-cpu", "host")  # what generator/runners/qemu.py and the Packer qemu source run KVM guests with
 PROBE_TIMEOUT = 20.0  # KVM reaches the marker in 1-2 s; TCG needs about 7 s on 2 busy cores
 PROBE_APPEND = "console=ttyS0 panic=-1"  # no root=, no initrd: the kernel ends in a panic, then qemu exits
 CACHE_FILE = "kvm-probe.json"
