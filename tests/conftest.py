@@ -17,12 +17,17 @@ import pytest
 import yaml
 
 from generator import cni, pipeline, secrets, versions
+from tests import markers
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
 EXAMPLES = TESTS / "examples"
 FIXTURE_SECRETS = TESTS / "fixtures" / "demo.secrets.yaml"
 SHARED = REPO.parent / "shared"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    markers.apply(items)
 
 
 def validators_required() -> bool:
