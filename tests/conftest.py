@@ -17,13 +17,27 @@ import pytest
 import yaml
 
 from generator import cni, pipeline, secrets, versions
-from tests import markers
+from tests import golden, markers
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
 EXAMPLES = TESTS / "examples"
 FIXTURE_SECRETS = TESTS / "fixtures" / "demo.secrets.yaml"
 SHARED = REPO.parent / "shared"
+
+
+def _controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput")  # the main process, not an xdist worker
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if golden.updating() and _controller(config):
+        golden.expand_all()  # the tests write plain files; pytest_unconfigure stores them compactly
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if golden.updating() and _controller(config):
+        golden.compact()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -13,7 +13,9 @@ so ``-m unit``, ``-m validator``, ``-m sandbox`` and ``-m boot`` split the suite
 from reading the source of the test function and of every fixture it uses, and,
 transitively, of the helper functions they call that are defined under ``tests/``: a call to
 ``require_tool`` makes it a validator test, a call to ``require_sandbox`` (``Sandbox.create`` does) a
-sandbox test. So a new test that calls an existing helper is marked like the helper's other users.
+sandbox test. A call to ``check_golden`` adds the ``golden`` marker (not a tier): ``-m golden`` selects
+every test that pins output, which is how all goldens are regenerated. So a new test that calls an
+existing helper is marked like the helper's other users.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ BOOT_GROUP = "boot"
 
 _NAME = re.compile(r"\b([A-Za-z_]\w*)\b")
 # The entry points that decide a tier; anything else defined under tests/ is followed.
-_LEAVES = {"require_tool": "validator", "require_sandbox": "sandbox"}
+_LEAVES = {"require_tool": "validator", "require_sandbox": "sandbox", "check_golden": "golden"}
 
 
 @functools.cache
@@ -115,10 +117,11 @@ def tiers(item: pytest.Item) -> set[str]:
     for func in funcs:
         if _defined_in_tests(func):
             found |= _tiers_of(func)
+    extra = found & {"golden"}
     for tier in TIER_ORDER:  # one tier per test: the most demanding one
         if tier in found:
-            return {tier}
-    return {"unit"}
+            return {tier} | extra
+    return {"unit"} | extra
 
 
 def apply(items: list[pytest.Item]) -> None:
