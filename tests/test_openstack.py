@@ -18,6 +18,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -446,7 +447,8 @@ class Cloud:
         bin_dir = self.tmp / "bin"
         bin_dir.mkdir(exist_ok=True)
         fake = bin_dir / "openstack"
-        fake.write_text(FAKE_OPENSTACK, encoding="utf-8")
+        # The test's own Python, isolated (-I: no site-packages scan): a launch calls it dozens of times.
+        fake.write_text(FAKE_OPENSTACK.replace("/usr/bin/env python3", f"{sys.executable} -I", 1), encoding="utf-8")
         fake.chmod(0o755)
         record, state = self.tmp / "record.jsonl", self.tmp / "state.json"
         record.write_text("", encoding="utf-8")
