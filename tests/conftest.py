@@ -9,6 +9,7 @@ import hashlib
 import os
 import posixpath
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,31 @@ def write_bundle(config: Path, dest_dir: Path) -> Path:
     path.write_text(fixture_bundle(name).to_yaml(), encoding="utf-8")
     path.chmod(0o600)
     return path
+
+
+_SHELLCHECKED: set[str] = set()  # sha256 of script texts that passed shellcheck in this process
+
+
+def shellcheck(scripts: dict[str, str], workdir: Path) -> None:
+    """One shellcheck run (bash, every severity) over every script not already passed in this process.
+
+    Scripts are checked by content: identical texts from many nodes or cases are checked once."""
+    tool = require_tool("shellcheck", reason="Debian package shellcheck")
+    todo = {hashlib.sha256(text.encode()).hexdigest(): (name, text) for name, text in sorted(scripts.items())}
+    todo = {sha: item for sha, item in todo.items() if sha not in _SHELLCHECKED}
+    if not todo:
+        return
+    workdir.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i, (name, text) in enumerate(todo.values()):
+        path = workdir / f"{i:03d}-{Path(name).name}"
+        path.write_text(text, encoding="utf-8")
+        files.append(str(path))
+    result = subprocess.run(
+        [tool, "--shell=bash", "--severity=style", *files], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    _SHELLCHECKED.update(todo)
 
 
 @dataclasses.dataclass
