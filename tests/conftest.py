@@ -9,20 +9,60 @@ import hashlib
 import os
 import posixpath
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
+import typer.main
+import typer.testing
 import yaml
 
 from generator import api, cni, secrets, versions
+from tests import golden, markers
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
 EXAMPLES = TESTS / "examples"
 FIXTURE_SECRETS = TESTS / "fixtures" / "demo.secrets.yaml"
 SHARED = REPO.parent / "shared"
+
+
+def _controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput")  # the main process, not an xdist worker
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if golden.updating() and _controller(config):
+        golden.expand_all()  # the tests write plain files; pytest_unconfigure stores them compactly
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if golden.updating() and _controller(config):
+        golden.compact()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    markers.apply(items)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cli_command_built_once() -> Iterator[None]:
+    """CliRunner.invoke has typer build the click command from the app anew on every call (20-70 ms, and
+    the suite invokes the CLI ~1,000 times); build it once per app. Click makes a fresh context per
+    invocation, so nothing carries over between calls."""
+    built: dict[typer.Typer, Any] = {}
+
+    def get_command(app: typer.Typer) -> Any:
+        if app not in built:
+            built[app] = typer.main.get_command(app)
+        return built[app]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(typer.testing, "_get_command", get_command)  # the name CliRunner.invoke calls
+        yield
 
 
 def validators_required() -> bool:
@@ -52,6 +92,31 @@ def write_bundle(config: Path, dest_dir: Path) -> Path:
     path.write_text(fixture_bundle(name).to_yaml(), encoding="utf-8")
     path.chmod(0o600)
     return path
+
+
+_SHELLCHECKED: set[str] = set()  # sha256 of script texts that passed shellcheck in this process
+
+
+def shellcheck(scripts: dict[str, str], workdir: Path) -> None:
+    """One shellcheck run (bash, every severity) over every script not already passed in this process.
+
+    Scripts are checked by content: identical texts from many nodes or cases are checked once."""
+    tool = require_tool("shellcheck", reason="Debian package shellcheck")
+    todo = {hashlib.sha256(text.encode()).hexdigest(): (name, text) for name, text in sorted(scripts.items())}
+    todo = {sha: item for sha, item in todo.items() if sha not in _SHELLCHECKED}
+    if not todo:
+        return
+    workdir.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i, (name, text) in enumerate(todo.values()):
+        path = workdir / f"{i:03d}-{Path(name).name}"
+        path.write_text(text, encoding="utf-8")
+        files.append(str(path))
+    result = subprocess.run(
+        [tool, "--shell=bash", "--severity=style", *files], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    _SHELLCHECKED.update(todo)
 
 
 @dataclasses.dataclass

@@ -28,7 +28,7 @@ from generator.load import Document
 from generator.validate import with_defaults
 from generator.validate_openstack import CHECKS
 from generator.versions import kubernetes_release, supported_minors
-from tests.conftest import EXAMPLES, require_tool
+from tests.conftest import EXAMPLES, require_tool, shellcheck
 
 EXAMPLE = EXAMPLES / "valid" / "openstack-ha-kit" / "cluster.yaml"
 STAMP = "20200101T000000Z"
@@ -212,23 +212,17 @@ def test_schema_default_schedule_is_every_six_hours() -> None:
 
 @pytest.mark.parametrize("minor", supported_minors())
 def test_scripts_pass_shellcheck(minor: str, tmp_path: Path) -> None:
-    tool = require_tool("shellcheck", reason="Debian package shellcheck")
     data = example_data()
     data["spec"]["kubernetes"]["version"] = str(kubernetes_release(minor).latest_patch)
     cluster, backup = build(data)
     files = etcd_backup.guest_files(cluster, backup, cluster.first_control_plane)
-    scripts = []
+    scripts = {}
     for f in files:
         if f.content.startswith("#!"):
             assert "\nset -euo pipefail\n" in f.content
-            path = tmp_path / Path(f.path).name
-            path.write_text(f.content, encoding="utf-8")
-            scripts.append(str(path))
+            scripts[Path(f.path).name] = f.content
     assert len(scripts) == 2
-    result = subprocess.run(
-        [tool, "--shell=bash", "--severity=style", *scripts], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    shellcheck(scripts, tmp_path)
 
 
 # --- the backup script, run for real -----------------------------------------------------------------

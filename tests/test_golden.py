@@ -1,17 +1,20 @@
 """Golden files pin the rendered output of every valid example (with the fixture secrets), and the
-node-preparation scripts for every supported OS at Kubernetes 1.30 and 1.34."""
+node-preparation scripts for every supported OS at Kubernetes 1.30 and 1.34. Each distinct file is
+stored once (tests/golden.py); user-data goldens refer to the scripts they embed by name."""
 
 from __future__ import annotations
 
 import gzip
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from generator import prepare
 from generator.resources import templates_dir
 from tests.conftest import EXAMPLES, Rendered, valid_cases
-from tests.golden import check_golden, check_no_stale_golden
+from tests.golden import FILES, GOLDEN, check_golden, check_no_stale_golden, references, resolve, stored_names
 from tests.matrix import OS_NAMES, RUNTIMES, VERSIONS, cluster_for
 
 
@@ -39,6 +42,46 @@ def test_prepare_scripts_match_golden(os_name: str, version: str, runtime: str) 
     folder = f"prepare/{os_name}-{version}" + ("" if runtime == "containerd" else f"-{runtime}")
     check_golden(f"{folder}/node-install.sh", prepare.install_script(cluster).encode())
     check_golden(f"{folder}/node-configure.sh", prepare.configure_script(cluster).encode())
+
+
+REFERENCE = re.compile(r"^<kgen-golden: (?P<name>[^>]+)>\n$")
+
+
+@pytest.mark.parametrize("case", valid_cases(), ids=lambda p: p.name)
+def test_embedded_scripts_equal_their_pinned_copies(case: Path, rendered_valid: dict[str, Rendered]) -> None:
+    """Each write_files entry a user-data golden stores by reference equals the golden it names."""
+    rendered = rendered_valid[case.name]
+    checked = 0
+    for node_dir in rendered.node_dirs():
+        prefix = f"render/{case.name}/nodes/{node_dir.name}/"
+        (name,) = (n for n in (prefix + "user-data", prefix + "user-data.decompressed") if (GOLDEN / n).is_file())
+        stored = yaml.safe_load((GOLDEN / name).read_text(encoding="utf-8"))
+        if not isinstance(stored, dict):  # the whole file is "same as" another golden
+            continue
+        actual = {e["path"]: e.get("content", "") for e in rendered.user_data(node_dir.name)["write_files"]}
+        for entry in stored.get("write_files", []):
+            if reference := REFERENCE.match(entry.get("content", "")):
+                pinned = resolve(reference["name"]).decode()
+                assert actual[entry["path"]] == pinned, f"{name}: {entry['path']} differs from {reference['name']}"
+                checked += 1
+    assert checked > 0, "no user-data golden refers to a pinned script"
+
+
+def test_golden_store_has_no_dangling_or_stale_files() -> None:
+    names = stored_names()
+    assert {n.split("/", 1)[0] for n in names} <= {"render", "prepare", "packer", FILES}
+    referenced = {target for name in names for target in references(name)}
+    assert referenced <= set(names), f"references to missing goldens: {sorted(referenced - set(names))}"
+    unused = [n for n in names if n.startswith(f"{FILES}/") and n not in referenced]
+    assert not unused, f"stored copies nothing refers to: {unused}"
+    prepare = {n.split("/")[1] for n in names if n.startswith("prepare/")}
+    expected = {
+        f"{os_name}-{version}" + ("" if runtime == "containerd" else f"-{runtime}")
+        for os_name in OS_NAMES
+        for version in VERSIONS
+        for runtime in RUNTIMES
+    }
+    assert prepare == expected, f"stale prepare goldens: {sorted(prepare - expected)}"
 
 
 def test_examples_folder_is_the_init_template() -> None:

@@ -33,7 +33,7 @@ from generator.runners.qemu import VmResult, run_vm
 from generator.tree import EXECUTABLE_MODE
 from tests.boot.baseimage import BaseImage, BaseImageError, ensure_base_image
 from tests.boot.conftest import missing_boot_prerequisites, skip_or_fail
-from tests.conftest import EXAMPLES, REPO, Rendered, render_config, require_tool
+from tests.conftest import EXAMPLES, REPO, Rendered, render_config, require_tool, shellcheck
 from tests.golden import check_golden, check_no_stale_golden
 from tests.matrix import OS_NAMES, VERSIONS, base_config, cluster_for
 
@@ -365,22 +365,15 @@ def test_provisioner_scripts_are_the_bytes_an_install_mode_node_runs(
 @pytest.mark.parametrize("os_name", OS_NAMES)
 @pytest.mark.parametrize(("cni", "runtime"), [("calico", "containerd"), ("cilium", "containerd"), ("flannel", "cri-o")])
 def test_bake_scripts_pass_shellcheck(os_name: str, version: str, cni: str, runtime: str, tmp_path: Path) -> None:
-    tool = require_tool("shellcheck", reason="Debian package shellcheck")
     cluster = cluster_for(os_name, version, mode="golden", cni=cni, runtime=runtime)
     files = packer.packer_files(cluster)
-    paths = []
+    scripts = {}
     for key in BAKE_SCRIPTS:
         text = files[f"packer/{packer.SCRIPTS[key]}"].content.decode()
         assert "\nset -euo pipefail\n" in text, key
-        path = tmp_path / f"{key}.sh"
-        path.write_text(text, encoding="utf-8")
-        paths.append(str(path))
-    shared = tmp_path / "wait-for-cloud-init.sh"
-    shared.write_bytes(files["packer/scripts/wait-for-cloud-init.sh"].content)
-    result = subprocess.run(
-        [tool, "--shell=bash", "--severity=style", *paths, str(shared)], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+        scripts[f"{key}.sh"] = text
+    scripts["wait-for-cloud-init.sh"] = files["packer/scripts/wait-for-cloud-init.sh"].content.decode()
+    shellcheck(scripts, tmp_path)
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)

@@ -20,7 +20,8 @@ shell-literal values (see :func:`shellcheck_key`), in a few parallel shellcheck 
 ``KGEN_PROPERTY_EXAMPLES`` sets the number of examples (default 60; CI uses 300).
 
 A second test, the mutation mode, splices YAML-typed odd values and keys into valid examples (see
-:func:`test_mutated_yaml_gives_clean_problems_or_success`; ``KGEN_PROPERTY_MUTATIONS``, default 1000).
+:func:`test_mutated_yaml_gives_clean_problems_or_success`; ``KGEN_PROPERTY_MUTATIONS``, default 200;
+CI uses 1000).
 """
 
 from __future__ import annotations
@@ -594,9 +595,9 @@ def test_render_is_clean_rejection_or_valid_user_data(tmp_path: Path, monkeypatc
 # referring nodes; the schema-driven draws above never produce them, since they start from JSON data.
 # Here a valid example gets a few raw YAML snippets spliced in at random places (values, keys, list
 # items, anchors on existing keys, merges), and validate/render must answer each with clean problems
-# or success: never a traceback. ``KGEN_PROPERTY_MUTATIONS`` sets the count (default 1000; CI too).
+# or success: never a traceback. ``KGEN_PROPERTY_MUTATIONS`` sets the count (default 200; CI: 1000).
 
-MUTATION_EXAMPLES = int(os.environ.get("KGEN_PROPERTY_MUTATIONS", "1000"))
+MUTATION_EXAMPLES = int(os.environ.get("KGEN_PROPERTY_MUTATIONS", "200"))
 ANCHORS = ("m0", "m1", "m2")
 MUTATION_COMMANDS = ("render", "render", "validate", "validate-json")
 YAML_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)

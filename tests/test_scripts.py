@@ -3,27 +3,13 @@ for node preparation: every supported OS at Kubernetes 1.30 and 1.34."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from generator import prepare
-from tests.conftest import Rendered, require_tool, user_data_scripts, valid_cases
+from tests.conftest import Rendered, shellcheck, user_data_scripts, valid_cases
 from tests.matrix import OS_NAMES, VERSIONS, cluster_for
-
-
-def shellcheck(scripts: dict[str, str], tmp_path: Path) -> None:
-    tool = require_tool("shellcheck", reason="Debian package shellcheck")
-    files = []
-    for i, (name, text) in enumerate(sorted(scripts.items())):
-        path = tmp_path / f"{i:03d}-{Path(name).name}"
-        path.write_text(text, encoding="utf-8")
-        files.append(str(path))
-    result = subprocess.run(
-        [tool, "--shell=bash", "--severity=style", *files], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("case", valid_cases(), ids=lambda p: p.name)

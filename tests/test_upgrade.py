@@ -23,10 +23,9 @@ from generator.cli import app
 from generator.errors import ConfigInvalid, UserError
 from generator.load import Document
 from generator.versions import Version
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, shellcheck
 from tests.golden import check_golden, check_no_stale_golden
 from tests.sandbox import STANDIN_BIN, STANDINS, Sandbox
-from tests.test_scripts import shellcheck
 
 runner = CliRunner()
 LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+)(:\d+)?: (?P<rest>.*)$")

@@ -8,7 +8,9 @@ Both create ./.venv and install kgen into it (`python3 tools/dev.py setup` does 
 `test` also installs the system validators the tests
 use (cloud-init, shellcheck, openssl, containerd, packer, qemu, debootstrap, ...) with apt-get when
 run as root or with sudo available; without them those tests skip, with the reason shown.
-Extra arguments after `test` go to pytest.
+Extra arguments after `test` go to pytest. Tests run in parallel (pytest-xdist, one worker per core,
+``--dist loadgroup``: the boot tests form one group, so one worker runs them one VM at a time); pass
+your own ``-n`` (``-n 0`` for a serial run) to change that.
 """
 
 from __future__ import annotations
@@ -94,12 +96,21 @@ def render() -> None:
     sh(str(bindir / "kgen"), "render", "examples/cluster.yaml", "-o", "out", cwd=REPO)
 
 
+XDIST = ["-n", "auto", "--dist", "loadgroup"]
+
+
+def with_xdist(pytest_args: list[str]) -> list[str]:
+    """The pytest arguments, with xdist's unless the caller chose a worker count."""
+    chosen = any(arg in {"-n", "--numprocesses"} or arg.startswith(("-n", "--numprocesses=")) for arg in pytest_args)
+    return pytest_args if chosen else [*XDIST, *pytest_args]
+
+
 def test(pytest_args: list[str]) -> None:
     missing = [package for package, command in APT_PACKAGES.items() if not shutil.which(command)]
     if missing:
         apt_install(missing)
     bindir = ensure_venv("[dev]")
-    sh(str(bindir / "python"), "-m", "pytest", *pytest_args, cwd=REPO)
+    sh(str(bindir / "python"), "-m", "pytest", *with_xdist(pytest_args), cwd=REPO)
 
 
 def main() -> None:

@@ -23,10 +23,6 @@ SERIAL_TAIL_LINES = 200
 _WORKDIRS = pytest.StashKey[list[Path]]()
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "boot: boots a real VM in qemu (slow; needs root, qemu and debootstrap)")
-
-
 def _required() -> bool:
     return os.environ.get("KGEN_REQUIRE_VALIDATORS") == "1"
 

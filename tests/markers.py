@@ -1,0 +1,133 @@
+"""Test tiers as pytest markers (registered in pyproject.toml), applied at collection so new tests get
+them without a decorator.
+
+* ``boot``: boots a VM in qemu. Marked by hand (``@pytest.mark.boot``) or by using the ``base_image``
+  fixture. All boot tests share one xdist group, so two VMs never run at once.
+* ``sandbox``: runs kgen's scripts for real in the bootstrap sandbox (``tests.sandbox``: unshare + chroot).
+* ``validator``: calls a system tool through ``tests.conftest.require_tool`` (cloud-init, shellcheck,
+  packer, openssl, containerd, nft, systemd-analyze, ...).
+* ``unit``: none of the above; pure Python, milliseconds to a second.
+
+Each test gets exactly one tier, the most demanding that applies (boot > sandbox > validator > unit),
+so ``-m unit``, ``-m validator``, ``-m sandbox`` and ``-m boot`` split the suite. A test's tier comes
+from reading the source of the test function and of every fixture it uses, and,
+transitively, of the helper functions they call that are defined under ``tests/``: a call to
+``require_tool`` makes it a validator test, a call to ``require_sandbox`` (``Sandbox.create`` does) a
+sandbox test. A call to ``check_golden`` adds the ``golden`` marker (not a tier): ``-m golden`` selects
+every test that pins output, which is how all goldens are regenerated. So a new test that calls an
+existing helper is marked like the helper's other users.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+
+TIER_ORDER = ("boot", "sandbox", "validator")
+BOOT_FIXTURES = frozenset({"base_image"})
+BOOT_GROUP = "boot"
+
+_NAME = re.compile(r"\b([A-Za-z_]\w*)\b")
+# The entry points that decide a tier; anything else defined under tests/ is followed.
+_LEAVES = {"require_tool": "validator", "require_sandbox": "sandbox", "check_golden": "golden"}
+
+
+@functools.cache
+def _source_in_tests(source: str) -> bool:
+    return Path(source).resolve().is_relative_to(TESTS)
+
+
+def _defined_in_tests(obj: object) -> bool:
+    try:
+        source = inspect.getsourcefile(obj)  # type: ignore[arg-type]
+    except TypeError:
+        return False
+    return source is not None and _source_in_tests(source)
+
+
+def _callables(obj: Any) -> list[Callable[..., Any]]:
+    """The functions whose source belongs to ``obj``: itself, or a class's methods."""
+    if inspect.isclass(obj):
+        return [member for member in vars(obj).values() if inspect.isfunction(inspect.unwrap(member))]
+    if inspect.isfunction(obj) or inspect.ismethod(obj):
+        return [obj]
+    return []
+
+
+@functools.cache
+def _direct(func: Callable[..., Any]) -> tuple[frozenset[str], tuple[Callable[..., Any], ...]]:
+    """The tiers ``func`` names itself, and the functions under tests/ it refers to."""
+    try:
+        source = inspect.getsource(func)
+    except (OSError, TypeError):
+        return frozenset(), ()
+    namespace: dict[str, Any] = getattr(func, "__globals__", {})
+    tiers: set[str] = set()
+    callees: list[Callable[..., Any]] = []
+    for name in sorted(set(_NAME.findall(source))):
+        if name in _LEAVES:
+            tiers.add(_LEAVES[name])
+        elif (target := namespace.get(name)) is not None and _defined_in_tests(target):
+            callees.extend(inspect.unwrap(callee) for callee in _callables(target))
+    return frozenset(tiers), tuple(callees)
+
+
+def _tiers_of(func: Callable[..., Any]) -> set[str]:
+    tiers: set[str] = set()
+    seen: set[Callable[..., Any]] = set()
+    todo = [inspect.unwrap(func)]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        direct, callees = _direct(current)
+        tiers |= direct
+        todo.extend(callees)
+    return tiers
+
+
+def _fixture_funcs(item: pytest.Item) -> list[Callable[..., Any]]:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return []
+    return [
+        fixturedef.func
+        for name in item.fixturenames  # type: ignore[attr-defined]
+        for fixturedef in info.name2fixturedefs.get(name, ())
+    ]
+
+
+def tiers(item: pytest.Item) -> set[str]:
+    """The automatic tier markers for one collected test."""
+    found: set[str] = set()
+    if item.get_closest_marker("boot") or BOOT_FIXTURES & set(getattr(item, "fixturenames", ())):
+        found.add("boot")
+    funcs = _fixture_funcs(item)
+    if isinstance(item, pytest.Function):
+        funcs.append(item.function)
+    for func in funcs:
+        if _defined_in_tests(func):
+            found |= _tiers_of(func)
+    extra = found & {"golden"}
+    for tier in TIER_ORDER:  # one tier per test: the most demanding one
+        if tier in found:
+            return {tier} | extra
+    return {"unit"} | extra
+
+
+def apply(items: list[pytest.Item]) -> None:
+    for item in items:
+        for tier in tiers(item) - {m.name for m in item.iter_markers()}:
+            item.add_marker(getattr(pytest.mark, tier))
+        if item.get_closest_marker("boot") and not item.get_closest_marker("xdist_group"):
+            # One group: under ``--dist loadgroup`` every boot test runs on the same worker, one VM at a time.
+            item.add_marker(pytest.mark.xdist_group(BOOT_GROUP))
