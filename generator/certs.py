@@ -250,11 +250,6 @@ def check_bundle(
 # --- The renewal timer on control-plane nodes -----------------------------------------------------------
 
 
-def _unit_text(value: str) -> str:
-    """A value inside a unit file: ``%`` starts a specifier there (systemd.unit, "Specifiers")."""
-    return value.replace("%", "%%")
-
-
 def renew_script(
     cluster: Cluster,
     renewal: CertificateRenewal,
@@ -288,7 +283,9 @@ def service_unit(cluster: Cluster, node: Node) -> str:
     return templating.render(
         "certs/kgen-certs-renew.service.j2",
         kgen_version=__version__,
-        description=_unit_text(f"kgen: renew kubeadm certificates on node {node.name} (cluster {cluster.name})"),
+        description=templating.unit_text(
+            f"kgen: renew kubeadm certificates on node {node.name} (cluster {cluster.name})"
+        ),
         admin_kubeconfig=ADMIN_KUBECONFIG,
         renew_script=RENEW_SCRIPT,
     )
@@ -298,8 +295,8 @@ def timer_unit(cluster: Cluster, renewal: CertificateRenewal) -> str:
     return templating.render(
         "certs/kgen-certs-renew.timer.j2",
         kgen_version=__version__,
-        description=_unit_text(f"kgen: daily check of kubeadm certificate expiry (cluster {cluster.name})"),
-        schedule=_unit_text(renewal.schedule),
+        description=templating.unit_text(f"kgen: daily check of kubeadm certificate expiry (cluster {cluster.name})"),
+        schedule=templating.unit_text(renewal.schedule),
         service=SERVICE,
     )
 
@@ -339,11 +336,6 @@ def check_schedule(doc: Document) -> Iterator[Problem]:
     schedule = lookup(doc.data, *path)
     if not isinstance(schedule, str) or not SCHEDULE_PATTERN.search(schedule):
         return  # absent (the default is fine) or the schema reported it
-    try:
-        systemd_calendar.check(schedule)
-    except systemd_calendar.CalendarError as exc:
-        yield doc.problem(
-            path,
-            f"{schedule!r} is not a calendar event systemd accepts ({exc}); write it like '*-*-* 03:30:00' "
-            "or 'daily' and check it with `systemd-analyze calendar` (man systemd.time)",
-        )
+    message = systemd_calendar.calendar_problem(schedule, "*-*-* 03:30:00")
+    if message is not None:
+        yield doc.problem(path, message)

@@ -185,17 +185,12 @@ def tools_script(
     )
 
 
-def _unit_text(value: str) -> str:
-    """A value inside a unit file: ``%`` starts a specifier there (systemd.unit, "Specifiers")."""
-    return value.replace("%", "%%")
-
-
 def service_unit(cluster: Cluster, backup: EtcdBackup, node: Node) -> str:
     return templating.render(
         "etcd-backup/kgen-etcd-backup.service.j2",
         kgen_version=__version__,
-        description=_unit_text(f"kgen: etcd snapshot of node {node.name} (cluster {cluster.name})"),
-        directory=_unit_text(backup.directory),
+        description=templating.unit_text(f"kgen: etcd snapshot of node {node.name} (cluster {cluster.name})"),
+        directory=templating.unit_text(backup.directory),
         etcd_manifest=ETCD_MANIFEST,
         tools_script=TOOLS_SCRIPT,
         backup_script=BACKUP_SCRIPT,
@@ -206,8 +201,8 @@ def timer_unit(cluster: Cluster, backup: EtcdBackup) -> str:
     return templating.render(
         "etcd-backup/kgen-etcd-backup.timer.j2",
         kgen_version=__version__,
-        description=_unit_text(f"kgen: scheduled etcd snapshots (cluster {cluster.name})"),
-        schedule=_unit_text(backup.schedule),
+        description=templating.unit_text(f"kgen: scheduled etcd snapshots (cluster {cluster.name})"),
+        schedule=templating.unit_text(backup.schedule),
         service=SERVICE,
     )
 

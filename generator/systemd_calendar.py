@@ -395,3 +395,16 @@ def _valid(spec: _Spec) -> None:
     _chain_valid(spec.hour, 0, 23, False, "hour")
     _chain_valid(spec.minute, 0, 59, False, "minute")
     _chain_valid(spec.microsecond, 0, 60 * USEC_PER_SEC - 1, False, "second")
+
+
+def calendar_problem(schedule: str, example: str) -> str | None:
+    """The problem text for an OnCalendar= value systemd refuses (a refused value fails the node's
+    first boot, when the timer is enabled), or None when systemd accepts it."""
+    try:
+        check(schedule)
+    except CalendarError as exc:
+        return (
+            f"{schedule!r} is not a calendar event systemd accepts ({exc}); write it like {example!r} "
+            "or 'daily' and check it with `systemd-analyze calendar` (man systemd.time)"
+        )
+    return None

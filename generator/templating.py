@@ -71,6 +71,11 @@ def bytecode_cache_dir() -> Path | None:
     return folder
 
 
+def unit_text(value: str) -> str:
+    """A value inside a systemd unit file: ``%`` starts a specifier there (systemd.unit, "Specifiers")."""
+    return value.replace("%", "%%")
+
+
 @cache
 def environment() -> jinja2.Environment:
     folder = bytecode_cache_dir()

@@ -490,14 +490,9 @@ def check_etcd_backup_schedule(doc: Document) -> Iterator[Problem]:
     pattern = lookup(load_schema(CLUSTER_SCHEMA), "properties", "spec", "properties", "etcdBackup", "properties")
     if not isinstance(schedule, str) or not re.search(pattern["schedule"]["pattern"], schedule):
         return  # the schema reported it
-    try:
-        systemd_calendar.check(schedule)
-    except systemd_calendar.CalendarError as exc:
-        yield doc.problem(
-            path,
-            f"{schedule!r} is not a calendar event systemd accepts ({exc}); write it like '*-*-* 00/6:00:00' "
-            "or 'daily' and check it with `systemd-analyze calendar` (man systemd.time)",
-        )
+    message = systemd_calendar.calendar_problem(schedule, "*-*-* 00/6:00:00")
+    if message is not None:
+        yield doc.problem(path, message)
 
 
 def check_labels(doc: Document) -> Iterator[Problem]:
