@@ -17,7 +17,7 @@ from typing import Annotated, Literal, ParamSpec, TypeVar
 import typer
 
 from generator import __version__, packer, pipeline, vm
-from generator.cloudinit import NOVA_USER_DATA_LIMIT
+from generator.emit.cloudinit import NOVA_USER_DATA_LIMIT
 from generator.errors import (
     EXIT_INVALID,
     ConfigInvalid,

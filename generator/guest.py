@@ -4,6 +4,19 @@ emitters import it, and the runners read the same markers and logs."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GuestFile:
+    """A file cloud-init writes on the node."""
+
+    path: str
+    content: str
+    permissions: str  # octal string, as cloud-init's write_files wants it
+    secret: bool = False
+
+
 # --- kgen's own folders -----------------------------------------------------------------------------
 STATE_DIR = "/var/lib/kgen"  # the first-boot script's markers
 SUCCESS_MARKER = f"{STATE_DIR}/bootstrap-success"

@@ -7,10 +7,11 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import model, placeholder, plan, render, secrets, write
+from generator import model, placeholder, plan, secrets, write
+from generator.emit import render
 from generator.errors import ConfigInvalid, DriftFound, Problem, RenderError, UserError, errors_only
 from generator.load import Document, KeyPath, load
-from generator.rawconfig import expanded_nodes
+from generator.normalize import Normalized, normalize
 from generator.resources import schemas_dir, templates_dir
 from generator.validate import validate
 
@@ -20,6 +21,7 @@ class Loaded:
     cluster: model.Cluster
     warnings: list[Problem]
     doc: Document
+    normalized: Normalized
 
 
 @dataclass
@@ -71,32 +73,37 @@ def check_config(config_path: Path) -> list[Problem]:
     size, so whatever `kgen render` would refuse for a reason in the config (a user-data over Nova's
     limit) is reported here too, at the key it concerns."""
     doc = load(config_path)
-    problems = validate(doc)
+    normalized = normalize(doc)
+    problems = validate(doc, normalized)
     if errors_only(problems):
         return problems
-    cluster = model.build(doc)
+    cluster = model.build(normalized)
     try:
-        render_located(doc, cluster, placeholder.bundle(cluster.name))
+        render_located(normalized, cluster, placeholder.bundle(cluster.name))
     except ConfigInvalid as exc:
         problems.extend(exc.problems)
     return problems
 
 
-def render_located(doc: Document, cluster: model.Cluster, bundle: secrets.SecretsBundle) -> render.RenderedCluster:
+def render_located(
+    normalized: Normalized, cluster: model.Cluster, bundle: secrets.SecretsBundle
+) -> render.RenderedCluster:
     """Render, turning a RenderError into a problem located at the node (or key) it concerns."""
     try:
         return render.render_cluster(plan.plan(cluster, bundle))
     except RenderError as exc:
-        path: KeyPath = next((p for p, name, _, _ in expanded_nodes(doc.data) if name == exc.node), ())
-        raise ConfigInvalid([doc.problem(path, str(exc))]) from None
+        path: KeyPath = normalized.node_path(exc.node)
+        raise ConfigInvalid([normalized.doc.problem(path, str(exc))]) from None
 
 
 def load_cluster(config_path: Path) -> Loaded:
     doc = load(config_path)
-    problems = validate(doc)
+    normalized = normalize(doc)
+    problems = validate(doc, normalized)
     if errors_only(problems):
         raise ConfigInvalid(problems)
-    return Loaded(cluster=model.build(doc), warnings=[p for p in problems if p.severity == "warning"], doc=doc)
+    warnings = [p for p in problems if p.severity == "warning"]
+    return Loaded(cluster=model.build(normalized), warnings=warnings, doc=doc, normalized=normalized)
 
 
 def load_secrets(config_path: Path, cluster: model.Cluster, secrets_path: Path | None) -> secrets.SecretsBundle:
@@ -142,7 +149,7 @@ def _render_and_write(
     write_bundle: bool = False,
 ) -> RenderResult:
     cluster = loaded.cluster
-    rendered = render_located(loaded.doc, cluster, bundle)
+    rendered = render_located(loaded.normalized, cluster, bundle)
     root = out_dir / cluster.name
     warnings = list(loaded.warnings)
     if not created and not write_bundle:  # a bundle kgen writes is 0600 again

@@ -1,5 +1,6 @@
-"""Stage 4: decide what each node gets. The first control-plane node inits; the other control-plane
-nodes join as control planes and get the shared CAs; workers join with the token and CA hash only.
+"""Stage 5: decide what each node gets and what runs there (files, preparation phases, kubeadm
+documents, CNI, add-on steps); the emitters only format this. The first control-plane node inits; the
+other control-plane nodes join as control planes and get the shared CAs; workers join with the token and CA hash only.
 
 The shared CAs land in kgen's own root-only folder, not in /etc/kubernetes/pki: ``kubeadm reset``
 empties the certificates folder (cmd/kubeadm/app/cmd/phases/reset/cleanupnode.go, resetConfigDir),
@@ -11,27 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from generator import cloud_provider, etcd_backup, images, kubeadm, kubevip, prepare
 from generator import cni as cni_assets
-from generator import kubeadm, kubevip
+from generator.guest import KGEN_PKI_DIR, GuestFile
 from generator.model import Cluster, Node
 from generator.secrets import SecretsBundle
+from generator.versions import ManifestFile
 
 Action = Literal["init", "join-control-plane", "join"]
-
-# kubeadm's certificates folder (ClusterConfiguration.certificatesDir, the default).
-PKI_DIR = "/etc/kubernetes/pki"
-# kgen's copy of the shared PKI, outside anything kubeadm reset cleans; the script keeps it 0700.
-KGEN_PKI_DIR = "/etc/kgen/pki"
-
-
-@dataclass(frozen=True)
-class GuestFile:
-    """A file cloud-init writes on the node."""
-
-    path: str
-    content: str
-    permissions: str  # octal string, as cloud-init's write_files wants it
-    secret: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,6 +47,19 @@ class NodePlan:
     join_delay_seconds: int = 0
     # Staged kube-vip static-pod manifests (control-plane nodes with loadBalancer: kube-vip).
     kube_vip_files: tuple[GuestFile, ...] = ()
+    phases: tuple[prepare.Phase, ...] = ()
+    # Files of the add-ons: the etcd backups (control planes), the cloud provider (first control plane).
+    addon_files: tuple[GuestFile, ...] = ()
+    etcd_backup_commands: tuple[tuple[str, ...], ...] = ()
+    cloud_provider_kubectl: tuple[tuple[str, ...], ...] = ()
+    cloud_provider_downloads: tuple[ManifestFile, ...] = ()
+    image_guard: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def cni_files(self) -> tuple[GuestFile, ...]:
+        if self.cni is None:
+            return ()
+        return tuple(GuestFile(f"{cni_assets.RENDERED_DIR}/{name}", text, "0644") for name, text in self.cni.rendered)
 
     @property
     def pki(self) -> tuple[GuestFile, ...]:
@@ -71,10 +72,35 @@ class NodePlan:
 
 
 @dataclass(frozen=True)
+class ClusterPrep:
+    """What every node and the golden image share, computed once per cluster: the CNI's assets, the
+    two preparation scripts, the first-boot image table."""
+
+    cluster: Cluster
+    cni: cni_assets.CniAssets | None
+    scripts: prepare.Scripts
+    phases: tuple[prepare.Phase, ...]
+    images: images.FirstBootImages
+
+
+def prepare_cluster(cluster: Cluster) -> ClusterPrep:
+    cni = cni_assets.assets(cluster)
+    scripts = prepare.scripts(cluster, cni)
+    return ClusterPrep(
+        cluster=cluster,
+        cni=cni,
+        scripts=scripts,
+        phases=tuple(prepare.phases(cluster, scripts)),
+        images=images.first_boot_images(cluster, cni),
+    )
+
+
+@dataclass(frozen=True)
 class ClusterPlan:
     cluster: Cluster
     secrets: SecretsBundle
     nodes: tuple[NodePlan, ...]
+    prep: ClusterPrep
 
 
 def shared_pki(secrets: SecretsBundle) -> tuple[SharedPkiFile, ...]:
@@ -94,7 +120,8 @@ def shared_pki(secrets: SecretsBundle) -> tuple[SharedPkiFile, ...]:
     )
 
 
-def node_plan(cluster: Cluster, node: Node, secrets: SecretsBundle) -> NodePlan:
+def node_plan(cluster: Cluster, node: Node, secrets: SecretsBundle, prep: ClusterPrep | None = None) -> NodePlan:
+    prep = prep if prep is not None else prepare_cluster(cluster)
     first = node == cluster.first_control_plane
     action: Action = "init" if first else ("join-control-plane" if node.is_control_plane else "join")
     delay = 0
@@ -105,9 +132,22 @@ def node_plan(cluster: Cluster, node: Node, secrets: SecretsBundle) -> NodePlan:
         action=action,
         kubeadm_documents=tuple(kubeadm.documents(cluster, node, secrets)),
         shared_pki=shared_pki(secrets) if node.is_control_plane else (),
-        cni=cni_assets.assets(cluster) if first else None,
+        cni=prep.cni if first else None,
         join_delay_seconds=delay,
         kube_vip_files=kube_vip_files(cluster) if node.is_control_plane else (),
+        phases=prep.phases,
+        addon_files=(
+            *etcd_backup.guest_files(cluster, cluster.etcd_backup, node),
+            *cloud_provider.cloud_provider_guest_files(cluster, cluster.openstack, node),
+        ),
+        etcd_backup_commands=tuple(tuple(c) for c in etcd_backup.enable_commands(cluster.etcd_backup, node)),
+        cloud_provider_kubectl=tuple(
+            tuple(c) for c in (cloud_provider.cloud_provider_kubectl_args(cluster, cluster.openstack) if first else [])
+        ),
+        cloud_provider_downloads=tuple(
+            cloud_provider.cloud_provider_downloads(cluster, cluster.openstack) if first else []
+        ),
+        image_guard=tuple(prepare.image_guard(cluster)),
     )
 
 
@@ -118,8 +158,10 @@ def kube_vip_files(cluster: Cluster) -> tuple[GuestFile, ...]:
 
 
 def plan(cluster: Cluster, secrets: SecretsBundle) -> ClusterPlan:
+    prep = prepare_cluster(cluster)
     return ClusterPlan(
         cluster=cluster,
         secrets=secrets,
-        nodes=tuple(node_plan(cluster, node, secrets) for node in cluster.nodes),
+        nodes=tuple(node_plan(cluster, node, secrets, prep) for node in cluster.nodes),
+        prep=prep,
     )

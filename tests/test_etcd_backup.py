@@ -23,10 +23,10 @@ import pytest
 import yaml
 
 from generator import etcd_backup, model
+from generator.checks import CHECKS
 from generator.etcd_backup import EtcdBackup, EtcdTools
 from generator.load import Document
-from generator.validate import with_defaults
-from generator.validate_openstack import CHECKS
+from generator.normalize import normalize, with_defaults
 from generator.versions import kubernetes_release, supported_minors
 from tests.conftest import EXAMPLES, require_tool
 
@@ -41,12 +41,12 @@ def example_data() -> dict[str, Any]:
 
 def build(data: dict[str, Any]) -> tuple[model.Cluster, EtcdBackup]:
     doc = Document(file="cluster.yaml", data=data)
-    return model.build(doc), etcd_backup.settings(with_defaults(data)["spec"])
+    return model.build(doc), model.etcd_backup_settings(with_defaults(data)["spec"])
 
 
 def problems(data: dict[str, Any]) -> list[str]:
     doc = Document(file="cluster.yaml", data=with_defaults(data))
-    return [f"{p.path}: {p.message}" for check in CHECKS for p in check(doc)]
+    return [f"{p.path}: {p.message}" for check in CHECKS for p in check(normalize(doc))]
 
 
 # --- settings and files ------------------------------------------------------------------------------
