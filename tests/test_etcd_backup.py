@@ -24,8 +24,9 @@ import yaml
 
 from generator import etcd_backup, model
 from generator.checks import CHECKS
-from generator.etcd_backup import EtcdBackup, EtcdTools
+from generator.etcd_backup import EtcdTools
 from generator.load import Document
+from generator.model import EtcdBackup
 from generator.normalize import normalize, with_defaults
 from generator.versions import kubernetes_release, supported_minors
 from tests.conftest import EXAMPLES, require_tool

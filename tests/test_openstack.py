@@ -29,6 +29,7 @@ from typer.testing import CliRunner
 from generator import cloud_provider, model
 from generator.checks import CHECKS
 from generator.cli import app
+from generator.cni import calico, cilium
 from generator.emit import cloudinit
 from generator.emit import openstack as emit_openstack
 from generator.emit.cloudinit import EncodedUserData
@@ -245,12 +246,11 @@ def test_cilium_rules_include_vxlan_and_health() -> None:
 
 
 def test_calico_on_openstack_always_encapsulates() -> None:
-    from generator import cni  # noqa: PLC0415 - only this test needs it
 
     def pool_encapsulation(data: dict[str, Any]) -> str:
         cluster = model.build(Document(file="cluster.yaml", data=data))
         assert cluster.cni.release is not None
-        installation = cni.calico_resources(cluster, cluster.cni.release)[0]
+        installation = calico.calico_resources(cluster, cluster.cni.release)[0]
         mode: str = installation["spec"]["calicoNetwork"]["ipPools"][0]["encapsulation"]
         assert mode == cluster.cni.calico_encapsulation
         return mode
@@ -271,7 +271,7 @@ def test_calico_on_openstack_always_encapsulates() -> None:
             assert (group, "udp", "4789:4789", remote, None) in rules
             assert (group, "4", None, remote, None) in rules
     # Flannel's VXLAN and Cilium's default tunnel (kgen sets no routingMode) likewise: UDP 8472.
-    assert cni.cilium_values(build(example_data())[0]).get("routingMode") is None
+    assert cilium.cilium_values(build(example_data())[0]).get("routingMode") is None
     for plugin in ("flannel", "cilium"):
         rules = rules_for(plugin)
         assert all((g, "udp", "8472:8472", r, None) in rules for g in (CP, WORKER) for r in (CP, WORKER))

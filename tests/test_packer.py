@@ -29,6 +29,7 @@ from generator.emit import packer as emit_packer
 from generator.errors import UserError
 from generator.load import load
 from generator.model import Cluster, Runtime
+from generator.tables import os_release
 from generator.tree import EXECUTABLE_MODE
 from generator.vm import VmResult, run_vm
 from tests.boot.baseimage import BaseImage, BaseImageError, ensure_base_image
@@ -66,7 +67,7 @@ def write_project(cluster: Cluster, dest: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(out.content)
         path.chmod(out.mode)
-    return dest / packer.PACKER_FOLDER
+    return dest / emit_packer.PACKER_FOLDER
 
 
 def plain(value: Any) -> Any:
@@ -211,7 +212,7 @@ def test_variable_defaults_come_from_the_cluster_config(
     assert found["cni"]["default"] == (f"{cluster.cni.plugin} {cluster.cni.version}" if cluster.cni.version else "none")
     name = found["image_name"]["default"]
     assert cluster.os in name and str(cluster.kubernetes_version) in name
-    base = emit_packer.BASE_IMAGES[cluster.os]
+    base = os_release(cluster.os).base_image
     assert found["qemu_base_image_url"]["default"] == base.qemu_url
     assert found["qemu_base_image_checksum"]["default"] == base.qemu_checksum
     assert found["ssh_username"]["default"] == base.ssh_username
