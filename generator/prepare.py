@@ -14,9 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import tomli_w
-
-from generator import __version__, guest, templating, yamldump
+from generator import __version__, guest, runtimes, templating, yamldump
 from generator.cni import CniAssets, assets
 from generator.model import Cluster
 from generator.tables import os_release, ports_by_role
@@ -40,52 +38,6 @@ class Phase:
     name: str
     path: str
     script: str
-
-
-def containerd_config(cluster: Cluster, major: int) -> str:
-    """A complete /etc/containerd/config.toml for containerd ``major`` (1 -> config version 2,
-    2 -> version 3), emitted from data. SystemdCgroup must be set explicitly: containerd's default is
-    false, and with containerd 2.x the kubelet (1.31+) takes its cgroup driver from it
-    (https://kubernetes.io/docs/setup/production-environment/container-runtimes/#containerd-systemd).
-    The sandbox image is the pause image kubeadm uses for this Kubernetes version, so kubeadm's
-    preflight does not warn and no other pause image is pulled at bootstrap."""
-    pause = cluster.kubernetes.pause_image
-    runc = {"runtime_type": "io.containerd.runc.v2", "options": {"SystemdCgroup": True}}
-    data: dict[str, Any]
-    if major == 1:
-        data = {
-            "version": 2,
-            "plugins": {
-                "io.containerd.grpc.v1.cri": {
-                    "sandbox_image": pause,
-                    "containerd": {"default_runtime_name": "runc", "runtimes": {"runc": runc}},
-                }
-            },
-        }
-    else:
-        data = {
-            "version": 3,
-            "plugins": {
-                "io.containerd.cri.v1.images": {"pinned_images": {"sandbox": pause}},
-                "io.containerd.cri.v1.runtime": {
-                    "containerd": {"default_runtime_name": "runc", "runtimes": {"runc": runc}}
-                },
-            },
-        }
-    text = tomli_w.dumps(data)
-    return f"# Written by kgen {__version__} for containerd {major}.x. Re-render instead of editing.\n" + text
-
-
-CRIO_DROPIN_PATH = guest.CRIO_DROPIN_PATH
-
-
-def crio_dropin(cluster: Cluster) -> str:
-    """The CRI-O drop-in: the systemd cgroup manager (the kubelet uses systemd too) and kubeadm's
-    pause image (https://github.com/cri-o/cri-o/blob/main/docs/crio.conf.5.md)."""
-    data = {
-        "crio": {"runtime": {"cgroup_manager": "systemd"}, "image": {"pause_image": cluster.kubernetes.pause_image}}
-    }
-    return f"# Written by kgen {__version__}. Re-render instead of editing.\n" + tomli_w.dumps(data)
 
 
 def crictl_config(cluster: Cluster) -> str:
@@ -175,9 +127,7 @@ def configure_script(cluster: Cluster) -> str:
         kgen_version=__version__,
         cluster=cluster,
         runtime=cluster.runtime,
-        containerd_configs={1: containerd_config(cluster, 1), 2: containerd_config(cluster, 2)},
-        crio_dropin=crio_dropin(cluster),
-        crio_dropin_path=CRIO_DROPIN_PATH,
+        runtime_plugin=runtimes.plugin(cluster.runtime.name).configure(cluster),
         crictl_yaml=crictl_config(cluster),
         firewall=firewall_ports(cluster),
         metadata=metadata_block(),

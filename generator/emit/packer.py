@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from generator import __version__, etcd_backup, images, layout, prepare, templating
+from generator import __version__, etcd_backup, images, layout, prepare, runtimes, templating
 from generator.model import Cluster
 from generator.plan import ClusterPrep, prepare_cluster
 from generator.resources import packer_dir
@@ -92,7 +92,7 @@ def image_tags(cluster: Cluster) -> list[str]:
 
 
 def _runtime_package(cluster: Cluster) -> str:
-    return "cri-o" if cluster.runtime.name == "cri-o" else "containerd.io"
+    return runtimes.plugin(cluster.runtime.name).package
 
 
 def _cni_label(cluster: Cluster) -> str:

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from generator import model, prepare, secrets
 from generator.cli import app
 from generator.load import load
+from generator.runtimes import containerd
 from generator.vm import VmReport, parse_report, run_vm
 from tests.boot.baseimage import BaseImage
 from tests.boot.conftest import register_workdir
@@ -309,7 +310,7 @@ def test_configure_phase_applies_and_a_second_run_changes_nothing(
     # Files with the right content and modes.
     assert result.disk is not None
     guest = GuestDisk.from_overlay(result.disk, tmp_path / "after.raw")
-    assert guest.read("/etc/containerd/config.toml") == prepare.containerd_config(cluster, 1)
+    assert guest.read("/etc/containerd/config.toml") == containerd.containerd_config(cluster, 1)
     assert guest.read("/etc/crictl.yaml") == prepare.crictl_config(cluster)
     assert "overlay\nbr_netfilter\n" in guest.read("/etc/modules-load.d/kgen-kubernetes.conf")
     for path in CONFIGURED_FILES[:6]:
