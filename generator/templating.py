@@ -10,6 +10,7 @@ from typing import Any
 
 import jinja2
 
+from generator import guest
 from generator.resources import templates_dir
 
 
@@ -47,6 +48,8 @@ def environment() -> jinja2.Environment:
     env.filters["shquote"] = shquote
     env.filters["shint"] = shint
     env.filters["hcl_string"] = hcl_string
+    # On-node paths, named once (generator/guest.py): templates write {{ guest.BOOTSTRAP_LOG }}.
+    env.globals["guest"] = guest
     return env
 
 
