@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from generator import cni, runtimes, tables, versions
-from generator.resources import load_schema, templates_dir
+from generator.resources import load_data, load_schema, templates_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "docs" / "CONTRIBUTING.md"
@@ -51,7 +51,7 @@ def test_schema_cni_enum_is_the_cni_table() -> None:
 
 
 def test_every_cni_plugin_has_its_pieces() -> None:
-    ports = tables.load_data("ports.yaml")["cni"]
+    ports = load_data("ports.yaml")["cni"]
     for name in cni.PLUGINS:
         assert (templates_dir() / f"cni/apply-{name}.sh.j2").is_file(), name
         assert name in ports, f"ports.yaml has no cni.{name} (an empty list if it needs no ports)"
