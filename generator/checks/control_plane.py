@@ -28,7 +28,7 @@ def check_control_plane(n: Normalized) -> Iterator[Problem]:
     endpoint = lookup(doc.data, "spec", "controlPlane", "endpoint")
     kube_vip = lookup(doc.data, "spec", "controlPlane", "loadBalancer") == "kube-vip"  # check_kube_vip covers it
     if len(control_planes) > 1 and isinstance(endpoint, str) and not kube_vip:
-        host = endpoint.rsplit(":", 1)[0].strip("[]")
+        host = (n.endpoint_host if n.endpoint_host is not None else endpoint).strip("[]")  # parsed once
         for _, name, _, ip in control_planes:
             if ip == host:
                 yield doc.problem(
@@ -47,7 +47,7 @@ def check_kube_vip(n: Normalized) -> Iterator[Problem]:
     endpoint = lookup(doc.data, *path)
     if not isinstance(endpoint, str):
         return
-    host = endpoint.rpartition(":")[0]
+    host = n.endpoint_host or ""  # parsed once, by the normalize stage
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
