@@ -40,7 +40,8 @@ BARE_IMPORT = "import cryptography.x509, jinja2, jsonschema, tomli_w, typer, yam
 STAGES = """
 import sys
 from pathlib import Path
-from generator import model, plan, render, secrets, write
+from generator import model, plan, secrets, write
+from generator.emit import render
 from generator.load import load
 config, out = Path(sys.argv[1]), Path(sys.argv[2])
 cluster = model.build(load(config))

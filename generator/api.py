@@ -1,4 +1,4 @@
-"""kgen's public API: the pipeline load -> validate -> model -> plan -> render -> write, and the runners
+"""kgen's public API: the pipeline load -> normalize -> validate -> model -> plan -> emit -> write, and the runners
 after it (``bake``, ``vm``), as a few functions with keyword-only options that return results. The CLI
 is a thin shell over these: it parses arguments and hands the results to a reporter.
 
@@ -7,7 +7,6 @@ then progress lines); the result they return holds the rest."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import shlex
 import tempfile
@@ -16,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from generator import certs, etcd_restore, model, placeholder, plan, prepare, render, secrets, write
+from generator import certs, etcd_restore, layout, model, placeholder, plan, secrets, write
 from generator import upgrade as upgrade_kit
+from generator.emit import render
 from generator.errors import ConfigInvalid, DriftFound, Problem, RenderError, UserError, errors_only
-from generator.load import Document, KeyPath, load
-from generator.rawconfig import expanded_nodes
+from generator.load import Document, load
+from generator.normalize import Normalized, normalize
 from generator.resources import schemas_dir, templates_dir
 from generator.runners import bake as bake_runner
 from generator.runners import qemu
@@ -51,6 +51,7 @@ class Loaded:
     cluster: model.Cluster
     warnings: list[Problem]
     doc: Document
+    normalized: Normalized
 
 
 @dataclass
@@ -102,32 +103,36 @@ def check_config(config_path: Path) -> list[Problem]:
     size, so whatever `kgen render` would refuse for a reason in the config (a user-data over Nova's
     limit) is reported here too, at the key it concerns."""
     doc = load(config_path)
-    problems = validate(doc)
+    normalized = normalize(doc)
+    problems = validate(doc, normalized)
     if errors_only(problems):
         return problems
-    cluster = model.build(doc)
+    cluster = model.build(normalized)
     try:
-        render_located(doc, cluster, placeholder.bundle(cluster.name))
+        render_located(normalized, cluster, placeholder.bundle(cluster.name))
     except ConfigInvalid as exc:
         problems.extend(exc.problems)
     return problems
 
 
-def render_located(doc: Document, cluster: model.Cluster, bundle: secrets.SecretsBundle) -> render.RenderedCluster:
+def render_located(
+    normalized: Normalized, cluster: model.Cluster, bundle: secrets.SecretsBundle
+) -> render.RenderedCluster:
     """Render, turning a RenderError into a problem located at the node (or key) it concerns."""
     try:
         return render.render_cluster(plan.plan(cluster, bundle))
     except RenderError as exc:
-        path: KeyPath = next((p for p, name, _, _ in expanded_nodes(doc.data) if name == exc.node), ())
-        raise ConfigInvalid([doc.problem(path, str(exc))]) from None
+        raise ConfigInvalid([normalized.doc.problem(normalized.node_path(exc.node), str(exc))]) from None
 
 
 def load_cluster(config_path: Path) -> Loaded:
     doc = load(config_path)
-    problems = validate(doc)
+    normalized = normalize(doc)
+    problems = validate(doc, normalized)
     if errors_only(problems):
         raise ConfigInvalid(problems)
-    return Loaded(cluster=model.build(doc), warnings=[p for p in problems if p.severity == "warning"], doc=doc)
+    warnings = [p for p in problems if p.severity == "warning"]
+    return Loaded(cluster=model.build(normalized), warnings=warnings, doc=doc, normalized=normalized)
 
 
 def load_secrets(config_path: Path, cluster: model.Cluster, secrets_path: Path | None) -> secrets.SecretsBundle:
@@ -173,7 +178,7 @@ def _render_and_write(
     write_bundle: bool = False,
 ) -> RenderResult:
     cluster = loaded.cluster
-    rendered = render_located(loaded.doc, cluster, bundle)
+    rendered = render_located(loaded.normalized, cluster, bundle)
     root = out_dir / cluster.name
     warnings = list(loaded.warnings)
     if not created and not write_bundle:  # a bundle kgen writes is 0600 again
@@ -381,13 +386,12 @@ def restore(
     etcd_restore.peer_url(first)  # refuses a node without an IP before anything is rendered
     cluster_plan = plan.plan(cluster, bundle)
     node_plan = next(p for p in cluster_plan.nodes if p.node == first)
-    restored = dataclasses.replace(node_plan, etcd_restore=request)
+    restored = plan.with_restore(cluster, node_plan, request)
     try:
-        node_files, summary = render.render_node(cluster_plan, restored, prepare.phases(cluster))
+        node_files, summary, _ = render.render_node(cluster_plan, restored)
     except RenderError as exc:
-        path: KeyPath = next((p for p, name, _, _ in expanded_nodes(loaded.doc.data) if name == exc.node), ())
-        raise ConfigInvalid([loaded.doc.problem(path, str(exc))]) from None
-    prefix = f"nodes/{first.name}/"
+        raise ConfigInvalid([loaded.doc.problem(loaded.normalized.node_path(exc.node), str(exc))]) from None
+    prefix = layout.node_dir(first.name) + "/"
     files = {f"{first.name}/{rel.removeprefix(prefix)}": out for rel, out in node_files.items()}
     root = out_dir / f"{cluster.name}{etcd_restore.OUTPUT_SUFFIX}"
     changes = write.write_tree(dict(sorted(files.items())), root)

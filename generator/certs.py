@@ -26,28 +26,21 @@ Upstream facts this relies on (kubernetes/kubernetes):
   controller-manager.conf, scheduler.conf), but not kubelet.conf: the kubelet rotates its own client
   certificate (cmd/kubeadm/app/phases/certs/renewal/manager.go).
 
-Like :mod:`generator.etcd_backup`, this module imports no pipeline stage at module level, so
-:mod:`generator.model` can import :class:`CertificateRenewal` without an import cycle."""
+A feature module at the plan level, like :mod:`generator.etcd_backup`: it imports the model and the
+foundation only (the settings, :class:`generator.model.CertificateRenewal`, are the model's)."""
 
 from __future__ import annotations
 
 import datetime
-import re
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from cryptography import x509
 
-from generator import __version__, systemd_calendar, templating
-from generator.rawconfig import lookup
-
-if TYPE_CHECKING:
-    from generator.errors import Problem
-    from generator.load import Document, KeyPath
-    from generator.model import Cluster, Node
-    from generator.plan import GuestFile
-    from generator.secrets import SecretsBundle
+from generator import __version__, templating
+from generator.guest import GuestFile
+from generator.model import CertificateRenewal, Cluster, Node
+from generator.secrets import SecretsBundle
 
 SERVICE = "kgen-certs-renew.service"
 TIMER = "kgen-certs-renew.timer"
@@ -72,28 +65,6 @@ CA_WARN_DAYS = 90
 # Seconds the script waits for a static pod to stop or to come back (the kubelet looks at the manifests
 # folder every 20 s, fileCheckFrequency, and gives a pod 30 s to stop).
 WAIT_SECONDS = 300
-
-
-@dataclass(frozen=True)
-class CertificateRenewal:
-    """``spec.certificates``, defaults applied (the defaults live in the schema)."""
-
-    auto_renew: bool
-    renew_before_days: int
-    schedule: str  # a systemd OnCalendar expression
-
-
-DEFAULT_RENEWAL = CertificateRenewal(auto_renew=True, renew_before_days=30, schedule="*-*-* 03:30:00")
-
-
-def settings(spec: Mapping[str, Any]) -> CertificateRenewal:
-    """``spec.certificates`` from a spec that :func:`generator.validate.with_defaults` filled in."""
-    raw = spec["certificates"]
-    return CertificateRenewal(
-        auto_renew=bool(raw["autoRenew"]),
-        renew_before_days=int(raw["renewBeforeDays"]),
-        schedule=str(raw["schedule"]),
-    )
 
 
 # --- kgen certs check ---------------------------------------------------------------------------------
@@ -304,8 +275,6 @@ def timer_unit(cluster: Cluster, renewal: CertificateRenewal) -> str:
 def guest_files(cluster: Cluster, renewal: CertificateRenewal, node: Node) -> list[GuestFile]:
     """What a control-plane node's user-data writes for the renewal; nothing for a worker or when
     ``autoRenew`` is off. The first-boot script then runs :func:`enable_commands`."""
-    from generator.plan import GuestFile  # noqa: PLC0415 - see the module docstring
-
     if not renewal.auto_renew or not node.is_control_plane:
         return []
     return [
@@ -322,20 +291,3 @@ def enable_commands(renewal: CertificateRenewal, node: Node) -> list[list[str]]:
     if not renewal.auto_renew or not node.is_control_plane:
         return []
     return [["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", TIMER]]
-
-
-# --- Validation -------------------------------------------------------------------------------------------
-
-SCHEDULE_PATTERN = re.compile(r"^[A-Za-z0-9*,./:~_+ -]+$")  # the schema's pattern
-
-
-def check_schedule(doc: Document) -> Iterator[Problem]:
-    """``spec.certificates.schedule`` becomes the timer's OnCalendar=; a value systemd refuses fails the
-    node's first boot, so it is checked with kgen's port of systemd's parser."""
-    path: KeyPath = ("spec", "certificates", "schedule")
-    schedule = lookup(doc.data, *path)
-    if not isinstance(schedule, str) or not SCHEDULE_PATTERN.search(schedule):
-        return  # absent (the default is fine) or the schema reported it
-    message = systemd_calendar.calendar_problem(schedule, "*-*-* 03:30:00")
-    if message is not None:
-        yield doc.problem(path, message)

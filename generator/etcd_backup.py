@@ -9,30 +9,24 @@ and etcdctl only, and etcd 3.6 removed ``etcdctl snapshot status`` and ``snapsho
 a snapshot and restoring one need etcdutl; copying a binary out of an image also needs a
 runtime-specific tool (``ctr`` has no CRI-O counterpart), and a restore runs while etcd is stopped.
 
-This module imports no pipeline stage at module level (``GuestFile`` is imported where it is used), so
-:mod:`generator.model` can import :class:`EtcdBackup` and :func:`settings` without an import cycle
-(plan -> model -> this module -> plan)."""
+A feature module at the plan level: it imports the model and the foundation only; the plan asks it for
+each node's files and commands (the settings, :class:`generator.model.EtcdBackup`, are the model's)."""
 
 from __future__ import annotations
 
-import posixpath
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-from generator import __version__, templating, versions
+from generator import __version__, guest, templating, versions
+from generator.guest import GuestFile
+from generator.model import Cluster, EtcdBackup, Node
 
-if TYPE_CHECKING:
-    from generator.model import Cluster, Node
-    from generator.plan import GuestFile
-
-SERVICE = "kgen-etcd-backup.service"
-TIMER = "kgen-etcd-backup.timer"
-UNIT_DIR = "/etc/systemd/system"
-BACKUP_SCRIPT = "/usr/local/sbin/kgen-etcd-backup"
-TOOLS_SCRIPT = "/usr/local/sbin/kgen-etcd-tools"
-TOOLS_ROOT = "/usr/local/lib/kgen/etcd"
-TOOLS_LINK_DIR = "/usr/local/bin"
+SERVICE = guest.ETCD_BACKUP_SERVICE
+TIMER = guest.ETCD_BACKUP_TIMER
+UNIT_DIR = guest.UNIT_DIR
+BACKUP_SCRIPT = guest.ETCD_BACKUP_SCRIPT
+TOOLS_SCRIPT = guest.ETCD_TOOLS_SCRIPT
+TOOLS_ROOT = guest.ETCD_TOOLS_ROOT
+TOOLS_LINK_DIR = guest.ETCD_TOOLS_LINK_DIR
 
 # kubeadm's names: cmd/kubeadm/app/constants/constants.go (EtcdCACertName "etcd/ca.crt",
 # EtcdHealthcheckClientCertName "etcd/healthcheck-client.crt", EtcdHealthcheckClientKeyName
@@ -54,27 +48,6 @@ ETCD_MANIFEST = "/etc/kubernetes/manifests/etcd.yaml"
 # rclone's limits for the remote copy: connect and idle-I/O timeouts inside rclone, and `timeout` around
 # every rclone call, so a storage endpoint that stops answering fails the run instead of holding it.
 RCLONE_TIMEOUT_SECONDS = 1800
-DEFAULT_RCLONE_CONFIG = "/etc/kgen/rclone.conf"
-
-
-@dataclass(frozen=True)
-class EtcdRemote:
-    """``spec.etcdBackup.remote``: where rclone copies each snapshot, and the root-only config file with
-    the remote's credentials (on the node; kgen never reads or writes it)."""
-
-    target: str  # "<remote>:<container or bucket>[/folder...]", no trailing slash
-    rclone_config: str = DEFAULT_RCLONE_CONFIG
-
-
-@dataclass(frozen=True)
-class EtcdBackup:
-    """``spec.etcdBackup``, defaults applied (the defaults live in the schema)."""
-
-    enabled: bool
-    schedule: str  # a systemd OnCalendar expression
-    directory: str
-    keep: int
-    remote: EtcdRemote | None = None
 
 
 @dataclass(frozen=True)
@@ -89,26 +62,6 @@ class EtcdTools:
     def archive_dir(self) -> str:
         """The top folder inside the release archive."""
         return f"etcd-v{self.version}-linux-amd64"
-
-
-def settings(spec: Mapping[str, Any]) -> EtcdBackup:
-    """``spec.etcdBackup`` from a spec that :func:`generator.validate.with_defaults` filled in."""
-    raw = spec["etcdBackup"]
-    remote = raw.get("remote")
-    return EtcdBackup(
-        enabled=bool(raw["enabled"]),
-        schedule=str(raw["schedule"]),
-        directory=posixpath.normpath(str(raw["directory"])),
-        keep=int(raw["keep"]),
-        remote=(
-            EtcdRemote(
-                target=str(remote["target"]),
-                rclone_config=posixpath.normpath(str(remote.get("rcloneConfig", DEFAULT_RCLONE_CONFIG))),
-            )
-            if isinstance(remote, Mapping)
-            else None
-        ),
-    )
 
 
 def needs_rclone(backup: EtcdBackup) -> bool:
@@ -210,8 +163,6 @@ def timer_unit(cluster: Cluster, backup: EtcdBackup) -> str:
 def guest_files(cluster: Cluster, backup: EtcdBackup, node: Node) -> list[GuestFile]:
     """What a control-plane node's user-data writes for the backups; nothing when they are disabled or
     ``node`` is a worker. The first-boot script then runs :func:`enable_commands`."""
-    from generator.plan import GuestFile  # noqa: PLC0415 - see the module docstring
-
     if not backup.enabled or not node.is_control_plane:
         return []
     return [

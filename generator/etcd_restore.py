@@ -13,20 +13,18 @@ cmd/kubeadm/app/phases/etcd/local.go, v1.33): ``--name`` is the node name and th
 ``https://<localAPIEndpoint.advertiseAddress>:2380`` (etcdutil.GetPeerURL, EtcdListenPeerPort in
 cmd/kubeadm/app/constants/constants.go); the data dir is etcd.local.dataDir, /var/lib/etcd by default.
 
-Like :mod:`generator.etcd_backup`, this module imports no pipeline stage at module level."""
+It builds on :mod:`generator.etcd_backup` (the pinned etcd tools), so it sits one layer above the
+feature modules, beside :mod:`generator.prepare`; the plan asks it for the restore step's files."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from generator import __version__, etcd_backup, templating
 from generator.errors import UserError
-
-if TYPE_CHECKING:
-    from generator.model import Cluster, Node
-    from generator.plan import GuestFile
+from generator.guest import GuestFile
+from generator.model import Cluster, Node
 
 RESTORE_SCRIPT = "/usr/local/sbin/kgen-etcd-restore"
 # etcd.local.dataDir's default: DefaultEtcdDataDir in cmd/kubeadm/app/apis/kubeadm/v1beta4/defaults.go
@@ -113,8 +111,6 @@ def restore_script(
 def guest_files(cluster: Cluster, node: Node, restore: EtcdRestore) -> list[GuestFile]:
     """The restore script, and etcdutl's installer (which a node whose backups are disabled lacks).
     A golden image holds etcdutl already; the installer is then a no-op."""
-    from generator.plan import GuestFile  # noqa: PLC0415 - see the module docstring
-
     files = [GuestFile(RESTORE_SCRIPT, restore_script(cluster, node, restore), "0700")]
     if not etcd_backup.guest_files(cluster, cluster.etcd_backup, node):
         files.insert(0, GuestFile(etcd_backup.TOOLS_SCRIPT, etcd_backup.tools_script(cluster), "0700"))

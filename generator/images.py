@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator import kubevip, openstack
-from generator.cni import assets
+from generator import cloud_provider, kubevip
+from generator.cni import CniAssets, assets
 from generator.model import Cluster
 
 DEFAULT_REGISTRY = "docker.io"
@@ -62,8 +62,8 @@ def kubeadm_images(cluster: Cluster) -> tuple[str, ...]:
     )
 
 
-def cni_images(cluster: Cluster) -> tuple[str, ...]:
-    cni = assets(cluster)
+def cni_images(cluster: Cluster, cni: CniAssets | None = None) -> tuple[str, ...]:
+    cni = cni if cni is not None else assets(cluster)
     return cni.images if cni else ()
 
 
@@ -71,9 +71,9 @@ def addon_images(cluster: Cluster) -> tuple[str, ...]:
     """Images of the add-ons the config turns on: kube-vip, the OpenStack cloud provider."""
     images: list[str] = [kubevip.image()] if cluster.load_balancer == "kube-vip" else []
     if cluster.openstack is not None and cluster.openstack.cloud_provider:
-        images.extend(openstack.cloud_provider_release(cluster).all_images())
+        images.extend(cloud_provider.cloud_provider_release(cluster).all_images())
     return tuple(images)
 
 
-def first_boot_images(cluster: Cluster) -> FirstBootImages:
-    return FirstBootImages(kubeadm=kubeadm_images(cluster), cni=cni_images(cluster), addons=addon_images(cluster))
+def first_boot_images(cluster: Cluster, cni: CniAssets | None = None) -> FirstBootImages:
+    return FirstBootImages(kubeadm=kubeadm_images(cluster), cni=cni_images(cluster, cni), addons=addon_images(cluster))

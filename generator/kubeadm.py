@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator import openstack
+from generator import cloud_provider
 from generator.model import Cluster, Node, go_duration
 from generator.secrets import SecretsBundle
 
@@ -29,7 +29,7 @@ def node_registration(cluster: Cluster, node: Node) -> dict[str, Any]:
         kubelet_args["node-ip"] = node.ip
     if node.labels:
         kubelet_args["node-labels"] = ",".join(f"{k}={v}" for k, v in node.labels)
-    kubelet_args |= openstack.kubelet_extra_args(cluster.openstack)
+    kubelet_args |= cloud_provider.kubelet_extra_args(cluster.openstack)
     registration: dict[str, Any] = {"name": node.name, "criSocket": cluster.cri_socket}
     if kubelet_args:
         registration["kubeletExtraArgs"] = _extra_args(cluster, kubelet_args)

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator import yamldump
+from generator import guest, yamldump
 from generator.model import Cluster
 from generator.versions import table
 
-MANIFEST_PATH = "/etc/kubernetes/manifests/kube-vip.yaml"
+MANIFEST_PATH = guest.KUBE_VIP_MANIFEST
 # Staged copies the first-boot script moves into place: kubeadm join refuses a non-empty manifests
 # folder, and the first node must run kube-vip with super-admin.conf while kubeadm init runs.
-STAGED_INIT = "/etc/kgen/kube-vip-init.yaml"
-STAGED = "/etc/kgen/kube-vip.yaml"
+STAGED_INIT = guest.KUBE_VIP_STAGED_INIT
+STAGED = guest.KUBE_VIP_STAGED
 
 
 def image() -> str:

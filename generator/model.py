@@ -1,22 +1,19 @@
-"""Stage 3: the validated config as typed values, with defaults applied and versions resolved."""
+"""Stage 4: the validated, normalized config as typed values (defaults applied and versions resolved by
+the normalize stage; nothing is parsed twice). Imports no later stage and not validate."""
 
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
-from generator.certs import DEFAULT_RENEWAL, CertificateRenewal
-from generator.certs import settings as certificate_renewal_settings
-from generator.etcd_backup import EtcdBackup
-from generator.etcd_backup import settings as etcd_backup_settings
 from generator.load import Document
-from generator.openstack import OpenStack, calico_encapsulation
-from generator.openstack import settings as openstack_settings
-from generator.rawconfig import lookup
-from generator.validate import split_endpoint, with_defaults
+from generator.normalize import Normalized, normalize
+from generator.tables import Family, os_release
 from generator.versions import (
     CniRelease,
     KubernetesRelease,
@@ -27,27 +24,6 @@ from generator.versions import (
 )
 
 Role = Literal["control-plane", "worker"]
-
-
-@dataclass(frozen=True)
-class OsRelease:
-    """What the node-preparation scripts need to know about an OS. Both package families get the same
-    steps; only the package commands differ."""
-
-    family: Literal["debian", "rhel"]
-    docker_distro: str  # the path under download.docker.com/linux/ (Docker publishes containerd.io per distro)
-    codename: str  # the apt suite, or the RHEL major
-
-
-OS_RELEASES: dict[str, OsRelease] = {
-    "ubuntu-22.04": OsRelease("debian", "ubuntu", "jammy"),
-    "ubuntu-24.04": OsRelease("debian", "ubuntu", "noble"),
-    "debian-12": OsRelease("debian", "debian", "bookworm"),
-    "rocky-9": OsRelease("rhel", "rhel", "9"),
-    "almalinux-9": OsRelease("rhel", "rhel", "9"),
-}
-
-CONTAINERD_SOCKET = "unix:///var/run/containerd/containerd.sock"
 
 
 @dataclass(frozen=True)
@@ -105,6 +81,135 @@ class Runtime:
         return dict(self.repositories)[kind]
 
 
+# --- settings of the add-ons ------------------------------------------------------------------------
+
+
+# Where rclone reads the remote's credentials on a node unless spec.etcdBackup.remote.rcloneConfig says.
+DEFAULT_RCLONE_CONFIG = "/etc/kgen/rclone.conf"
+
+
+@dataclass(frozen=True)
+class EtcdRemote:
+    """``spec.etcdBackup.remote``: where rclone copies each snapshot, and the root-only config file with
+    the remote's credentials (on the node; kgen never reads or writes it)."""
+
+    target: str  # "<remote>:<container or bucket>[/folder...]", no trailing slash
+    rclone_config: str = DEFAULT_RCLONE_CONFIG
+
+
+@dataclass(frozen=True)
+class EtcdBackup:
+    """``spec.etcdBackup``, defaults applied (the defaults live in the schema)."""
+
+    enabled: bool
+    schedule: str  # a systemd OnCalendar expression
+    directory: str
+    keep: int
+    remote: EtcdRemote | None = None
+
+
+def etcd_backup_settings(spec: Mapping[str, Any]) -> EtcdBackup:
+    """``spec.etcdBackup`` from a normalized spec (defaults filled in)."""
+    raw = spec["etcdBackup"]
+    remote = raw.get("remote")
+    return EtcdBackup(
+        enabled=bool(raw["enabled"]),
+        schedule=str(raw["schedule"]),
+        directory=posixpath.normpath(str(raw["directory"])),
+        keep=int(raw["keep"]),
+        remote=(
+            EtcdRemote(
+                target=str(remote["target"]),
+                rclone_config=posixpath.normpath(str(remote.get("rcloneConfig", DEFAULT_RCLONE_CONFIG))),
+            )
+            if isinstance(remote, Mapping)
+            else None
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class CertificateRenewal:
+    """``spec.certificates``, defaults applied (the defaults live in the schema)."""
+
+    auto_renew: bool
+    renew_before_days: int
+    schedule: str  # a systemd OnCalendar expression
+
+
+DEFAULT_RENEWAL = CertificateRenewal(auto_renew=True, renew_before_days=30, schedule="*-*-* 03:30:00")
+
+
+def certificate_renewal_settings(spec: Mapping[str, Any]) -> CertificateRenewal:
+    """``spec.certificates`` from a normalized spec (defaults filled in)."""
+    raw = spec["certificates"]
+    return CertificateRenewal(
+        auto_renew=bool(raw["autoRenew"]),
+        renew_before_days=int(raw["renewBeforeDays"]),
+        schedule=str(raw["schedule"]),
+    )
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    enabled: bool
+    vip_address: str | None
+    subnet: str | None
+
+
+@dataclass(frozen=True)
+class OpenStack:
+    """``spec.openstack``, defaults applied (the defaults live in the schema)."""
+
+    image: str
+    flavor: str
+    network: str
+    control_plane_flavor: str | None = None
+    subnet: str | None = None
+    key_name: str | None = None
+    config_drive: bool = False
+    floating_ip_network: str | None = None
+    security_group_prefix: str | None = None
+    ssh_allowed_cidr: str | None = None
+    load_balancer: LoadBalancer = field(default_factory=lambda: LoadBalancer(False, None, None))
+    cloud_provider: bool = False
+
+    def prefix(self, cluster: Cluster) -> str:
+        return self.security_group_prefix or cluster.name
+
+    def flavor_for(self, node: Node) -> str:
+        return (self.control_plane_flavor or self.flavor) if node.is_control_plane else self.flavor
+
+    @property
+    def load_balancer_subnet(self) -> str | None:
+        return self.load_balancer.subnet or self.subnet
+
+
+def openstack_settings(spec: Mapping[str, Any]) -> OpenStack | None:
+    """``spec.openstack`` from a spec that :func:`generator.validate.with_defaults` filled in; None when
+    the config has no ``openstack`` section (no kit is rendered)."""
+    raw = spec.get("openstack")
+    if raw is None:
+        return None
+    lb = raw["loadBalancer"]
+    return OpenStack(
+        image=raw["image"],
+        flavor=raw["flavor"],
+        network=raw["network"],
+        control_plane_flavor=raw.get("controlPlaneFlavor"),
+        subnet=raw.get("subnet"),
+        key_name=raw.get("keyName"),
+        config_drive=bool(raw["configDrive"]),
+        floating_ip_network=raw.get("floatingIpNetwork"),
+        security_group_prefix=raw.get("securityGroupPrefix"),
+        ssh_allowed_cidr=raw.get("sshAllowedCidr"),
+        load_balancer=LoadBalancer(
+            enabled=bool(lb["enabled"]), vip_address=lb.get("vipAddress"), subnet=lb.get("subnet")
+        ),
+        cloud_provider=bool(raw["cloudProvider"]["enabled"]),
+    )
+
+
 @dataclass(frozen=True)
 class BootstrapBounds:
     endpoint_wait_seconds: int
@@ -150,8 +255,8 @@ class Cluster:
         return f"{self.endpoint_host}:{self.endpoint_port}"
 
     @property
-    def os_family(self) -> Literal["debian", "rhel"]:
-        return OS_RELEASES[self.os].family
+    def os_family(self) -> Family:
+        return os_release(self.os).family
 
     # Derived node lists are computed once per Cluster (cached_property writes the instance __dict__,
     # which a frozen dataclass allows): plan and kubeadm ask for them for every node, and rebuilding
@@ -214,40 +319,38 @@ def _runtime(spec: dict[str, Any], kubernetes: KubernetesRelease) -> Runtime:
         repositories = tuple((kind, crio[kind].format(minor=kubernetes.minor)) for kind in ("deb", "rpm"))
         return Runtime(name="cri-o", version=version, socket=crio["socket"], repositories=repositories)
     version = str(wanted.get("version", kubernetes.containerd_package)).lstrip("v")
-    return Runtime(name="containerd", version=version, socket=CONTAINERD_SOCKET)
+    return Runtime(name="containerd", version=version, socket=str(runtime_table("containerd")["socket"]))
 
 
-def build(doc: Document) -> Cluster:
-    """Turn a config that :func:`generator.validate.validate` passed into a :class:`Cluster`."""
-    data = with_defaults(doc.data)
+def build(source: Normalized | Document) -> Cluster:
+    """Turn a normalized config that :func:`generator.validate.validate` passed into a :class:`Cluster`
+    (a loaded document is normalized first)."""
+    normalized = source if isinstance(source, Normalized) else normalize(source)
+    data = normalized.data
     spec: dict[str, Any] = data["spec"]
-    version = Version.parse(spec["kubernetes"]["version"])
-    host, port = split_endpoint(spec["controlPlane"]["endpoint"])
+    if normalized.kubernetes_version is None or normalized.endpoint is None:
+        raise ValueError("the config did not pass validation")  # validate reports both
+    version = normalized.kubernetes_version
+    host, port = normalized.endpoint
     networking = spec["networking"]
     pod_subnet = str(ipaddress.ip_network(networking["podSubnet"]))
     cni_spec = spec["cni"]
     plugin = cni_spec["plugin"]
-    nodes = [
-        Node(
-            name=n["name"],
-            role=n["role"],
-            ip=str(ipaddress.ip_address(n["ip"])) if n.get("ip") is not None else None,
-            labels=_labels(n["labels"]),
-            taints=_taints(n.get("taints")),
-        )
-        for n in spec["nodes"]
-    ]
-    for pool in spec["workerPools"]:
-        nodes.extend(
+    by_name = {n["name"]: n for n in spec["nodes"]}
+    pools = {p["name"]: p for p in spec["workerPools"]}
+    nodes = []
+    for expanded in normalized.nodes:  # pools were expanded once, by the normalize stage
+        raw = by_name[expanded.name] if expanded.pool is None else pools[expanded.pool]
+        ip = raw.get("ip") if expanded.pool is None else None
+        nodes.append(
             Node(
-                name=f"{pool['name']}-{i}",
-                role="worker",
-                ip=None,
-                labels=_labels(pool["labels"]),
-                taints=_taints(pool.get("taints")),
-                pool=pool["name"],
+                name=expanded.name,
+                role="worker" if expanded.pool is not None else raw["role"],
+                ip=str(ipaddress.ip_address(ip)) if ip is not None else None,
+                labels=_labels(raw["labels"]),
+                taints=_taints(raw.get("taints")),
+                pool=expanded.pool,
             )
-            for i in range(pool["count"])
         )
     # The first control-plane node in the file runs `kubeadm init`; keep it first.
     nodes.sort(key=lambda n: 0 if n.is_control_plane else 1)
@@ -270,11 +373,7 @@ def build(doc: Document) -> Cluster:
             plugin=plugin,
             release=cni_release(plugin) if plugin != "none" else None,
             calico_pool_cidr=cni_spec["calico"].get("ipPoolCIDR", pod_subnet),
-            calico_encapsulation=calico_encapsulation(
-                cni_spec["calico"]["encapsulation"],
-                explicit=lookup(doc.data, "spec", "cni", "calico", "encapsulation") is not None,
-                openstack=spec.get("openstack") is not None,
-            ),
+            calico_encapsulation=str(normalized.calico_encapsulation),
         ),
         os=spec["os"],
         image_mode=spec["image"]["mode"],

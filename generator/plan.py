@@ -1,5 +1,6 @@
-"""Stage 4: decide what each node gets. The first control-plane node inits; the other control-plane
-nodes join as control planes and get the shared CAs; workers join with the token and CA hash only.
+"""Stage 5: decide what each node gets and what runs there (files, preparation phases, kubeadm
+documents, CNI, add-on steps); the emitters only format this. The first control-plane node inits; the
+other control-plane nodes join as control planes and get the shared CAs; workers join with the token and CA hash only.
 
 The shared CAs land in kgen's own root-only folder, not in /etc/kubernetes/pki: ``kubeadm reset``
 empties the certificates folder (cmd/kubeadm/app/cmd/phases/reset/cleanupnode.go, resetConfigDir),
@@ -8,31 +9,19 @@ every ``kubeadm init`` / ``kubeadm join``, so a retry still has the cluster's ow
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from generator import certs, cloud_provider, etcd_backup, etcd_restore, images, kubeadm, kubevip, prepare
 from generator import cni as cni_assets
-from generator import kubeadm, kubevip
 from generator.etcd_restore import EtcdRestore
+from generator.guest import KGEN_PKI_DIR, GuestFile
 from generator.model import Cluster, Node
 from generator.secrets import SecretsBundle
+from generator.versions import ManifestFile
 
 Action = Literal["init", "join-control-plane", "join"]
-
-# kubeadm's certificates folder (ClusterConfiguration.certificatesDir, the default).
-PKI_DIR = "/etc/kubernetes/pki"
-# kgen's copy of the shared PKI, outside anything kubeadm reset cleans; the script keeps it 0700.
-KGEN_PKI_DIR = "/etc/kgen/pki"
-
-
-@dataclass(frozen=True)
-class GuestFile:
-    """A file cloud-init writes on the node."""
-
-    path: str
-    content: str
-    permissions: str  # octal string, as cloud-init's write_files wants it
-    secret: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,8 +49,24 @@ class NodePlan:
     join_delay_seconds: int = 0
     # Staged kube-vip static-pod manifests (control-plane nodes with loadBalancer: kube-vip).
     kube_vip_files: tuple[GuestFile, ...] = ()
-    # --- hook (issue 14, kgen restore): set only by pipeline.restore on the first control plane ---
+    phases: tuple[prepare.Phase, ...] = ()
+    # Files of the add-ons: the etcd backups and certificate renewal (control planes), the cloud provider
+    # (first control plane).
+    addon_files: tuple[GuestFile, ...] = ()
+    etcd_backup_commands: tuple[tuple[str, ...], ...] = ()
+    certs_renewal_commands: tuple[tuple[str, ...], ...] = ()
+    cloud_provider_kubectl: tuple[tuple[str, ...], ...] = ()
+    cloud_provider_downloads: tuple[ManifestFile, ...] = ()
+    image_guard: tuple[tuple[str, str, str], ...] = ()
+    # Set only by :func:`with_restore` (kgen restore) on the first control plane.
     etcd_restore: EtcdRestore | None = None
+    restore_files: tuple[GuestFile, ...] = ()
+
+    @property
+    def cni_files(self) -> tuple[GuestFile, ...]:
+        if self.cni is None:
+            return ()
+        return tuple(GuestFile(f"{cni_assets.RENDERED_DIR}/{name}", text, "0644") for name, text in self.cni.rendered)
 
     @property
     def pki(self) -> tuple[GuestFile, ...]:
@@ -74,10 +79,35 @@ class NodePlan:
 
 
 @dataclass(frozen=True)
+class ClusterPrep:
+    """What every node and the golden image share, computed once per cluster: the CNI's assets, the
+    two preparation scripts, the first-boot image table."""
+
+    cluster: Cluster
+    cni: cni_assets.CniAssets | None
+    scripts: prepare.Scripts
+    phases: tuple[prepare.Phase, ...]
+    images: images.FirstBootImages
+
+
+def prepare_cluster(cluster: Cluster) -> ClusterPrep:
+    cni = cni_assets.assets(cluster)
+    scripts = prepare.scripts(cluster, cni)
+    return ClusterPrep(
+        cluster=cluster,
+        cni=cni,
+        scripts=scripts,
+        phases=tuple(prepare.phases(cluster, scripts)),
+        images=images.first_boot_images(cluster, cni),
+    )
+
+
+@dataclass(frozen=True)
 class ClusterPlan:
     cluster: Cluster
     secrets: SecretsBundle
     nodes: tuple[NodePlan, ...]
+    prep: ClusterPrep
 
 
 def shared_pki(secrets: SecretsBundle) -> tuple[SharedPkiFile, ...]:
@@ -97,7 +127,8 @@ def shared_pki(secrets: SecretsBundle) -> tuple[SharedPkiFile, ...]:
     )
 
 
-def node_plan(cluster: Cluster, node: Node, secrets: SecretsBundle) -> NodePlan:
+def node_plan(cluster: Cluster, node: Node, secrets: SecretsBundle, prep: ClusterPrep | None = None) -> NodePlan:
+    prep = prep if prep is not None else prepare_cluster(cluster)
     first = node == cluster.first_control_plane
     action: Action = "init" if first else ("join-control-plane" if node.is_control_plane else "join")
     delay = 0
@@ -108,9 +139,34 @@ def node_plan(cluster: Cluster, node: Node, secrets: SecretsBundle) -> NodePlan:
         action=action,
         kubeadm_documents=tuple(kubeadm.documents(cluster, node, secrets)),
         shared_pki=shared_pki(secrets) if node.is_control_plane else (),
-        cni=cni_assets.assets(cluster) if first else None,
+        cni=prep.cni if first else None,
         join_delay_seconds=delay,
         kube_vip_files=kube_vip_files(cluster) if node.is_control_plane else (),
+        phases=prep.phases,
+        addon_files=(
+            *etcd_backup.guest_files(cluster, cluster.etcd_backup, node),
+            *certs.guest_files(cluster, cluster.certificate_renewal, node),
+            *cloud_provider.cloud_provider_guest_files(cluster, cluster.openstack, node),
+        ),
+        etcd_backup_commands=tuple(tuple(c) for c in etcd_backup.enable_commands(cluster.etcd_backup, node)),
+        certs_renewal_commands=tuple(tuple(c) for c in certs.enable_commands(cluster.certificate_renewal, node)),
+        cloud_provider_kubectl=tuple(
+            tuple(c) for c in (cloud_provider.cloud_provider_kubectl_args(cluster, cluster.openstack) if first else [])
+        ),
+        cloud_provider_downloads=tuple(
+            cloud_provider.cloud_provider_downloads(cluster, cluster.openstack) if first else []
+        ),
+        image_guard=tuple(prepare.image_guard(cluster)),
+    )
+
+
+def with_restore(cluster: Cluster, node_plan: NodePlan, request: EtcdRestore) -> NodePlan:
+    """The first control plane's plan in restore mode (``kgen restore``): the restore step runs right
+    before ``kubeadm init``, and its files follow the add-ons'."""
+    return dataclasses.replace(
+        node_plan,
+        etcd_restore=request,
+        restore_files=tuple(etcd_restore.guest_files(cluster, node_plan.node, request)),
     )
 
 
@@ -121,8 +177,10 @@ def kube_vip_files(cluster: Cluster) -> tuple[GuestFile, ...]:
 
 
 def plan(cluster: Cluster, secrets: SecretsBundle) -> ClusterPlan:
+    prep = prepare_cluster(cluster)
     return ClusterPlan(
         cluster=cluster,
         secrets=secrets,
-        nodes=tuple(node_plan(cluster, node, secrets) for node in cluster.nodes),
+        nodes=tuple(node_plan(cluster, node, secrets, prep) for node in cluster.nodes),
+        prep=prep,
     )

@@ -14,25 +14,23 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import tomli_w
-
-from generator import __version__, etcd_backup, templating, yamldump
+from generator import __version__, etcd_backup, guest, runtimes, templating, yamldump
 from generator.cni import CniAssets, assets
-from generator.model import OS_RELEASES, Cluster
-from generator.resources import load_data
+from generator.model import Cluster
+from generator.tables import os_release, ports_by_role
 from generator.versions import Download
 
-INSTALL_PATH = "/usr/local/lib/kgen/node-install.sh"
-CONFIGURE_PATH = "/usr/local/lib/kgen/node-configure.sh"
-IMAGE_MANIFEST = "/etc/kgen/image.json"
+INSTALL_PATH = guest.INSTALL_PATH
+CONFIGURE_PATH = guest.CONFIGURE_PATH
+IMAGE_MANIFEST = guest.IMAGE_MANIFEST
 
 # The cloud metadata service: OpenStack Nova's, at the address EC2 made common. Nova serves a server's
 # user-data there for the server's whole life.
 METADATA_ADDRESS = "169.254.169.254"
 METADATA_TABLE = "kgen_metadata"
-METADATA_RULES_PATH = "/etc/kgen/nftables/metadata-block.nft"
-METADATA_UNIT = "kgen-metadata-block.service"
-METADATA_UNIT_PATH = f"/etc/systemd/system/{METADATA_UNIT}"
+METADATA_RULES_PATH = guest.METADATA_RULES_PATH
+METADATA_UNIT = guest.METADATA_UNIT
+METADATA_UNIT_PATH = guest.METADATA_UNIT_PATH
 
 
 @dataclass(frozen=True)
@@ -42,60 +40,12 @@ class Phase:
     script: str
 
 
-def containerd_config(cluster: Cluster, major: int) -> str:
-    """A complete /etc/containerd/config.toml for containerd ``major`` (1 -> config version 2,
-    2 -> version 3), emitted from data. SystemdCgroup must be set explicitly: containerd's default is
-    false, and with containerd 2.x the kubelet (1.31+) takes its cgroup driver from it
-    (https://kubernetes.io/docs/setup/production-environment/container-runtimes/#containerd-systemd).
-    The sandbox image is the pause image kubeadm uses for this Kubernetes version, so kubeadm's
-    preflight does not warn and no other pause image is pulled at bootstrap."""
-    pause = cluster.kubernetes.pause_image
-    runc = {"runtime_type": "io.containerd.runc.v2", "options": {"SystemdCgroup": True}}
-    data: dict[str, Any]
-    if major == 1:
-        data = {
-            "version": 2,
-            "plugins": {
-                "io.containerd.grpc.v1.cri": {
-                    "sandbox_image": pause,
-                    "containerd": {"default_runtime_name": "runc", "runtimes": {"runc": runc}},
-                }
-            },
-        }
-    else:
-        data = {
-            "version": 3,
-            "plugins": {
-                "io.containerd.cri.v1.images": {"pinned_images": {"sandbox": pause}},
-                "io.containerd.cri.v1.runtime": {
-                    "containerd": {"default_runtime_name": "runc", "runtimes": {"runc": runc}}
-                },
-            },
-        }
-    text = tomli_w.dumps(data)
-    return f"# Written by kgen {__version__} for containerd {major}.x. Re-render instead of editing.\n" + text
-
-
-CRIO_DROPIN_PATH = "/etc/crio/crio.conf.d/10-kgen.conf"
-
-
-def crio_dropin(cluster: Cluster) -> str:
-    """The CRI-O drop-in: the systemd cgroup manager (the kubelet uses systemd too) and kubeadm's
-    pause image (https://github.com/cri-o/cri-o/blob/main/docs/crio.conf.5.md)."""
-    data = {
-        "crio": {"runtime": {"cgroup_manager": "systemd"}, "image": {"pause_image": cluster.kubernetes.pause_image}}
-    }
-    return f"# Written by kgen {__version__}. Re-render instead of editing.\n" + tomli_w.dumps(data)
-
-
 def crictl_config(cluster: Cluster) -> str:
     return yamldump.dump({"runtime-endpoint": cluster.cri_socket, "image-endpoint": cluster.cri_socket, "timeout": 10})
 
 
 def firewall_ports(cluster: Cluster) -> dict[str, list[dict[str, str]]]:
-    ports = load_data("ports.yaml")
-    cni = ports["cni"].get(cluster.cni.plugin, [])
-    return {role: [*ports["roles"][role], *cni] for role in ("control-plane", "worker")}
+    return {role: list(rows) for role, rows in ports_by_role(cluster.cni.plugin).items()}
 
 
 @dataclass(frozen=True)
@@ -148,9 +98,10 @@ def metadata_block() -> MetadataBlock:
     )
 
 
-def install_script(cluster: Cluster) -> str:
-    release = OS_RELEASES[cluster.os]
-    cni: CniAssets | None = assets(cluster)
+def install_script(cluster: Cluster, cni: CniAssets | None = None) -> str:
+    """``cni``: the plan's assets (computed once per cluster); looked up when a test calls this alone."""
+    release = os_release(cluster.os)
+    cni = cni if cni is not None else assets(cluster)
     helm = cluster.cni.release.extra.get("helm") if cluster.cni.release and cluster.cni.plugin == "cilium" else None
     if helm is not None:
         Download.of(helm)  # the same https + 64-hex check as every other pinned download
@@ -162,11 +113,12 @@ def install_script(cluster: Cluster) -> str:
         runtime=cluster.runtime,
         docker_distro=release.docker_distro,
         codename=release.codename,
+        os_release=release,
         cni=cni,
         helm=helm,
         image_manifest_path=IMAGE_MANIFEST,
         image_manifest=image_manifest(cluster),
-        # hook (issue 14): rclone for etcdBackup.remote, from the distribution (EPEL on EL9)
+        # rclone for etcdBackup.remote, from the distribution (EPEL on EL9)
         rclone=etcd_backup.needs_rclone(cluster.etcd_backup),
     )
 
@@ -177,21 +129,33 @@ def configure_script(cluster: Cluster) -> str:
         kgen_version=__version__,
         cluster=cluster,
         runtime=cluster.runtime,
-        containerd_configs={1: containerd_config(cluster, 1), 2: containerd_config(cluster, 2)},
-        crio_dropin=crio_dropin(cluster),
-        crio_dropin_path=CRIO_DROPIN_PATH,
+        runtime_plugin=runtimes.plugin(cluster.runtime.name).configure(cluster),
         crictl_yaml=crictl_config(cluster),
         firewall=firewall_ports(cluster),
         metadata=metadata_block(),
     )
 
 
-def phases(cluster: Cluster) -> list[Phase]:
+@dataclass(frozen=True)
+class Scripts:
+    """The two preparation scripts, rendered once per cluster: a stock image's first boot runs them
+    (:func:`phases`) and the Packer project bakes the very same text."""
+
+    install: str
+    configure: str
+
+
+def scripts(cluster: Cluster, cni: CniAssets | None) -> Scripts:
+    return Scripts(install=install_script(cluster, cni), configure=configure_script(cluster))
+
+
+def phases(cluster: Cluster, rendered: Scripts | None = None) -> list[Phase]:
     """The preparation phases a node's first boot runs before kubeadm: install only for stock images.
     The same for every node (the configure phase takes the node's role as its argument)."""
-    out = [Phase("configure", CONFIGURE_PATH, configure_script(cluster))]
+    rendered = rendered if rendered is not None else scripts(cluster, assets(cluster))
+    out = [Phase("configure", CONFIGURE_PATH, rendered.configure)]
     if cluster.image_mode == "install":
-        out.insert(0, Phase("install", INSTALL_PATH, install_script(cluster)))
+        out.insert(0, Phase("install", INSTALL_PATH, rendered.install))
     return out
 
 

@@ -18,7 +18,7 @@ import typer
 
 from generator.api import BakeOutcome, RenderResult, RestoreResult, Rotation, UpgradeResult, VmOutcome
 from generator.certs import BundleReport
-from generator.cloudinit import NOVA_USER_DATA_LIMIT
+from generator.emit.cloudinit import NOVA_USER_DATA_LIMIT
 from generator.errors import Problem, display_file
 from generator.runners.bake import format_commands
 from generator.runners.vm_report import BOOTSTRAP_LOG

@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 import jinja2.bccache
 
-from generator import __version__
+from generator import __version__, guest
 from generator.resources import templates_dir
 
 
@@ -91,6 +91,8 @@ def environment() -> jinja2.Environment:
     env.filters["shquote"] = shquote
     env.filters["shint"] = shint
     env.filters["hcl_string"] = hcl_string
+    # On-node paths, named once (generator/guest.py): templates write {{ guest.BOOTSTRAP_LOG }}.
+    env.globals["guest"] = guest
     return env
 
 

@@ -27,11 +27,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import __version__, prepare, templating
+from generator import __version__, templating
 from generator.errors import Problem, UserError
 from generator.etcd_backup import BACKUP_SCRIPT, ETCD_CA, ETCD_CLIENT_CERT, ETCD_CLIENT_KEY, ETCD_ENDPOINT, SERVICE
 from generator.load import Document, KeyPath
 from generator.model import Cluster, Node
+from generator.runtimes import containerd, crio
 from generator.tree import PUBLIC_MODE, OutputFile
 from generator.versions import KubernetesRelease, Version, kubernetes_release, supported_minors
 
@@ -188,9 +189,9 @@ def node_script(cluster: Cluster, from_version: Version, step: NodeStep) -> str:
         pause_changes=pause_changes(from_version, cluster.kubernetes),
         crio_minor_changes=from_version.minor_key != cluster.kubernetes.minor,
         from_pause=kubernetes_release(from_version.minor_key).pause_image,
-        containerd_configs={1: prepare.containerd_config(cluster, 1), 2: prepare.containerd_config(cluster, 2)},
-        crio_dropin=prepare.crio_dropin(cluster),
-        crio_dropin_path=prepare.CRIO_DROPIN_PATH,
+        # the runtime's files as the configure phase writes them (the template picks its runtime's)
+        **containerd.values(cluster),
+        **crio.values(cluster),
         admin_kubeconfig=ADMIN_KUBECONFIG,
         apiserver_manifest=KUBE_APISERVER_MANIFEST,
     )

@@ -20,13 +20,15 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from generator import certs, model
-from generator.certs import CertificateRenewal
+from generator import certs, model, plan
 from generator.cli import app
+from generator.emit import render
 from generator.load import Document
+from generator.model import CertificateRenewal
+from generator.normalize import with_defaults
 from generator.resources import schemas_dir
 from generator.secrets import generate_ca
-from generator.validate import validate, with_defaults
+from generator.validate import validate
 from tests.conftest import EXAMPLES, fixture_bundle, require_tool
 from tests.sandbox import STANDIN_BIN, STANDINS, Sandbox
 
@@ -54,8 +56,8 @@ def test_defaults_come_from_the_schema() -> None:
     data["spec"].pop("certificates", None)
     _, renewal = build(data)
     assert renewal == CertificateRenewal(auto_renew=True, renew_before_days=30, schedule="*-*-* 03:30:00")
-    assert renewal == certs.DEFAULT_RENEWAL
-    assert certs.settings(with_defaults(data)["spec"]) == renewal
+    assert renewal == model.DEFAULT_RENEWAL
+    assert model.certificate_renewal_settings(with_defaults(data)["spec"]) == renewal
 
 
 def test_files_and_enable_commands_only_for_control_planes() -> None:
@@ -86,12 +88,10 @@ def test_files_and_enable_commands_only_for_control_planes() -> None:
 
 
 def test_bootstrap_enables_the_timer_on_control_planes_only(tmp_path: Path) -> None:
-    from generator import plan, render  # noqa: PLC0415
-
     cluster, _ = build(example_data())
     cluster_plan = plan.plan(cluster, fixture_bundle(cluster.name))
     for node_plan in cluster_plan.nodes:
-        files, script, _ = render.guest_files(cluster_plan, node_plan, [])
+        files, script, _ = render.guest_files(cluster_plan, dataclasses.replace(node_plan, phases=()))
         paths = {f.path for f in files}
         if node_plan.node.is_control_plane:
             assert certs.RENEW_SCRIPT in paths

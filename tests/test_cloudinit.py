@@ -17,8 +17,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from generator import cloudinit
 from generator.cli import app
+from generator.emit import cloudinit
 from tests.conftest import SHARED, Rendered, load_user_data, render_config, require_tool, valid_cases, write_bundle
 from tests.matrix import base_config
 

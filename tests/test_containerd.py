@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from generator import prepare
+from generator.runtimes import containerd as containerd_runtime
 from tests.conftest import require_tool
 from tests.matrix import VERSIONS, cluster_for
 
@@ -20,7 +21,7 @@ def test_containerd_1x_config_parses_with_real_containerd(version: str, tmp_path
     containerd = require_tool("containerd", reason="Debian package containerd")
     cluster = cluster_for("debian-12", version)
     config = tmp_path / "config.toml"
-    config.write_text(prepare.containerd_config(cluster, 1), encoding="utf-8")
+    config.write_text(containerd_runtime.containerd_config(cluster, 1), encoding="utf-8")
     result = subprocess.run(
         [containerd, "--config", str(config), "config", "dump"], capture_output=True, text=True, check=False
     )
@@ -34,7 +35,7 @@ def test_containerd_1x_config_parses_with_real_containerd(version: str, tmp_path
 @pytest.mark.parametrize("version", VERSIONS)
 def test_containerd_2x_config_has_exact_keys(version: str) -> None:
     cluster = cluster_for("ubuntu-24.04", version)
-    data = tomllib.loads(prepare.containerd_config(cluster, 2))
+    data = tomllib.loads(containerd_runtime.containerd_config(cluster, 2))
     assert data == {
         "version": 3,
         "plugins": {
@@ -57,6 +58,6 @@ def test_pause_image_follows_kubeadm() -> None:
 def test_configure_script_embeds_both_configs_and_picks_by_installed_major() -> None:
     cluster = cluster_for("ubuntu-24.04", "1.34.3")
     script = prepare.configure_script(cluster)
-    assert prepare.containerd_config(cluster, 1) in script
-    assert prepare.containerd_config(cluster, 2) in script
+    assert containerd_runtime.containerd_config(cluster, 1) in script
+    assert containerd_runtime.containerd_config(cluster, 2) in script
     assert "version=$(containerd --version" in script

@@ -10,6 +10,7 @@ import pytest
 
 from generator import prepare
 from generator.plan import plan
+from generator.runtimes import crio
 from tests.conftest import Rendered, fixture_bundle
 from tests.matrix import OS_NAMES, VERSIONS, cluster_for
 from tests.test_bootstrap import prepare_node, render_case
@@ -21,12 +22,12 @@ CRIO_SOCKET = "unix:///var/run/crio/crio.sock"
 @pytest.mark.parametrize("version", VERSIONS)
 def test_crio_dropin_has_exact_keys(version: str) -> None:
     cluster = cluster_for("rocky-9", version, runtime="cri-o")
-    assert tomllib.loads(prepare.crio_dropin(cluster)) == {
+    assert tomllib.loads(crio.crio_dropin(cluster)) == {
         "crio": {"runtime": {"cgroup_manager": "systemd"}, "image": {"pause_image": cluster.kubernetes.pause_image}}
     }
     script = prepare.configure_script(cluster)
-    assert prepare.crio_dropin(cluster) in script
-    assert prepare.CRIO_DROPIN_PATH == "/etc/crio/crio.conf.d/10-kgen.conf"
+    assert crio.crio_dropin(cluster) in script
+    assert crio.CRIO_DROPIN_PATH == "/etc/crio/crio.conf.d/10-kgen.conf"
     assert "runtime-endpoint: unix:///var/run/crio/crio.sock" in script
     assert "SystemdCgroup" not in script
 

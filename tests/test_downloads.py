@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from generator import packer, prepare, versions
+from generator import prepare, versions
 from generator.cni import assets
+from generator.emit import packer as emit_packer
 from generator.load import load
 from generator.model import build
 from tests.conftest import Rendered, require_tool, user_data_scripts, valid_cases
@@ -94,7 +95,7 @@ def script_texts(case: Path, rendered: Rendered) -> dict[str, str]:
             if data.startswith(b"#!"):
                 scripts[str(file.relative_to(rendered.root))] = data.decode("utf-8")
     cluster = build(load(case / "cluster.yaml"))
-    for rel, out in packer.packer_files(cluster).items():
+    for rel, out in emit_packer.packer_files(cluster).items():
         if out.content.startswith(b"#!"):
             scripts[f"packer-project:{rel}"] = out.content.decode("utf-8")
     return scripts
@@ -256,7 +257,7 @@ def test_bake_step_checks_each_manifest_against_its_pin(tmp_path: Path) -> None:
     cluster = cluster_for("debian-12", "1.34.3", mode="golden", cni="calico")
     cni = assets(cluster)
     assert cni is not None
-    text = packer.cni_manifests_script(cluster)
+    text = emit_packer.cni_manifests_script(cluster)
     # Stand-in files under a temporary folder, with the script's pins replaced by their digests.
     text = text.replace(cni.image_dir, str(tmp_path / "cni"))
     (tmp_path / "cni").mkdir()

@@ -22,11 +22,13 @@ from typing import Any
 import pytest
 import yaml
 
-from generator import etcd_backup, model
-from generator.etcd_backup import EtcdBackup, EtcdRemote, EtcdTools
+from generator import etcd_backup, model, prepare
+from generator.checks import CHECKS
+from generator.emit import packer as emit_packer
+from generator.etcd_backup import EtcdTools
 from generator.load import Document
-from generator.validate import with_defaults
-from generator.validate_openstack import CHECKS
+from generator.model import EtcdBackup, EtcdRemote
+from generator.normalize import normalize, with_defaults
 from generator.versions import kubernetes_release, supported_minors
 from tests.conftest import EXAMPLES, require_tool, shellcheck
 
@@ -41,12 +43,12 @@ def example_data() -> dict[str, Any]:
 
 def build(data: dict[str, Any]) -> tuple[model.Cluster, EtcdBackup]:
     doc = Document(file="cluster.yaml", data=data)
-    return model.build(doc), etcd_backup.settings(with_defaults(data)["spec"])
+    return model.build(doc), model.etcd_backup_settings(with_defaults(data)["spec"])
 
 
 def problems(data: dict[str, Any]) -> list[str]:
     doc = Document(file="cluster.yaml", data=with_defaults(data))
-    return [f"{p.path}: {p.message}" for check in CHECKS for p in check(doc)]
+    return [f"{p.path}: {p.message}" for check in CHECKS for p in check(normalize(doc))]
 
 
 # --- settings and files ------------------------------------------------------------------------------
@@ -632,14 +634,12 @@ def test_schema_rejects_a_bad_remote_target(target: str) -> None:
 
 @pytest.mark.parametrize("os_name", ["ubuntu-24.04", "rocky-9"])
 def test_install_phase_adds_rclone_only_for_a_remote(os_name: str, tmp_path: Path) -> None:
-    from generator import packer, prepare  # noqa: PLC0415
-
     data = example_data()
     data["spec"]["os"] = os_name
     del data["spec"]["etcdBackup"]["remote"]
     cluster, _ = build(data)
     assert "rclone" not in prepare.install_script(cluster)
-    assert "check_rclone" not in packer.self_check_script(cluster)
+    assert "check_rclone" not in emit_packer.self_check_script(cluster)
     data["spec"]["etcdBackup"]["remote"] = {"target": "swift:etcd-backups/prod"}
     cluster, backup = build(data)
     install = prepare.install_script(cluster)
@@ -647,11 +647,11 @@ def test_install_phase_adds_rclone_only_for_a_remote(os_name: str, tmp_path: Pat
     assert ("install --no-install-recommends rclone" if os_name.startswith("ubuntu") else "dnf install -y rclone") in (
         install
     )
-    assert "\n  check_rclone\n" in packer.self_check_script(cluster)
+    assert "\n  check_rclone\n" in emit_packer.self_check_script(cluster)
     tool = require_tool("shellcheck", reason="Debian package shellcheck")
     files = {
         "install.sh": install,
-        "self-check.sh": packer.self_check_script(cluster),
+        "self-check.sh": emit_packer.self_check_script(cluster),
         "backup.sh": etcd_backup.backup_script(cluster, backup, cluster.first_control_plane),
     }
     for name, text in files.items():

@@ -27,13 +27,18 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from generator import cloudinit, model, openstack
+from generator import cloud_provider, model
+from generator.checks import CHECKS
 from generator.cli import app
+from generator.cni import calico, cilium
+from generator.emit import cloudinit
+from generator.emit import openstack as emit_openstack
+from generator.emit.cloudinit import EncodedUserData
 from generator.load import Document
+from generator.normalize import normalize, with_defaults
 from generator.resources import load_data
 from generator.tree import EXECUTABLE_MODE, SECRET_MODE, OutputFile
-from generator.validate import validate, with_defaults
-from generator.validate_openstack import CHECKS
+from generator.validate import validate
 from generator.versions import kubernetes_release, supported_minors
 from tests.conftest import EXAMPLES, Rendered, load_user_data, render_config, require_tool, shellcheck
 
@@ -57,16 +62,16 @@ def example_data() -> dict[str, Any]:
     return data
 
 
-def build(data: dict[str, Any]) -> tuple[model.Cluster, openstack.OpenStack]:
+def build(data: dict[str, Any]) -> tuple[model.Cluster, model.OpenStack]:
     cluster = model.build(Document(file="cluster.yaml", data=data))
-    settings = openstack.settings(with_defaults(data)["spec"])
+    settings = model.openstack_settings(with_defaults(data)["spec"])
     assert settings is not None
     return cluster, settings
 
 
 def problems(data: dict[str, Any], severity: str = "error") -> list[str]:
     doc = Document(file="cluster.yaml", data=with_defaults(data))
-    return [f"{p.path}: {p.message}" for check in CHECKS for p in check(doc) if p.severity == severity]
+    return [f"{p.path}: {p.message}" for check in CHECKS for p in check(normalize(doc)) if p.severity == severity]
 
 
 def write_kit(rendered: Rendered, data: dict[str, Any] | None = None) -> Path:
@@ -77,7 +82,14 @@ def write_kit(rendered: Rendered, data: dict[str, Any] | None = None) -> Path:
         tree = {
             p.relative_to(root).as_posix(): OutputFile(p.read_bytes(), 0o600) for p in root.rglob("*") if p.is_file()
         }
-        for rel, output in openstack.openstack_files(cluster, settings, rendered.result.nodes, tree).items():
+        for rel, output in emit_openstack.openstack_files(
+            cluster,
+            settings,
+            {
+                n.name: EncodedUserData(tree[f"nodes/{n.name}/user-data"].content, n.gzipped, 0)
+                for n in rendered.result.nodes
+            },
+        ).items():
             path = root / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(output.content)
@@ -95,7 +107,7 @@ def kit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_settings_from_the_example() -> None:
     _, settings = build(example_data())
-    assert settings == openstack.OpenStack(
+    assert settings == model.OpenStack(
         image="kgen-ubuntu-24.04-k8s-1.33.7",
         flavor="m1.large",
         network="k8s-net",
@@ -106,7 +118,7 @@ def test_settings_from_the_example() -> None:
         floating_ip_network="public",
         security_group_prefix=None,
         ssh_allowed_cidr="10.0.0.0/24",
-        load_balancer=openstack.LoadBalancer(enabled=True, vip_address="10.0.0.100", subnet=None),
+        load_balancer=model.LoadBalancer(enabled=True, vip_address="10.0.0.100", subnet=None),
         cloud_provider=True,
     )
 
@@ -114,12 +126,12 @@ def test_settings_from_the_example() -> None:
 def test_no_section_no_kit_and_schema_defaults() -> None:
     data = example_data()
     del data["spec"]["openstack"]
-    assert openstack.settings(with_defaults(data)["spec"]) is None
-    assert openstack.kubelet_extra_args(None) == {}
+    assert model.openstack_settings(with_defaults(data)["spec"]) is None
+    assert cloud_provider.kubelet_extra_args(None) == {}
     data = example_data()
     data["spec"]["openstack"] = {"image": "i", "flavor": "f", "network": "n"}
     _, settings = build(data)
-    assert settings == openstack.OpenStack(image="i", flavor="f", network="n")
+    assert settings == model.OpenStack(image="i", flavor="f", network="n")
 
 
 def test_example_is_valid_and_clean() -> None:
@@ -197,7 +209,7 @@ def rules_for(cni: str) -> set[tuple[str, str, str | None, str | None, str | Non
     cluster, settings = build(data)
     return {
         (r.group, r.protocol, f"{r.port_min}:{r.port_max}" if r.port_min else None, r.remote_group, r.remote_ip)
-        for r in openstack.security_rules(cluster, settings)
+        for r in emit_openstack.security_rules(cluster, settings)
     }
 
 
@@ -235,12 +247,11 @@ def test_cilium_rules_include_vxlan_and_health() -> None:
 
 
 def test_calico_on_openstack_always_encapsulates() -> None:
-    from generator import cni  # noqa: PLC0415 - only this test needs it
 
     def pool_encapsulation(data: dict[str, Any]) -> str:
         cluster = model.build(Document(file="cluster.yaml", data=data))
         assert cluster.cni.release is not None
-        installation = cni.calico_resources(cluster, cluster.cni.release)[0]
+        installation = calico.calico_resources(cluster, cluster.cni.release)[0]
         mode: str = installation["spec"]["calicoNetwork"]["ipPools"][0]["encapsulation"]
         assert mode == cluster.cni.calico_encapsulation
         return mode
@@ -261,7 +272,7 @@ def test_calico_on_openstack_always_encapsulates() -> None:
             assert (group, "udp", "4789:4789", remote, None) in rules
             assert (group, "4", None, remote, None) in rules
     # Flannel's VXLAN and Cilium's default tunnel (kgen sets no routingMode) likewise: UDP 8472.
-    assert cni.cilium_values(build(example_data())[0]).get("routingMode") is None
+    assert cilium.cilium_values(build(example_data())[0]).get("routingMode") is None
     for plugin in ("flannel", "cilium"):
         rules = rules_for(plugin)
         assert all((g, "udp", "8472:8472", r, None) in rules for g in (CP, WORKER) for r in (CP, WORKER))
@@ -325,8 +336,8 @@ VARIANTS: dict[str, Callable[[], dict[str, Any]]] = {
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_scripts_pass_shellcheck(variant: str, tmp_path: Path) -> None:
     cluster, settings = build(VARIANTS[variant]())
-    kit = openstack.kit(cluster, settings, [])
-    scripts = {"launch.sh": openstack.launch_script(kit), "teardown.sh": openstack.teardown_script(kit)}
+    kit = emit_openstack.kit(cluster, settings, {})
+    scripts = {"launch.sh": emit_openstack.launch_script(kit), "teardown.sh": emit_openstack.teardown_script(kit)}
     for text in scripts.values():
         assert text.startswith("#!/usr/bin/env bash\n")
         assert "\nset -euo pipefail\n" in text
@@ -335,11 +346,11 @@ def test_scripts_pass_shellcheck(variant: str, tmp_path: Path) -> None:
 
 def test_kube_vip_control_plane_ports_may_carry_the_vip() -> None:
     cluster, settings = build(kube_vip_data())
-    kit = openstack.kit(cluster, settings, [])
+    kit = emit_openstack.kit(cluster, settings, {})
     ports = {p.node: p for p in kit.ports}
     assert ports["cp-1"].allowed_addresses == ("10.0.0.100",)
     assert ports["worker-0"].allowed_addresses == ()
-    assert "--allowed-address" in openstack.port_create(kit, ports["cp-1"])
+    assert "--allowed-address" in emit_openstack.port_create(kit, ports["cp-1"])
     assert kit.load_balancer is None
 
 
@@ -882,7 +893,7 @@ def test_positional_values_follow_double_dash(kit_dir: Path, tmp_path: Path) -> 
     # With the check bypassed, a floating network named like an option still ends up after `--`.
     cluster, settings = build(example_data())
     evil = dataclasses.replace(settings, floating_ip_network=OPTION_LIKE)
-    text = openstack.launch_script(openstack.kit(cluster, evil, []))
+    text = emit_openstack.launch_script(emit_openstack.kit(cluster, evil, {}))
     assert f"-- {OPTION_LIKE}" in text
     assert all(line.split(OPTION_LIKE)[0].rstrip().endswith("--") for line in text.splitlines() if OPTION_LIKE in line)
 
@@ -1039,9 +1050,10 @@ def test_gzipped_user_data_reaches_cloud_init_through_heat(kit_dir: Path, tmp_pa
     packed = gzip.compress(cloud_config, mtime=0)
     cluster, settings = build(example_data())
     rendered = render_config(EXAMPLE, tmp_path / "render")
-    summaries = [dataclasses.replace(n, gzipped=n.name == "cp-0") for n in rendered.result.nodes]
-    tree = {"nodes/cp-0/user-data": OutputFile(packed, SECRET_MODE)}
-    files = openstack.openstack_files(cluster, settings, summaries, tree)
+    assert rendered.result.nodes
+    files = emit_openstack.openstack_files(
+        cluster, settings, {"cp-0": EncodedUserData(packed, True, len(cloud_config))}
+    )
     wrapper = files["openstack/heat/cp-0.user-data.mime"]
     assert wrapper.mode == SECRET_MODE
     wrapper.content.decode("ascii")  # text: the heat client passes it through unchanged
@@ -1112,17 +1124,17 @@ def test_cloud_provider_manifests_and_images_are_pinned(minor: str) -> None:
     data = example_data()
     data["spec"]["kubernetes"]["version"] = str(kubernetes_release(minor).latest_patch)
     cluster, settings = build(data)
-    release = openstack.cloud_provider_release(cluster)
+    release = cloud_provider.cloud_provider_release(cluster)
     assert release.release.startswith(f"v{minor}.")
-    args = openstack.cloud_provider_kubectl_args(cluster, settings)
-    downloads = openstack.cloud_provider_downloads(cluster, settings)
+    args = cloud_provider.cloud_provider_kubectl_args(cluster, settings)
+    downloads = cloud_provider.cloud_provider_downloads(cluster, settings)
     assert len(downloads) == 8
     assert all(
         d.url.startswith(
             f"https://raw.githubusercontent.com/kubernetes/cloud-provider-openstack/{release.release}/manifests/"
         )
         and re.fullmatch("[0-9a-f]{64}", d.sha256)
-        and d.path.startswith(openstack.CLOUD_PROVIDER_MANIFEST_DIR + "/")
+        and d.path.startswith(cloud_provider.CLOUD_PROVIDER_MANIFEST_DIR + "/")
         for d in downloads
     )
     # kubectl applies the downloaded, checked files, in the table's order, never a URL.
@@ -1134,20 +1146,20 @@ def test_cloud_provider_manifests_and_images_are_pinned(minor: str) -> None:
         f"registry.k8s.io/provider-os/cinder-csi-plugin:{release.release}",
         f"registry.k8s.io/provider-os/cinder-csi-plugin:{release.release}",
     ]
-    assert args[-1] == ["apply", "-f", openstack.STORAGE_CLASS_PATH]
+    assert args[-1] == ["apply", "-f", cloud_provider.STORAGE_CLASS_PATH]
 
 
 def test_cloud_provider_kubelet_args_and_files() -> None:
     cluster, settings = build(example_data())
-    assert openstack.kubelet_extra_args(settings) == {"cloud-provider": "external"}
-    files = openstack.cloud_provider_guest_files(cluster, settings, cluster.first_control_plane)
-    assert [(f.path, f.permissions, f.secret) for f in files] == [(openstack.STORAGE_CLASS_PATH, "0644", False)]
+    assert cloud_provider.kubelet_extra_args(settings) == {"cloud-provider": "external"}
+    files = cloud_provider.cloud_provider_guest_files(cluster, settings, cluster.first_control_plane)
+    assert [(f.path, f.permissions, f.secret) for f in files] == [(cloud_provider.STORAGE_CLASS_PATH, "0644", False)]
     assert yaml.safe_load(files[0].content)["provisioner"] == "cinder.csi.openstack.org"
-    assert openstack.cloud_provider_guest_files(cluster, settings, cluster.control_planes[1]) == []
+    assert cloud_provider.cloud_provider_guest_files(cluster, settings, cluster.control_planes[1]) == []
     off = dataclasses.replace(settings, cloud_provider=False)
-    assert openstack.kubelet_extra_args(off) == {}
-    assert openstack.cloud_provider_kubectl_args(cluster, off) == []
-    assert openstack.cloud_provider_guest_files(cluster, off, cluster.first_control_plane) == []
+    assert cloud_provider.kubelet_extra_args(off) == {}
+    assert cloud_provider.cloud_provider_kubectl_args(cluster, off) == []
+    assert cloud_provider.cloud_provider_guest_files(cluster, off, cluster.first_control_plane) == []
 
 
 def test_cloud_conf_is_a_template_without_credentials(kit_dir: Path) -> None:
@@ -1165,7 +1177,7 @@ def test_no_kit_and_no_cloud_conf_without_the_section(tmp_path: Path) -> None:
     data = copy.deepcopy(example_data())
     data["spec"]["openstack"]["cloudProvider"]["enabled"] = False
     cluster, settings = build(data)
-    files = openstack.openstack_files(cluster, settings, [], {})
+    files = emit_openstack.openstack_files(cluster, settings, {})
     assert sorted(files) == [
         "openstack/launch.sh",
         "openstack/replace.sh",

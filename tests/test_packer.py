@@ -24,12 +24,14 @@ import hcl2
 import pytest
 import yaml
 
-from generator import api, etcd_backup, images, kubevip, model, packer, prepare
+from generator import api, etcd_backup, images, kubevip, model, prepare
+from generator.emit import packer as emit_packer
 from generator.errors import UserError
 from generator.load import load
 from generator.model import Cluster, Runtime
 from generator.runners import bake as bake_runner
 from generator.runners.qemu import VmResult, run_vm
+from generator.tables import os_release
 from generator.tree import EXECUTABLE_MODE
 from tests.boot.baseimage import BaseImage, BaseImageError, ensure_base_image
 from tests.boot.conftest import missing_boot_prerequisites, skip_or_fail
@@ -61,12 +63,12 @@ def cluster_of(case: tuple[str, str, str, str]) -> Cluster:
 
 def write_project(cluster: Cluster, dest: Path) -> Path:
     """The project as ``kgen render`` writes it; returns the ``packer/`` folder."""
-    for rel, out in packer.packer_files(cluster).items():
+    for rel, out in emit_packer.packer_files(cluster).items():
         path = dest / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(out.content)
         path.chmod(out.mode)
-    return dest / packer.PACKER_FOLDER
+    return dest / emit_packer.PACKER_FOLDER
 
 
 def plain(value: Any) -> Any:
@@ -211,7 +213,7 @@ def test_variable_defaults_come_from_the_cluster_config(
     assert found["cni"]["default"] == (f"{cluster.cni.plugin} {cluster.cni.version}" if cluster.cni.version else "none")
     name = found["image_name"]["default"]
     assert cluster.os in name and str(cluster.kubernetes_version) in name
-    base = packer.BASE_IMAGES[cluster.os]
+    base = os_release(cluster.os).base_image
     assert found["qemu_base_image_url"]["default"] == base.qemu_url
     assert found["qemu_base_image_checksum"]["default"] == base.qemu_checksum
     assert found["ssh_username"]["default"] == base.ssh_username
@@ -277,7 +279,7 @@ def test_qemu_source_boots_the_cloud_image_with_a_nocloud_seed(projects: dict[st
     assert qemu["accelerator"] == "${var.qemu_accelerator}"
     seed = (project / "qemu" / "user-data").read_text(encoding="utf-8")
     assert seed.startswith("#cloud-config\n")
-    assert packer.BUILD_USER in seed and "/run/kgen-seed/*.pub" in seed
+    assert emit_packer.BUILD_USER in seed and "/run/kgen-seed/*.pub" in seed
     for key in ("passwd:", "plain_text_passwd", "hashed_passwd", "chpasswd", "ssh_pwauth: true"):
         assert key not in seed, f"no password for the build user: {key}"
     assert "ssh_pwauth: false" in seed
@@ -300,20 +302,20 @@ def test_provisioners_run_in_the_issue_order(projects: dict[str, Path]) -> None:
     scripts = [p["script"].removeprefix("${path.root}/") for p in provisioners(project)]
     assert scripts == [
         "scripts/wait-for-cloud-init.sh",
-        packer.SCRIPTS["install"],
-        packer.SCRIPTS["etcd-tools"],
-        packer.SCRIPTS["configure"],
-        packer.SCRIPTS["pre-pull"],
-        packer.SCRIPTS["cni-manifests"],
-        packer.SCRIPTS["image-manifest"],
-        packer.SCRIPTS["self-check"],
-        packer.SCRIPTS["sysprep"],
-        packer.SCRIPTS["self-check"],
+        emit_packer.SCRIPTS["install"],
+        emit_packer.SCRIPTS["etcd-tools"],
+        emit_packer.SCRIPTS["configure"],
+        emit_packer.SCRIPTS["pre-pull"],
+        emit_packer.SCRIPTS["cni-manifests"],
+        emit_packer.SCRIPTS["image-manifest"],
+        emit_packer.SCRIPTS["self-check"],
+        emit_packer.SCRIPTS["sysprep"],
+        emit_packer.SCRIPTS["self-check"],
     ]
     for path in scripts:
         assert (project / path).is_file(), path
     steps = provisioners(project)
-    etcd_tools = (project / packer.SCRIPTS["etcd-tools"]).read_text(encoding="utf-8")
+    etcd_tools = (project / emit_packer.SCRIPTS["etcd-tools"]).read_text(encoding="utf-8")
     assert etcd_tools == etcd_backup.tools_script(cluster_of(CASES[0])), "the bake installs the backup tools"
     assert steps[3]["execute_command"].endswith("' image"), "configure runs for the role image"
     assert steps[7]["execute_command"].endswith("' --before-sysprep")
@@ -330,9 +332,9 @@ def test_provisioners_run_in_the_issue_order(projects: dict[str, Path]) -> None:
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_install_and_configure_provisioners_are_the_node_preparation_scripts(case: tuple[str, str, str, str]) -> None:
     cluster = cluster_of(case)
-    files = packer.packer_files(cluster)
-    assert files[f"packer/{packer.SCRIPTS['install']}"].content == prepare.install_script(cluster).encode()
-    assert files[f"packer/{packer.SCRIPTS['configure']}"].content == prepare.configure_script(cluster).encode()
+    files = emit_packer.packer_files(cluster)
+    assert files[f"packer/{emit_packer.SCRIPTS['install']}"].content == prepare.install_script(cluster).encode()
+    assert files[f"packer/{emit_packer.SCRIPTS['configure']}"].content == prepare.configure_script(cluster).encode()
 
 
 @pytest.fixture(scope="module")
@@ -352,10 +354,10 @@ def test_provisioner_scripts_are_the_bytes_an_install_mode_node_runs(
     project = write_project(cluster, tmp_path)
     for node_dir in rendered.node_dirs():
         written = {e["path"]: e["content"] for e in rendered.user_data(node_dir.name)["write_files"]}
-        assert (project / packer.SCRIPTS["install"]).read_bytes() == written[prepare.INSTALL_PATH].encode()
-        assert (project / packer.SCRIPTS["configure"]).read_bytes() == written[prepare.CONFIGURE_PATH].encode()
+        assert (project / emit_packer.SCRIPTS["install"]).read_bytes() == written[prepare.INSTALL_PATH].encode()
+        assert (project / emit_packer.SCRIPTS["configure"]).read_bytes() == written[prepare.CONFIGURE_PATH].encode()
     referenced = {p["script"].removeprefix("${path.root}/") for p in provisioners(project)}
-    assert {packer.SCRIPTS["install"], packer.SCRIPTS["configure"]} <= referenced
+    assert {emit_packer.SCRIPTS["install"], emit_packer.SCRIPTS["configure"]} <= referenced
 
 
 # --- Scripts. ---------------------------------------------------------------------------------------------
@@ -366,10 +368,10 @@ def test_provisioner_scripts_are_the_bytes_an_install_mode_node_runs(
 @pytest.mark.parametrize(("cni", "runtime"), [("calico", "containerd"), ("cilium", "containerd"), ("flannel", "cri-o")])
 def test_bake_scripts_pass_shellcheck(os_name: str, version: str, cni: str, runtime: str, tmp_path: Path) -> None:
     cluster = cluster_for(os_name, version, mode="golden", cni=cni, runtime=runtime)
-    files = packer.packer_files(cluster)
+    files = emit_packer.packer_files(cluster)
     scripts = {}
     for key in BAKE_SCRIPTS:
-        text = files[f"packer/{packer.SCRIPTS[key]}"].content.decode()
+        text = files[f"packer/{emit_packer.SCRIPTS[key]}"].content.decode()
         assert "\nset -euo pipefail\n" in text, key
         scripts[f"{key}.sh"] = text
     scripts["wait-for-cloud-init.sh"] = files["packer/scripts/wait-for-cloud-init.sh"].content.decode()
@@ -379,7 +381,7 @@ def test_bake_scripts_pass_shellcheck(os_name: str, version: str, cni: str, runt
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_self_check_expects_kubeadms_images_and_the_cni_images(case: tuple[str, str, str, str]) -> None:
     cluster = cluster_of(case)
-    script = packer.self_check_script(cluster)
+    script = emit_packer.self_check_script(cluster)
     release = cluster.kubernetes
     version = f"v{cluster.kubernetes_version}"
     expected = {
@@ -388,23 +390,25 @@ def test_self_check_expects_kubeadms_images_and_the_cni_images(case: tuple[str, 
         release.pause_image,
         release.etcd_image,
         release.coredns_image,
-        *(packer.normalize_image(i) for i in images.cni_images(cluster)),
+        *(emit_packer.normalize_image(i) for i in images.cni_images(cluster)),
     }
-    assert set(packer.baked_images(cluster)) == expected
+    assert set(emit_packer.baked_images(cluster)) == expected
     for image in expected:
         assert f"\n  {image}\n" in script, image
-    manifest = json.loads(prepare.image_manifest(cluster, packer.baked_images(cluster)))
-    assert manifest["images"] == packer.baked_images(cluster)
+    manifest = json.loads(prepare.image_manifest(cluster, emit_packer.baked_images(cluster)))
+    assert manifest["images"] == emit_packer.baked_images(cluster)
     assert manifest["kubernetesVersion"] == str(cluster.kubernetes_version)
-    assert prepare.image_manifest(cluster, packer.baked_images(cluster)) in packer.image_manifest_script(cluster)
+    assert prepare.image_manifest(cluster, emit_packer.baked_images(cluster)) in emit_packer.image_manifest_script(
+        cluster
+    )
 
 
 def test_image_references_are_normalized_like_the_cri_lists_them() -> None:
-    assert packer.normalize_image("busybox:1.36") == "docker.io/library/busybox:1.36"
-    assert packer.normalize_image("calico/node:v3") == "docker.io/calico/node:v3"
-    assert packer.normalize_image("quay.io/cilium/cilium:v1") == "quay.io/cilium/cilium:v1"
-    assert packer.normalize_image("localhost/x:1") == "localhost/x:1"
-    assert packer.normalize_image("registry:5000/x:1") == "registry:5000/x:1"
+    assert emit_packer.normalize_image("busybox:1.36") == "docker.io/library/busybox:1.36"
+    assert emit_packer.normalize_image("calico/node:v3") == "docker.io/calico/node:v3"
+    assert emit_packer.normalize_image("quay.io/cilium/cilium:v1") == "quay.io/cilium/cilium:v1"
+    assert emit_packer.normalize_image("localhost/x:1") == "localhost/x:1"
+    assert emit_packer.normalize_image("registry:5000/x:1") == "registry:5000/x:1"
 
 
 def test_values_in_comments_cannot_end_the_comment(tmp_path: Path) -> None:
@@ -420,13 +424,13 @@ def test_values_in_comments_cannot_end_the_comment(tmp_path: Path) -> None:
     for path in project.glob("*.pkr*.hcl"):
         assert parse_hcl(path), path.name
     # (node-install.sh and node-configure.sh are generator/prepare.py's, tested with it.)
-    for path in [project / packer.SCRIPTS[key] for key in BAKE_SCRIPTS]:
+    for path in [project / emit_packer.SCRIPTS[key] for key in BAKE_SCRIPTS]:
         lines = path.read_text(encoding="utf-8").splitlines()
         header = lines[: lines.index("set -euo pipefail")]
         assert all(line.startswith("#") for line in header), f"{path.name}: {header}"
         result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True, check=False)
         assert result.returncode == 0, result.stderr
-    assert packer.one_line("a\n b\t c\n") == "a b c"
+    assert emit_packer.one_line("a\n b\t c\n") == "a b c"
 
 
 # --- The API the render and the CLI use. ---------------------------------------------------------------
@@ -434,28 +438,28 @@ def test_values_in_comments_cannot_end_the_comment(tmp_path: Path) -> None:
 
 def test_packer_files_are_pure_deterministic_and_fast() -> None:
     cluster = cluster_of(CASES[0])
-    first = packer.packer_files(cluster)
+    first = emit_packer.packer_files(cluster)
     started = time.perf_counter()
     for _ in range(5):
-        again = packer.packer_files(cluster)
+        again = emit_packer.packer_files(cluster)
     per_call = (time.perf_counter() - started) / 5
     assert again == first
     assert per_call < 0.05, f"{per_call * 1000:.1f} ms per call"
     assert all(rel.startswith("packer/") for rel in first)
-    assert packer.EXAMPLE_VARS in first
+    assert emit_packer.EXAMPLE_VARS in first
     assert "packer/README.md" not in first, "the shared folder's own README is not copied"
     assert first["packer/scripts/wait-for-cloud-init.sh"].mode == EXECUTABLE_MODE
-    assert first[f"packer/{packer.SCRIPTS['self-check']}"].mode == EXECUTABLE_MODE
+    assert first[f"packer/{emit_packer.SCRIPTS['self-check']}"].mode == EXECUTABLE_MODE
 
 
 @pytest.mark.parametrize("case", GOLDEN_CASES, ids=case_id)
 def test_project_matches_golden(case: tuple[str, str, str, str]) -> None:
     """Everything kgen renders for the bake; the node-preparation scripts have their own goldens."""
-    files = packer.packer_files(cluster_of(case))
+    files = emit_packer.packer_files(cluster_of(case))
     prefix = f"packer/{case_id(case)}"
     produced = set()
     for rel, out in files.items():
-        if rel in (f"packer/{packer.SCRIPTS['install']}", f"packer/{packer.SCRIPTS['configure']}"):
+        if rel in (f"packer/{emit_packer.SCRIPTS['install']}", f"packer/{emit_packer.SCRIPTS['configure']}"):
             continue
         name = f"{prefix}/{rel.removeprefix('packer/')}"
         produced.add(name)
@@ -683,7 +687,7 @@ def golden_bootstrap_script(tmp: Path) -> str:
 
 def driver_script(cluster: Cluster) -> str:
     q = shlex.quote
-    manifests = " ".join(q(p) for p in packer.cni_manifest_paths(cluster))
+    manifests = " ".join(q(p) for p in emit_packer.cni_manifest_paths(cluster))
     kube_deb = f"{VM_KUBERNETES}-1.1"
     etcd = cluster.kubernetes.etcd_image
     return f"""#!/bin/bash
@@ -777,7 +781,7 @@ printf 'done\n' >"$C/driver.done"
 
 
 def self_check_user_data(cluster: Cluster, tmp: Path) -> str:
-    files = packer.packer_files(cluster)
+    files = emit_packer.packer_files(cluster)
     wrong = cluster_for("debian-12", WRONG_KUBERNETES, mode="golden", cni="flannel")
     entries: list[dict[str, Any]] = [
         {"path": "/usr/local/bin/crictl", "permissions": "0755", "content": CRICTL_STANDIN},
@@ -785,20 +789,20 @@ def self_check_user_data(cluster: Cluster, tmp: Path) -> str:
         {"path": f"{GUEST_DIR}/bootstrap.sh", "permissions": "0700", "content": golden_bootstrap_script(tmp)},
         {
             "path": f"{GUEST_DIR}/wrong-image.json",
-            "content": prepare.image_manifest(wrong, packer.baked_images(wrong)),
+            "content": prepare.image_manifest(wrong, emit_packer.baked_images(wrong)),
         },
     ]
     for key in ("configure", "cni-manifests", "image-manifest", "self-check", "sysprep"):
-        rel = packer.SCRIPTS[key]
+        rel = emit_packer.SCRIPTS[key]
         content = files[f"packer/{rel}"].content.decode()
         if key == "cni-manifests":
             # The driver's placeholders stand in for the real manifests (not readable here), so the step
             # checks them against their own digests instead of the version table's pins.
-            for m in packer.cni_manifest_files(cluster):
+            for m in emit_packer.cni_manifest_files(cluster):
                 placeholder = f"# placeholder for {m.path}\n".encode()
                 content = content.replace(m.sha256, hashlib.sha256(placeholder).hexdigest())
         entries.append({"path": f"{GUEST_DIR}/{Path(rel).name}", "permissions": "0755", "content": content})
-    for name, tags in (("images.tar", packer.baked_images(cluster)), ("extra.tar", [EXTRA_IMAGE])):
+    for name, tags in (("images.tar", emit_packer.baked_images(cluster)), ("extra.tar", [EXTRA_IMAGE])):
         data = base64.b64encode(docker_archive(tags)).decode()
         entries.append({"path": f"{GUEST_DIR}/{name}", "encoding": "b64", "content": data})
     # A queued oneshot unit rather than runcmd: the driver runs sysprep, whose `cloud-init clean` must not
@@ -868,7 +872,7 @@ def test_self_check_passes_on_a_prepared_image(baked_vm: tuple[VmResult, dict[st
         assert fail_lines(output) == []
         assert "self-check: all checks passed" in output
         assert (
-            f"ok    crictl images lists exactly the {len(packer.baked_images(vm_cluster()))} pre-pulled images"
+            f"ok    crictl images lists exactly the {len(emit_packer.baked_images(vm_cluster()))} pre-pulled images"
             in output
         )
         assert "ok    containerd runs runc with SystemdCgroup = true" in output
@@ -958,6 +962,6 @@ def test_golden_mode_first_boot_refuses_a_mismatched_image(baked_vm: tuple[VmRes
 def test_addon_images_are_baked_when_the_config_turns_them_on() -> None:
     config = EXAMPLES / "valid" / "kube-vip-ha" / "cluster.yaml"
     cluster = model.build(load(config))
-    assert packer.normalize_image(kubevip.image()) in packer.baked_images(cluster)
+    assert emit_packer.normalize_image(kubevip.image()) in emit_packer.baked_images(cluster)
     plain = model.build(load(EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml"))
-    assert not any("kube-vip" in image for image in packer.baked_images(plain))
+    assert not any("kube-vip" in image for image in emit_packer.baked_images(plain))

@@ -11,8 +11,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from generator import api, placeholder, render, secrets, write
+from generator import api, placeholder, secrets, write
 from generator.cli import app
+from generator.emit import render
 from generator.errors import ConfigInvalid, RenderError, UserError
 from generator.tree import OutputFile
 from tests.conftest import EXAMPLES, render_config, valid_cases

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from generator.emit.packer import PACKER_FOLDER, REQUIRED_PACKER
 from generator.errors import UserError
-from generator.packer import PACKER_FOLDER, REQUIRED_PACKER
 from generator.runners.kvmprobe import probe_kvm
 
 PACKER_INSTALL_HINT = (

@@ -24,6 +24,7 @@ from generator.cli import app
 from generator.load import load
 from generator.runners.qemu import run_vm
 from generator.runners.vm_report import VmReport, parse_report
+from generator.runtimes import containerd
 from tests.boot.baseimage import BaseImage
 from tests.boot.conftest import register_workdir
 from tests.boot.guestdisk import GuestDisk
@@ -310,7 +311,7 @@ def test_configure_phase_applies_and_a_second_run_changes_nothing(
     # Files with the right content and modes.
     assert result.disk is not None
     guest = GuestDisk.from_overlay(result.disk, tmp_path / "after.raw")
-    assert guest.read("/etc/containerd/config.toml") == prepare.containerd_config(cluster, 1)
+    assert guest.read("/etc/containerd/config.toml") == containerd.containerd_config(cluster, 1)
     assert guest.read("/etc/crictl.yaml") == prepare.crictl_config(cluster)
     assert "overlay\nbr_netfilter\n" in guest.read("/etc/modules-load.d/kgen-kubernetes.conf")
     for path in CONFIGURED_FILES[:6]:

@@ -5,7 +5,8 @@ baked golden image) on the node's existing port with the same arguments launch.s
 from __future__ import annotations
 
 from generator import __version__, templating
-from generator.openstack import Kit, server_create
+from generator.emit.openstack_cli import server_create
+from generator.emit.openstack_kit import Kit
 
 
 def replace_script(kit: Kit) -> str:

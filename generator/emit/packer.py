@@ -1,10 +1,12 @@
-"""Golden images: the Packer HCL2 project ``kgen render`` writes under ``DIR/<cluster>/packer/`` (the
-``kgen bake`` runner that runs it is :mod:`generator.runners.bake`).
+"""The Packer HCL2 project ``kgen render`` writes under ``DIR/<cluster>/packer/`` (``kgen bake`` runs it:
+:mod:`generator.runners.bake`).
 
-The project bakes the node-preparation scripts (:mod:`generator.prepare`) into an image, byte for
-byte: ``scripts/node-install.sh`` and ``scripts/node-configure.sh`` are the very scripts an
-``install``-mode node runs at first boot. Then it pre-pulls every image a first boot needs, records
-them in ``/etc/kgen/image.json``, proves the image with a self-check, sysprep, and the self-check again.
+The project bakes the node-preparation scripts (:mod:`generator.prepare`, rendered once in the plan)
+into an image, byte for byte: ``scripts/node-install.sh`` and ``scripts/node-configure.sh`` are the very
+scripts an ``install``-mode node runs at first boot. Then it pre-pulls every image a first boot needs,
+records them in ``/etc/kgen/image.json``, proves the image with a self-check, sysprep, and the
+self-check again. The base image per OS is the OS table's (``data/os.yaml``), the plugin pins the
+version table's.
 
 Everything but ``plugins.pkr.hcl`` stays within what Debian's Packer 1.6.6 understands (no ``data``
 blocks, no ``templatefile()``/``base64gzip()``, no singular ``local`` blocks), so ``packer fmt`` and
@@ -13,88 +15,23 @@ blocks, no ``templatefile()``/``base64gzip()``, no singular ``local`` blocks), s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 
-from generator import __version__, etcd_backup, images, prepare, templating
-from generator.cni import assets
+from generator import __version__, etcd_backup, images, layout, prepare, runtimes, templating
 from generator.model import Cluster
+from generator.plan import ClusterPrep, prepare_cluster
 from generator.resources import packer_dir
+from generator.tables import os_release, packer_pins
 from generator.tree import EXECUTABLE_MODE, PUBLIC_MODE, OutputFile
 from generator.versions import ManifestFile
 
-PACKER_FOLDER = "packer"
-EXAMPLE_VARS = f"{PACKER_FOLDER}/example.pkrvars.hcl"
-REQUIRED_PACKER = (1, 10, 0)
-# Plugin pins (the fact sheet, section 8: latest tags v1.1.4 of both).
-PLUGINS: dict[str, tuple[str, str]] = {
-    "openstack": (">= 1.1.2", "github.com/hashicorp/openstack"),
-    "qemu": (">= 1.1.0", "github.com/hashicorp/qemu"),
-}
+PACKER_FOLDER = layout.PACKER_DIR
+EXAMPLE_VARS = layout.PACKER_EXAMPLE_VARS
+REQUIRED_PACKER = packer_pins().required_version
+# Plugin pins: versions.yaml `packer`.
+PLUGINS: dict[str, tuple[str, str]] = {name: (version, source) for name, version, source in packer_pins().plugins}
 BUILD_USER = "kgen-build"  # the qemu seed's build user (packer/qemu/user-data)
 
-
-@dataclass(frozen=True)
-class BaseImage:
-    """What the bake starts from, per OS: the Glance image name users usually have (an example for the
-    ``*.pkrvars.hcl``), the cloud image's default user, and the upstream cloud image for qemu."""
-
-    glance_name_example: str
-    ssh_username: str
-    qemu_url: str
-    qemu_checksum: str
-    os_distro: str  # the Glance os_distro property (https://docs.openstack.org/glance/latest/admin/useful-image-properties.html)
-    os_version: str
-
-
-# Upstream "generic cloud" images with cloud-init; the checksum files are read by Packer ("file:").
-# Sources: cloud-images.ubuntu.com/<codename>/current/, cloud.debian.org/images/cloud/bookworm/latest/,
-# dl.rockylinux.org/pub/rocky/9/images/x86_64/, repo.almalinux.org/almalinux/9/cloud/x86_64/images/.
-# The default users are those the images' cloud.cfg creates (ubuntu, debian, rocky, almalinux).
-BASE_IMAGES: dict[str, BaseImage] = {
-    "ubuntu-22.04": BaseImage(
-        glance_name_example="ubuntu-22.04-server-cloudimg-amd64",
-        ssh_username="ubuntu",
-        qemu_url="https://cloud-images.ubuntu.com/jammy/current/jammy-server-cloudimg-amd64.img",
-        qemu_checksum="file:https://cloud-images.ubuntu.com/jammy/current/SHA256SUMS",
-        os_distro="ubuntu",
-        os_version="22.04",
-    ),
-    "ubuntu-24.04": BaseImage(
-        glance_name_example="ubuntu-24.04-server-cloudimg-amd64",
-        ssh_username="ubuntu",
-        qemu_url="https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img",
-        qemu_checksum="file:https://cloud-images.ubuntu.com/noble/current/SHA256SUMS",
-        os_distro="ubuntu",
-        os_version="24.04",
-    ),
-    "debian-12": BaseImage(
-        glance_name_example="debian-12-genericcloud-amd64",
-        ssh_username="debian",
-        qemu_url="https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2",
-        qemu_checksum="file:https://cloud.debian.org/images/cloud/bookworm/latest/SHA512SUMS",
-        os_distro="debian",
-        os_version="12",
-    ),
-    "rocky-9": BaseImage(
-        glance_name_example="Rocky-9-GenericCloud-Base",
-        ssh_username="rocky",
-        qemu_url="https://dl.rockylinux.org/pub/rocky/9/images/x86_64/Rocky-9-GenericCloud-Base.latest.x86_64.qcow2",
-        qemu_checksum=(
-            "file:https://dl.rockylinux.org/pub/rocky/9/images/x86_64/Rocky-9-GenericCloud-Base.latest.x86_64.qcow2.CHECKSUM"
-        ),
-        os_distro="rocky",
-        os_version="9",
-    ),
-    "almalinux-9": BaseImage(
-        glance_name_example="AlmaLinux-9-GenericCloud",
-        ssh_username="almalinux",
-        qemu_url="https://repo.almalinux.org/almalinux/9/cloud/x86_64/images/AlmaLinux-9-GenericCloud-latest.x86_64.qcow2",
-        qemu_checksum="file:https://repo.almalinux.org/almalinux/9/cloud/x86_64/images/CHECKSUM",
-        os_distro="almalinux",
-        os_version="9",
-    ),
-}
 
 # Where the rendered scripts go inside the project, and the guest paths the self-check verifies.
 SCRIPTS = {
@@ -118,7 +55,7 @@ normalize_image = images.normalize_image
 def control_plane_images(cluster: Cluster) -> list[str]:
     """What ``kubeadm config images list --kubernetes-version v<exact>`` prints for this version, from
     the version table (the self-check compares the two on the baked image)."""
-    return list(images.first_boot_images(cluster).kubeadm)
+    return list(images.kubeadm_images(cluster))
 
 
 def baked_images(cluster: Cluster) -> list[str]:
@@ -127,13 +64,13 @@ def baked_images(cluster: Cluster) -> list[str]:
     return list(images.first_boot_images(cluster).all)
 
 
-def cni_manifest_paths(cluster: Cluster) -> list[str]:
-    return [m.path for m in cni_manifest_files(cluster)]
+def cni_manifest_paths(cluster: Cluster, prep: ClusterPrep | None = None) -> list[str]:
+    return [m.path for m in cni_manifest_files(cluster, prep)]
 
 
-def cni_manifest_files(cluster: Cluster) -> list[ManifestFile]:
+def cni_manifest_files(cluster: Cluster, prep: ClusterPrep | None = None) -> list[ManifestFile]:
     """The CNI's pinned downloads and where the install phase puts them (the bake checks them again)."""
-    cni = assets(cluster)
+    cni = (prep or prepare_cluster(cluster)).cni
     return cni.manifest_files() if cni else []
 
 
@@ -155,7 +92,7 @@ def image_tags(cluster: Cluster) -> list[str]:
 
 
 def _runtime_package(cluster: Cluster) -> str:
-    return "cri-o" if cluster.runtime.name == "cri-o" else "containerd.io"
+    return runtimes.plugin(cluster.runtime.name).package
 
 
 def _cni_label(cluster: Cluster) -> str:
@@ -172,8 +109,9 @@ def one_line(value: object) -> str:
     return " ".join(str(value).split())
 
 
-def _script_context(cluster: Cluster) -> dict[str, object]:
-    first_boot = images.first_boot_images(cluster)  # the one image table: pre-pull, self-check, image.json
+def _script_context(cluster: Cluster, prep: ClusterPrep | None = None) -> dict[str, object]:
+    prep = prep or prepare_cluster(cluster)
+    first_boot = prep.images  # the one image table: pre-pull, self-check, image.json
     return {
         "one_line": one_line,
         "kgen_version": __version__,
@@ -184,8 +122,8 @@ def _script_context(cluster: Cluster) -> dict[str, object]:
         "control_plane_images": sorted(normalize_image(i) for i in first_boot.kubeadm),
         "other_images": list(first_boot.others),
         "expected_images": list(first_boot.all),
-        "cni_manifests": cni_manifest_paths(cluster),
-        "cni_manifest_files": cni_manifest_files(cluster),
+        "cni_manifests": cni_manifest_paths(cluster, prep),
+        "cni_manifest_files": cni_manifest_files(cluster, prep),
         "image_manifest_path": prepare.IMAGE_MANIFEST,
         "image_manifest": prepare.image_manifest(cluster, list(first_boot.all)),
         "build_user": BUILD_USER,
@@ -194,25 +132,25 @@ def _script_context(cluster: Cluster) -> dict[str, object]:
     }
 
 
-def self_check_script(cluster: Cluster) -> str:
+def self_check_script(cluster: Cluster, prep: ClusterPrep | None = None) -> str:
     """The bake's self-check: ``self-check.sh --before-sysprep`` and, after sysprep, ``self-check.sh``."""
-    return templating.render("prepare/self-check.sh.j2", **_script_context(cluster))
+    return templating.render("prepare/self-check.sh.j2", **_script_context(cluster, prep))
 
 
-def sysprep_script(cluster: Cluster) -> str:
-    return templating.render("prepare/sysprep.sh.j2", **_script_context(cluster))
+def sysprep_script(cluster: Cluster, prep: ClusterPrep | None = None) -> str:
+    return templating.render("prepare/sysprep.sh.j2", **_script_context(cluster, prep))
 
 
-def pre_pull_script(cluster: Cluster) -> str:
-    return templating.render("packer/pre-pull.sh.j2", **_script_context(cluster))
+def pre_pull_script(cluster: Cluster, prep: ClusterPrep | None = None) -> str:
+    return templating.render("packer/pre-pull.sh.j2", **_script_context(cluster, prep))
 
 
-def cni_manifests_script(cluster: Cluster) -> str:
-    return templating.render("packer/cni-manifests.sh.j2", **_script_context(cluster))
+def cni_manifests_script(cluster: Cluster, prep: ClusterPrep | None = None) -> str:
+    return templating.render("packer/cni-manifests.sh.j2", **_script_context(cluster, prep))
 
 
-def image_manifest_script(cluster: Cluster) -> str:
-    return templating.render("packer/image-manifest.sh.j2", **_script_context(cluster))
+def image_manifest_script(cluster: Cluster, prep: ClusterPrep | None = None) -> str:
+    return templating.render("packer/image-manifest.sh.j2", **_script_context(cluster, prep))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -234,8 +172,8 @@ def shared_files() -> tuple[tuple[str, OutputFile], ...]:
     return tuple(out)
 
 
-def _hcl_context(cluster: Cluster) -> dict[str, object]:
-    base = BASE_IMAGES[cluster.os]
+def _hcl_context(cluster: Cluster, prep: ClusterPrep) -> dict[str, object]:
+    base = os_release(cluster.os).base_image
     return {
         "one_line": one_line,
         "kgen_version": __version__,
@@ -249,14 +187,16 @@ def _hcl_context(cluster: Cluster) -> dict[str, object]:
         "required_packer": ".".join(str(n) for n in REQUIRED_PACKER),
         "scripts": SCRIPTS,
         "build_user": BUILD_USER,
-        "images_count": len(baked_images(cluster)),
+        "images_count": len(prep.images.all),
     }
 
 
-def packer_files(cluster: Cluster) -> dict[str, OutputFile]:
+def packer_files(cluster: Cluster, prep: ClusterPrep | None = None) -> dict[str, OutputFile]:
     """The Packer project for ``cluster``, keyed by path relative to ``DIR/<cluster>/`` (all under
-    ``packer/``). Pure and deterministic: the same cluster gives the same bytes."""
-    hcl = _hcl_context(cluster)
+    ``packer/``). Pure and deterministic: the same cluster gives the same bytes. ``prep`` is the plan's
+    (the preparation scripts are the very text a node's user-data carries)."""
+    prep = prep or prepare_cluster(cluster)
+    hcl = _hcl_context(cluster, prep)
     files: dict[str, OutputFile] = dict(shared_files())
     for name in ("plugins", "variables", "sources", "build"):
         text = templating.render(f"packer/{name}.pkr.hcl.j2", **hcl)
@@ -264,14 +204,14 @@ def packer_files(cluster: Cluster) -> dict[str, OutputFile]:
     example = templating.render("packer/example.pkrvars.hcl.j2", **hcl)
     files[EXAMPLE_VARS] = OutputFile(example.encode(), PUBLIC_MODE)
     scripts = {
-        "install": prepare.install_script(cluster),
+        "install": prep.scripts.install,
         "etcd-tools": etcd_backup.tools_script(cluster),
-        "configure": prepare.configure_script(cluster),
-        "pre-pull": pre_pull_script(cluster),
-        "cni-manifests": cni_manifests_script(cluster),
-        "image-manifest": image_manifest_script(cluster),
-        "self-check": self_check_script(cluster),
-        "sysprep": sysprep_script(cluster),
+        "configure": prep.scripts.configure,
+        "pre-pull": pre_pull_script(cluster, prep),
+        "cni-manifests": cni_manifests_script(cluster, prep),
+        "image-manifest": image_manifest_script(cluster, prep),
+        "self-check": self_check_script(cluster, prep),
+        "sysprep": sysprep_script(cluster, prep),
     }
     for key, text in scripts.items():
         files[f"{PACKER_FOLDER}/{SCRIPTS[key]}"] = OutputFile(text.encode(), EXECUTABLE_MODE)

@@ -1,14 +1,13 @@
 """The cluster-size limit: at most :data:`MAX_NODES` nodes in total, listed nodes plus every worker
 pool's count. The schema states it (``spec.nodes`` maxItems, each pool's ``count`` maximum); this
-check covers what the schema cannot add up. :mod:`generator.validate` lists :data:`CHECKS` among its
-semantic checks."""
+check covers what the schema cannot add up."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from generator.errors import Problem
-from generator.load import Document
+from generator.normalize import Normalized
 from generator.rawconfig import lookup, mappings
 from generator.resources import load_schema
 
@@ -18,7 +17,8 @@ from generator.resources import load_schema
 MAX_NODES: int = load_schema("cluster.schema.json")["properties"]["spec"]["properties"]["nodes"]["maxItems"]
 
 
-def check_node_count(doc: Document) -> Iterator[Problem]:
+def check_node_count(n: Normalized) -> Iterator[Problem]:
+    doc = n.doc
     nodes = lookup(doc.data, "spec", "nodes")
     total = len(nodes) if isinstance(nodes, list) else 0
     for i, pool in mappings(doc.data, "spec", "workerPools"):
@@ -33,6 +33,3 @@ def check_node_count(doc: Document) -> Iterator[Problem]:
                 f"kgen renders at most {MAX_NODES}, the largest cluster Kubernetes supports",
             )
             return
-
-
-CHECKS: tuple[Callable[[Document], Iterator[Problem]], ...] = (check_node_count,)

@@ -10,8 +10,8 @@ from typing import Any
 
 from generator import yamldump
 from generator.errors import RenderError
+from generator.guest import GuestFile
 from generator.model import Cluster, Node
-from generator.plan import GuestFile
 
 # nova/api/openstack/compute/schemas/servers.py: user_data is base64 with maxLength 65535.
 NOVA_USER_DATA_LIMIT = 65535

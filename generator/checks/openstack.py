@@ -1,32 +1,22 @@
-"""Semantic checks for ``spec.openstack`` (the launch kit and the cloud provider) and ``spec.etcdBackup``:
-the rules a schema cannot express. Like the checks in :mod:`generator.validate`, each reads the
-defaulted data defensively (the schema may already have reported a wrong type) and yields problems.
-:mod:`generator.validate` lists :data:`CHECKS` among its semantic checks."""
+"""``spec.openstack``: the launch kit's load balancer, values the openstack CLI parses, Calico's
+encapsulation on Neutron."""
 
 from __future__ import annotations
 
 import ipaddress
-import posixpath
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
+from generator.checks.common import virtual_ip_problems
 from generator.errors import Problem
-from generator.load import Document, KeyPath
-from generator.openstack import OPENSTACK_CALICO_ENCAPSULATION, UNENCAPSULATED_CALICO_MODES
-from generator.rawconfig import expanded_nodes, lookup, virtual_ip_problems
+from generator.load import KeyPath
+from generator.normalize import OPENSTACK_CALICO_ENCAPSULATION, UNENCAPSULATED_CALICO_MODES, Normalized
+from generator.rawconfig import lookup
 
 OPENSTACK: KeyPath = ("spec", "openstack")
+
+
 LOAD_BALANCER: KeyPath = (*OPENSTACK, "loadBalancer")
-# Folders snapshots must not go to: a restore replaces /var/lib/etcd, kubeadm owns /etc/kubernetes, and
-# the rest are cleared at boot or are not storage. (S108 flags "/tmp": here it is a path to refuse.)
-FORBIDDEN_BACKUP_DIRS = ("/var/lib/etcd", "/etc/kubernetes", "/proc", "/sys", "/dev", "/run", "/tmp")  # noqa: S108
-
-
-def _endpoint_host(doc: Document) -> str | None:
-    endpoint = lookup(doc.data, "spec", "controlPlane", "endpoint")
-    if not isinstance(endpoint, str) or ":" not in endpoint:
-        return None
-    return endpoint.rpartition(":")[0]
 
 
 def _ipv4(value: Any) -> ipaddress.IPv4Address | None:
@@ -39,13 +29,14 @@ def _ipv4(value: Any) -> ipaddress.IPv4Address | None:
     return address if isinstance(address, ipaddress.IPv4Address) else None
 
 
-def check_openstack_load_balancer(doc: Document) -> Iterator[Problem]:
+def check_openstack_load_balancer(n: Normalized) -> Iterator[Problem]:
     """The Octavia VIP must be the address the nodes join, and every member needs an address."""
+    doc = n.doc
     openstack = lookup(doc.data, *OPENSTACK)
     if not isinstance(openstack, dict):
         return
     if lookup(doc.data, *LOAD_BALANCER, "enabled") is not True:
-        yield from _without_load_balancer(doc, openstack)
+        yield from _without_load_balancer(n, openstack)
         return
     if lookup(doc.data, "spec", "controlPlane", "loadBalancer") == "kube-vip":
         yield doc.problem(
@@ -58,39 +49,41 @@ def check_openstack_load_balancer(doc: Document) -> Iterator[Problem]:
             LOAD_BALANCER,
             "the load balancer's VIP needs a subnet: set openstack.subnet or openstack.loadBalancer.subnet",
         )
-    for path, name, role, ip in expanded_nodes(doc.data):
+    for path, name, role, ip in n.node_rows:
         if role == "control-plane" and ip is None:
             yield doc.problem(
                 path, f"control-plane node {name!r} needs a fixed ip: it becomes a member of the API load balancer"
             )
-    yield from _vip(doc)
+    yield from _vip(n)
 
 
-def _without_load_balancer(doc: Document, openstack: dict[str, Any]) -> Iterator[Problem]:
+def _without_load_balancer(n: Normalized, openstack: dict[str, Any]) -> Iterator[Problem]:
+    doc = n.doc
     if isinstance(openstack.get("floatingIpNetwork"), str):
         yield doc.problem(
             (*OPENSTACK, "floatingIpNetwork"),
             "the floating IP goes on the API load balancer's VIP: set openstack.loadBalancer.enabled: true",
         )
-    control_planes = [n for n in expanded_nodes(doc.data) if n[2] == "control-plane"]
+    control_planes = [n for n in n.node_rows if n[2] == "control-plane"]
     if len(control_planes) > 1 and lookup(doc.data, "spec", "controlPlane", "loadBalancer") != "kube-vip":
         yield doc.problem(
             (*LOAD_BALANCER, "enabled"),
             f"{len(control_planes)} control-plane nodes and controlPlane.loadBalancer external, but the launch kit "
             f"creates no load balancer: enable openstack.loadBalancer, or make sure one answers on "
-            f"{_endpoint_host(doc) or 'the endpoint'} before the nodes boot",
+            f"{n.endpoint_host or 'the endpoint'} before the nodes boot",
             severity="warning",
         )
 
 
-def _vip(doc: Document) -> Iterator[Problem]:
+def _vip(n: Normalized) -> Iterator[Problem]:
+    doc = n.doc
     vip_path: KeyPath = (*LOAD_BALANCER, "vipAddress")
     vip_raw = lookup(doc.data, *vip_path)
     vip = _ipv4(vip_raw)
     if vip_raw is not None and vip is None:
         yield doc.problem(vip_path, f"{vip_raw!r} is not an IPv4 address")
         return
-    host_ip = _ipv4(_endpoint_host(doc))
+    host_ip = _ipv4(n.endpoint_host)
     if host_ip is not None and vip is None:
         yield doc.problem(
             LOAD_BALANCER,
@@ -100,7 +93,7 @@ def _vip(doc: Document) -> Iterator[Problem]:
     if host_ip is not None and vip is not None and vip != host_ip:
         yield doc.problem(vip_path, f"the VIP {vip} is not the endpoint's address {host_ip}; the nodes join {host_ip}")
     if vip is not None:
-        yield from virtual_ip_problems(doc, vip_path, vip, "VIP")
+        yield from virtual_ip_problems(n, vip_path, vip, "VIP")
 
 
 # Every openstack.* value launch.sh hands the openstack CLI. One that starts with '-' would be read as an
@@ -113,8 +106,9 @@ CLI_VALUES: tuple[KeyPath, ...] = (
 )
 
 
-def check_openstack_values(doc: Document) -> Iterator[Problem]:
+def check_openstack_values(n: Normalized) -> Iterator[Problem]:
     """Values the openstack CLI parses itself."""
+    doc = n.doc
     openstack = lookup(doc.data, *OPENSTACK)
     if not isinstance(openstack, dict):
         return
@@ -143,11 +137,12 @@ def check_openstack_values(doc: Document) -> Iterator[Problem]:
                 yield doc.problem((*OPENSTACK, "sshAllowedCidr"), f"{network} is IPv6; the kit writes IPv4 rules")
 
 
-def check_openstack_calico(doc: Document) -> Iterator[Problem]:
+def check_openstack_calico(n: Normalized) -> Iterator[Problem]:
     """An unencapsulated Calico mode set in the file, with the launch kit: Neutron's port security would
     drop the pod traffic (see :data:`generator.openstack.UNENCAPSULATED_CALICO_MODES`). Left unset, the
     model picks an always-encapsulated mode; only the file's own value is refused (``doc.lines`` holds
     the key paths the file spells out)."""
+    doc = n.doc
     path: KeyPath = ("spec", "cni", "calico", "encapsulation")
     if not isinstance(lookup(doc.data, *OPENSTACK), dict) or lookup(doc.data, "spec", "cni", "plugin") != "calico":
         return
@@ -159,30 +154,3 @@ def check_openstack_calico(doc: Document) -> Iterator[Problem]:
             f"security drops (the source is a pod IP, not the node's port address); use VXLAN or IPIP, or "
             f"leave the key out for {OPENSTACK_CALICO_ENCAPSULATION}",
         )
-
-
-def check_etcd_backup(doc: Document) -> Iterator[Problem]:
-    path: KeyPath = ("spec", "etcdBackup", "directory")
-    directory = lookup(doc.data, *path)
-    if not isinstance(directory, str) or not directory.startswith("/"):
-        return
-    normalized = posixpath.normpath(directory)
-    if normalized == "/":
-        yield doc.problem(path, "snapshots need a folder of their own, not /")
-        return
-    for forbidden in FORBIDDEN_BACKUP_DIRS:
-        if normalized == forbidden or normalized.startswith(forbidden + "/"):
-            yield doc.problem(
-                path,
-                f"{directory} is inside {forbidden}, where snapshots would be lost (a restore replaces "
-                "/var/lib/etcd; /run and /tmp are cleared at boot) or mixed with kubeadm's files; "
-                "use a folder such as /var/backups/etcd",
-            )
-
-
-CHECKS: tuple[Callable[[Document], Iterator[Problem]], ...] = (
-    check_openstack_load_balancer,
-    check_openstack_values,
-    check_openstack_calico,
-    check_etcd_backup,
-)
