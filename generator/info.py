@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from generator import __version__, etcd_backup, images, plan, prepare, versions
+from generator import __version__, cni, etcd_backup, images, plan, prepare, versions
 from generator.model import Cluster
 from generator.secrets import SecretsBundle
 
@@ -78,7 +78,9 @@ class CniSummary:
             "plugin": c.plugin,
             "version": c.version,
             "kubernetes": list(c.kubernetes_minors),
-            "images": list(c.images),
+            # Calico's images are the operator and what it deploys, as the first boot names them
+            # (the same choice cni.assets makes); the others list theirs in the table.
+            "images": list(cni.calico_images(c) if c.plugin == "calico" else c.images),
             "manifests": [m.url for m in c.manifests],
             **extra,
         }
