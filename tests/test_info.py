@@ -20,11 +20,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from generator import api, images
+from generator import api, images, packer
 from generator.cli import app
 from generator.reporters import JsonReporter
 from generator.resources import data_dir, schemas_dir
-from tests.conftest import EXAMPLES, fixture_bundle, render_config, valid_cases, write_bundle
+from generator.runners.bake import bake_paths
+from tests.conftest import EXAMPLES, REPO, fixture_bundle, render_config, valid_cases, write_bundle
 from tests.test_first_boot_images import golden_config, kubeadm_wants, shell_array
 
 runner = CliRunner()
@@ -242,3 +243,45 @@ def test_render_dry_run_json_conforms(tmp_path: Path, capsys: pytest.CaptureFixt
     assert {c["status"] for c in doc["changes"]} == {"create"}
     assert not (tmp_path / "out").exists()
     assert {n["action"] for n in doc["nodes"]} == {"init", "join-control-plane", "join"}
+
+
+# --- the README (rough edge 10): image names and bake paths as kgen makes them, the info commands ---------
+
+
+def test_readme_image_names_follow_the_naming_scheme(tmp_path: Path) -> None:
+    """The README's and docs' image names are what the bake names the `kgen init` example's image
+    (packer.image_name, the HCL's image_name default), its qemu disk sits where `kgen bake` puts it, and
+    the Glance properties are the OS's."""
+    config = tmp_path / "cluster.yaml"
+    api.write_example(config)
+    cluster = api.load_cluster(config).cluster
+    name = packer.image_name(cluster)
+    variables = (render_config(config, tmp_path / "r").root / "packer" / "variables.pkr.hcl").read_text("utf-8")
+    assert re.search(r'variable "image_name" \{[^}]*default += "' + re.escape(name) + '"', variables)
+    base = packer.BASE_IMAGES[cluster.os]
+    qemu_disk = bake_paths(Path("out") / cluster.name).qemu_output / f"{name}.qcow2"
+    for doc in (REPO / "README.md", REPO / "docs" / "bake-in-ci.md"):
+        text = doc.read_text(encoding="utf-8")
+        found = re.findall(r"\bkgen-[a-z0-9.]+-[0-9a-z.]+-k8s-[0-9][0-9a-z.-]*", text)
+        names = {n.removesuffix(".qcow2") for n in found}
+        assert names == {name}, doc.name
+        for distro, version in re.findall(r"--property os_distro=(\S+) --property os_version=(\S+)", text):
+            assert (distro, version) == (base.os_distro, base.os_version), doc.name
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"--file {qemu_disk}" in readme
+    assert f"jq -r '.builds[-1].artifact_id' {bake_paths(Path('out') / cluster.name).manifest}" in readme
+
+
+def test_readme_command_list_names_real_commands_and_options() -> None:
+    """Each line of the README's "Using kgen" list is a kgen command with options the CLI has."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Using kgen", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].split() for line in block.splitlines() if line.startswith("kgen ")]
+    assert {c[1] for c in commands} >= {"versions", "images", "ports", "join-command"}
+    for words in commands:
+        path = words[1:3] if words[1] in ("certs", "token") else words[1:2]
+        help_text = runner.invoke(app, [*path, "--help"])
+        assert help_text.exit_code == 0, words
+        for option in (w for w in words if w.startswith("--")):
+            assert option in help_text.stdout, (words, option)
+    assert "`kgen ports cluster.yaml`" in readme
