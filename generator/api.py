@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from generator import certs, etcd_restore, layout, model, placeholder, plan, secrets, write
+from generator import certs, etcd_restore, info, layout, model, placeholder, plan, secrets, write
 from generator import upgrade as upgrade_kit
 from generator.emit import render
 from generator.errors import ConfigInvalid, DriftFound, Problem, RenderError, UserError, errors_only
@@ -263,12 +263,39 @@ def write_example(path: Path, *, force: bool = False) -> list[tuple[str, Path]]:
 
 
 def join_command(config_path: Path, *, secrets_path: Path | None = None) -> str:
+    return join(config_path, secrets_path=secrets_path).command
+
+
+# --- hook (issue 13, info commands): versions, images, ports, join-command --control-plane ------------
+
+
+def join(config_path: Path, *, secrets_path: Path | None = None, control_plane: bool = False) -> info.JoinCommand:
+    """The ``kubeadm join`` line for adding a node by hand (``control_plane``: a control-plane node,
+    with a note on the shared PKI it needs first; :func:`generator.info.join_command`)."""
     cluster = load_cluster(config_path).cluster
     bundle = load_secrets(config_path, cluster, secrets_path)
-    return (
-        f"kubeadm join {cluster.endpoint} --token {bundle.bootstrap_token} "
-        f"--discovery-token-ca-cert-hash {bundle.ca_cert_hash}"
-    )
+    return info.join_command(cluster, bundle, control_plane=control_plane)
+
+
+def versions() -> info.VersionsReport:
+    """The supported Kubernetes minors and what kgen pins for each (the version table)."""
+    return info.versions_report()
+
+
+def images(config_path: Path, *, listener: Listener | None = None) -> info.ImagesReport:
+    """Every image the cluster's first boots ask for: the table the bake pre-pulls (the list to mirror).
+    The config's warnings go to ``listener``."""
+    loaded = load_cluster(config_path)
+    (listener or Silent()).warnings(loaded.warnings)
+    return info.images_report(loaded.cluster)
+
+
+def ports(config_path: Path, *, listener: Listener | None = None) -> info.PortsReport:
+    """The inbound ports each role needs, merged as the rendered configure phase opens them. The
+    config's warnings go to ``listener``."""
+    loaded = load_cluster(config_path)
+    (listener or Silent()).warnings(loaded.warnings)
+    return info.ports_report(loaded.cluster)
 
 
 # --- kgen-certs (issue 14): `kgen certs check` ----------------------------------------------------------

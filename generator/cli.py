@@ -280,9 +280,47 @@ def restore(
 
 @app.command("join-command")
 @handle_errors
-def join_command(config: ConfigArg, secrets: SecretsOpt = None) -> None:
+def join_command(
+    config: ConfigArg,
+    secrets: SecretsOpt = None,
+    control_plane: Annotated[
+        bool,
+        typer.Option("--control-plane", help="For a control-plane node: adds --control-plane; says what PKI it needs."),
+    ] = False,
+) -> None:
     """Print `kubeadm join <endpoint> --token … --discovery-token-ca-cert-hash sha256:…` for adding a node by hand."""
-    typer.echo(api.join_command(config, secrets_path=secrets))
+    joined = api.join(config, secrets_path=secrets, control_plane=control_plane)
+    typer.echo(joined.command)
+    if joined.note:
+        err(f"note: {joined.note}")
+
+
+# --- hook (issue 13, info commands): versions, images, ports ------------------------------------------
+
+OutputOpt = Annotated[OutputFormat, typer.Option("-o", "--output", help="text or json.")]
+
+
+@app.command()
+@handle_errors
+def versions(output: OutputOpt = OutputFormat.text) -> None:
+    """List the supported Kubernetes versions and what kgen pins for each (kubeadm API, images, runtimes, CNIs)."""
+    reporter_for(output.value).versions_listed(api.versions())
+
+
+@app.command()
+@handle_errors
+def images(config: ConfigArg, output: OutputOpt = OutputFormat.text) -> None:
+    """List every container image the cluster's first boots pull (kubeadm's, the CNI's, add-ons'), to mirror."""
+    reporter = reporter_for(output.value)
+    reporter.images_listed(api.images(config, listener=reporter))
+
+
+@app.command()
+@handle_errors
+def ports(config: ConfigArg, output: OutputOpt = OutputFormat.text) -> None:
+    """List the inbound ports each node role needs (Kubernetes' and the CNI's), as the nodes' firewall opens them."""
+    reporter = reporter_for(output.value)
+    reporter.ports_listed(api.ports(config, listener=reporter))
 
 
 # --- hook (issue 14, upgrades): `kgen upgrade` -------------------------------------------------------

@@ -3,11 +3,13 @@ This proves the templates and schemas ship inside the wheel."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import venv
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.conftest import REPO
@@ -55,3 +57,40 @@ def test_installed_kgen_works_from_any_directory(installed: Path, tmp_path: Path
     assert run(installed, "schema", cwd=tmp_path).stdout.startswith("{")
     bad = run(installed, "validate", "missing.yaml", cwd=tmp_path)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr + bad.stdout
+
+
+def test_installed_info_commands(installed: Path, tmp_path: Path) -> None:
+    """versions, images, ports and join-command --control-plane from the wheel (data files and schemas
+    included), each output checked against its schema where it has one."""
+    schemas = Path(
+        subprocess.run(
+            [str(installed / "python"), "-c", "from generator.resources import schemas_dir; print(schemas_dir())"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+            check=True,
+        ).stdout.strip()
+    )
+    assert str(REPO) not in str(schemas)
+    assert run(installed, "init", "cluster.yaml", cwd=tmp_path).returncode == 0
+    for args, schema in (
+        (("versions", "-o", "json"), "kgen-versions.schema.json"),
+        (("images", "cluster.yaml", "-o", "json"), "kgen-images.schema.json"),
+        (("ports", "cluster.yaml", "-o", "json"), "kgen-ports.schema.json"),
+        (("validate", "cluster.yaml", "-o", "json"), "kgen-validate.schema.json"),
+    ):
+        done = run(installed, *args, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        jsonschema.validate(json.loads(done.stdout), json.loads((schemas / schema).read_text(encoding="utf-8")))
+    versions = run(installed, "versions", cwd=tmp_path)
+    assert versions.returncode == 0 and "KUBEADM API" in versions.stdout
+    images = run(installed, "images", "cluster.yaml", cwd=tmp_path)
+    assert images.returncode == 0 and "registry.k8s.io/pause:" in images.stdout
+    ports = run(installed, "ports", "cluster.yaml", cwd=tmp_path)
+    assert ports.returncode == 0 and "etcd server client API" in ports.stdout
+    assert run(installed, "render", "cluster.yaml", cwd=tmp_path).returncode == 0
+    join = run(installed, "join-command", "cluster.yaml", "--control-plane", cwd=tmp_path)
+    assert join.returncode == 0, join.stderr
+    assert join.stdout.startswith("kubeadm join ") and join.stdout.rstrip().endswith(" --control-plane")
+    assert "/etc/kubernetes/pki/" in join.stderr and "PRIVATE KEY" not in join.stdout + join.stderr
