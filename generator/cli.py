@@ -319,30 +319,42 @@ def kubeconfig_command(
     output: Annotated[
         str | None,
         typer.Option(
-            "-o", "--output", help="Where to write it (mode 0600); - prints it. Default: ./<cluster>.kubeconfig."
+            "-o",
+            "--output",
+            metavar="FILE",
+            help="Where to write it (mode 0600); - prints it. Default: ./<cluster>.kubeconfig.",
         ),
     ] = None,
     user: Annotated[
-        str, typer.Option("--user", help="The certificate's CN: the user name RBAC and audit logs see.")
+        str, typer.Option("--user", metavar="NAME", help="The certificate's CN: the user name RBAC and audit logs see.")
     ] = kubeconfig.DEFAULT_USER,
     group: Annotated[
         list[str] | None,
         typer.Option(
-            "--group", help=f"The certificate's O: an RBAC group (repeatable). Default: {kubeconfig.DEFAULT_GROUP}."
+            "--group",
+            metavar="NAME",
+            help=f"The certificate's O: an RBAC group (repeatable). Default: {kubeconfig.DEFAULT_GROUP}.",
         ),
     ] = None,
     ttl: Annotated[
-        str, typer.Option("--ttl", help="How long it is valid: 30m, 12h, 7d (at most 365d and the CA's life).")
+        str,
+        typer.Option(
+            "--ttl", metavar="DURATION", help="How long it is valid: 30m, 12h, 7d (at most 365d and the CA's life)."
+        ),
     ] = kubeconfig.DEFAULT_TTL,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
     secrets: SecretsOpt = None,
 ) -> None:
-    """Write an admin kubeconfig for the cluster's API endpoint, signed offline with the cluster CA."""
+    """Sign an admin kubeconfig with the cluster CA.
+
+    Writes a kubeconfig for the cluster's API endpoint with a client certificate signed offline with the
+    CA in the secrets bundle, so nobody has to copy admin.conf from a control-plane node."""
+    to_stdout = output == "-"
     result = api.admin_kubeconfig(
         config,
         secrets_path=secrets,
-        output=None if output in {None, "-"} else Path(output or ""),
-        to_stdout=output == "-",
+        output=Path(output) if output is not None and not to_stdout else None,
+        to_stdout=to_stdout,
         user=user,
         groups=group or [kubeconfig.DEFAULT_GROUP],
         ttl=ttl,
