@@ -8,6 +8,7 @@ then progress lines); the result they return holds the rest."""
 from __future__ import annotations
 
 import datetime
+import os
 import shlex
 import tempfile
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from generator import certs, etcd_restore, info, layout, model, placeholder, plan, secrets, write
+from generator import certs, etcd_restore, info, kubeconfig, layout, model, placeholder, plan, secrets, write
 from generator import upgrade as upgrade_kit
 from generator.emit import render
 from generator.errors import ConfigInvalid, DriftFound, Problem, RenderError, UserError, errors_only
@@ -296,6 +297,65 @@ def ports(config_path: Path, *, listener: Listener | None = None) -> info.PortsR
     loaded = load_cluster(config_path)
     (listener or Silent()).warnings(loaded.warnings)
     return info.ports_report(loaded.cluster)
+
+
+# --- hook (issue 13): `kgen kubeconfig` ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KubeconfigResult:
+    credential: kubeconfig.AdminKubeconfig
+    path: Path | None  # None: the caller prints ``credential.text`` (``-o -``)
+    status: Literal["create", "replace", "print"]
+    warnings: list[Problem]
+
+
+def default_kubeconfig_path(cluster_name: str) -> Path:
+    """``./<cluster>.kubeconfig`` in the current folder."""
+    return Path(f"{cluster_name}.kubeconfig")
+
+
+def admin_kubeconfig(
+    config_path: Path,
+    *,
+    secrets_path: Path | None = None,
+    output: Path | None = None,
+    to_stdout: bool = False,
+    user: str = kubeconfig.DEFAULT_USER,
+    groups: Sequence[str] = (kubeconfig.DEFAULT_GROUP,),
+    ttl: str = kubeconfig.DEFAULT_TTL,
+    force: bool = False,
+    now: datetime.datetime | None = None,
+) -> KubeconfigResult:
+    """Sign an admin client certificate with the cluster CA in the secrets bundle (which must exist) and
+    write a kubeconfig for the controlPlane endpoint to ``output`` (default ``./<cluster>.kubeconfig``),
+    mode 0600; ``to_stdout`` returns it for the caller to print instead. Everything is checked before
+    anything is written; an existing file is replaced only with ``force``."""
+    validity = kubeconfig.parse_ttl(ttl)
+    loaded = load_cluster(config_path)
+    cluster = loaded.cluster
+    path = None if to_stdout else (output or default_kubeconfig_path(cluster.name))
+    if path is not None and not force and os.path.lexists(path):
+        raise UserError(f"{path} already exists; use --force to replace it")
+    bundle = load_secrets(config_path, cluster, secrets_path)
+    bundle_path = secrets_path or secrets.default_path(config_path)
+    warnings = list(loaded.warnings)
+    permissions = secrets.permission_warning(bundle_path)
+    warnings.extend([permissions] if permissions else [])
+    credential = kubeconfig.build(
+        cluster=cluster.name,
+        host=cluster.endpoint_host,
+        port=cluster.endpoint_port,
+        ca=bundle.ca,
+        user=user,
+        groups=groups,
+        ttl=validity,
+        now=now,
+    )
+    if path is None:
+        return KubeconfigResult(credential=credential, path=None, status="print", warnings=warnings)
+    status = write.write_private_file(write.SecretFile(path, credential.text), overwrite=force)
+    return KubeconfigResult(credential=credential, path=path, status=status, warnings=warnings)
 
 
 # --- kgen-certs (issue 14): `kgen certs check` ----------------------------------------------------------

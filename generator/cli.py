@@ -17,7 +17,7 @@ from typing import Annotated, Literal, ParamSpec, TypeVar
 
 import typer
 
-from generator import __version__, api
+from generator import __version__, api, kubeconfig
 from generator.errors import EXIT_INVALID, ConfigInvalid, DriftFound, KgenError, one_line
 from generator.reporters import TextReporter, err, reporter_for
 from generator.resources import schemas_dir
@@ -345,6 +345,60 @@ def upgrade(
     upgrades the running cluster over SSH in kubeadm's order."""
     result = api.upgrade(config, out_dir=out, from_version=from_version, dry_run=dry_run)
     TextReporter().upgraded(result, config)
+
+
+# --- hook (issue 13): `kgen kubeconfig` ------------------------------------------------------------------
+
+
+@app.command("kubeconfig")
+@handle_errors
+def kubeconfig_command(
+    config: ConfigArg,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "-o",
+            "--output",
+            metavar="FILE",
+            help="Where to write it (mode 0600); - prints it. Default: ./<cluster>.kubeconfig.",
+        ),
+    ] = None,
+    user: Annotated[
+        str, typer.Option("--user", metavar="NAME", help="The certificate's CN: the user name RBAC and audit logs see.")
+    ] = kubeconfig.DEFAULT_USER,
+    group: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--group",
+            metavar="NAME",
+            help=f"The certificate's O: an RBAC group (repeatable). Default: {kubeconfig.DEFAULT_GROUP}.",
+        ),
+    ] = None,
+    ttl: Annotated[
+        str,
+        typer.Option(
+            "--ttl", metavar="DURATION", help="How long it is valid: 30m, 12h, 7d (at most 365d and the CA's life)."
+        ),
+    ] = kubeconfig.DEFAULT_TTL,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    secrets: SecretsOpt = None,
+) -> None:
+    """Sign an admin kubeconfig with the cluster CA.
+
+    Writes a kubeconfig for the cluster's API endpoint with a client certificate signed offline with the
+    CA in the secrets bundle, so nobody has to copy admin.conf from a control-plane node."""
+    to_stdout = output == "-"
+    result = api.admin_kubeconfig(
+        config,
+        secrets_path=secrets,
+        output=Path(output) if output is not None and not to_stdout else None,
+        to_stdout=to_stdout,
+        user=user,
+        groups=group or [kubeconfig.DEFAULT_GROUP],
+        ttl=ttl,
+        force=force,
+    )
+    TextReporter().kubeconfig_written(result)
 
 
 @app.command()

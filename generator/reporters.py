@@ -17,11 +17,20 @@ from typing import Any, Protocol
 import typer
 
 from generator import __version__
-from generator.api import BakeOutcome, RenderResult, RestoreResult, Rotation, UpgradeResult, VmOutcome
+from generator.api import (
+    BakeOutcome,
+    KubeconfigResult,
+    RenderResult,
+    RestoreResult,
+    Rotation,
+    UpgradeResult,
+    VmOutcome,
+)
 from generator.certs import BundleReport
 from generator.emit.cloudinit import NOVA_USER_DATA_LIMIT
 from generator.errors import Problem, display_file
 from generator.info import ImagesReport, PortsReport, VersionsReport
+from generator.kubeconfig import SUPER_USER_GROUP, stamp
 from generator.runners.bake import format_commands
 from generator.runners.vm_report import BOOTSTRAP_LOG
 from generator.write import FileChange
@@ -56,6 +65,7 @@ class Reporter(Protocol):
     def versions_listed(self, report: VersionsReport) -> None: ...
     def images_listed(self, report: ImagesReport) -> None: ...
     def ports_listed(self, report: PortsReport) -> None: ...
+    def kubeconfig_written(self, result: KubeconfigResult) -> None: ...
 
 
 class _Stderr:
@@ -107,6 +117,27 @@ class _Stderr:
         err(f"upgrade {result.from_version} -> {result.to_version} (starting version from {result.from_source})")
         if not result.dry_run:
             err(f"next: {result.kit_dir / 'upgrade.sh'} --dry-run, then without --dry-run; then `kgen render {config}`")
+
+    def kubeconfig_written(self, result: KubeconfigResult) -> None:
+        """The file's verb and what the credential is, on stderr; the kubeconfig itself on stdout only
+        when asked for (``-o -``). Never the key or the certificate."""
+        self.warnings(result.warnings)
+        cred = result.credential
+        if result.path is None:
+            out(cred.text, nl=False)
+        else:
+            err(f"{result.status}  {result.path} (admin kubeconfig, mode 0600: holds a client key; keep it safe)")
+        err(
+            f"cluster {cred.cluster} at {cred.server}: user {cred.user}, groups {', '.join(cred.groups)}, "
+            f"{cred.key_type}, valid until {stamp(cred.not_after)}; a client certificate cannot be revoked"
+        )
+        if SUPER_USER_GROUP in cred.groups:
+            err(
+                f"warning: group {SUPER_USER_GROUP} bypasses RBAC, so no binding can take this credential's rights "
+                "away before it expires; use it for break-glass only"
+            )
+        if result.path is not None:
+            err(f"next: KUBECONFIG={result.path} kubectl get nodes")
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:

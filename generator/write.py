@@ -211,3 +211,50 @@ def write_tree(files: dict[str, OutputFile], root: Path, *, secret: SecretFile |
         except OSError as exc:
             raise UserError(f"wrote {root}, but cannot remove the old tree moved to {old}: {exc.strerror}") from None
     return changes
+
+
+# --- hook (issue 13): `kgen kubeconfig` writes one private file ----------------------------------------
+
+
+def write_private_file(secret: SecretFile, *, overwrite: bool) -> Literal["create", "replace"]:
+    """Write one file holding a secret (a kubeconfig with its client key): mode 0600 from the start,
+    staged beside the target and moved into place in one step. Without ``overwrite`` an existing file
+    (or symlink, even a dangling one) is refused, and the final step is a hard link, which fails
+    rather than replace a file that appeared in the meantime. With ``overwrite`` a symlink is written
+    through, as for the bundle."""
+    path = secret.path
+    exists = os.path.lexists(path)
+    if exists and not overwrite:
+        raise UserError(f"{path} already exists; use --force to replace it")
+    if secret.target.is_dir():
+        raise UserError(f"{path} is a folder; name a file to write the kubeconfig to")
+    check_secret_target(secret)
+    try:
+        staged = _stage_secret(secret)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        if overwrite:
+            staged.replace(secret.target)
+        else:
+            _link_new(staged, path)
+    except FileExistsError:
+        raise UserError(f"{path} already exists; use --force to replace it") from None
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        staged.unlink(missing_ok=True)
+    return "replace" if exists else "create"
+
+
+def _link_new(staged: Path, path: Path) -> None:
+    """Give ``staged`` the name ``path`` only if nothing has it (FileExistsError otherwise). A file
+    system without hard links (vfat) falls back to a rename after one more look."""
+    try:
+        os.link(staged, path)
+    except OSError as exc:
+        if exc.errno not in {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK}:
+            raise
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, "File exists", str(path)) from None
+        staged.rename(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import venv
 from pathlib import Path
@@ -54,6 +55,9 @@ def test_installed_kgen_works_from_any_directory(installed: Path, tmp_path: Path
     assert (tmp_path / "out" / "demo" / "nodes" / "master-0" / "user-data").is_file()
     assert (tmp_path / "cluster.secrets.yaml").is_file()
     assert run(installed, "render", "cluster.yaml", "--check", cwd=tmp_path).returncode == 0
+    kubeconfig = run(installed, "kubeconfig", "cluster.yaml", "--ttl", "1h", cwd=tmp_path)
+    assert kubeconfig.returncode == 0, kubeconfig.stderr
+    assert stat.S_IMODE((tmp_path / "demo.kubeconfig").stat().st_mode) == 0o600
     assert run(installed, "schema", cwd=tmp_path).stdout.startswith("{")
     bad = run(installed, "validate", "missing.yaml", cwd=tmp_path)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr + bad.stdout

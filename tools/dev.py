@@ -44,6 +44,7 @@ APT_PACKAGES = {
     "etcd-server": "etcd",
     "etcd-client": "etcdctl",
     "rclone": "rclone",
+    "kubernetes-client": "kubectl",  # `kgen kubeconfig` tests: `kubectl config view --raw` reads the output
 }
 
 
