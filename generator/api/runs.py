@@ -1,0 +1,114 @@
+"""The runners: render, then run something on the result (``kgen bake``, ``kgen vm``)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from generator.api.cluster import Listener, RenderResult, Silent, render_cluster
+from generator.errors import UserError
+from generator.runners import bake as bake_runner
+from generator.runners import qemu
+
+
+@dataclass(frozen=True)
+class BakeOutcome:
+    render: RenderResult
+    commands: list[list[str]]
+    manifest: Path | None  # Packer's manifest (image IDs and names), when a real bake wrote one
+    dry_run: bool
+
+
+def bake(
+    config_path: Path,
+    *,
+    out_dir: Path,
+    secrets_path: Path | None = None,
+    only: bake_runner.Only | None = None,
+    var_files: Sequence[Path] = (),
+    accelerator: Literal["kvm", "tcg"] | None = None,
+    dry_run: bool = False,
+    listener: Listener | None = None,
+) -> BakeOutcome:
+    """Render, then run ``packer init`` and ``packer build`` on ``out_dir/<cluster>/packer``
+    (:mod:`generator.runners.bake`). A dry run writes nothing and only returns the commands (the
+    project is not on disk then, so the runner's checks of it are skipped)."""
+    hear = listener or Silent()
+    result = render_cluster(config_path, out_dir=out_dir, secrets_path=secrets_path, dry_run=dry_run)
+    hear.warnings(result.warnings)
+    if dry_run:
+        commands = bake_runner.bake_commands(
+            result.out_dir, only=only, var_files=var_files, accelerator=accelerator, say=hear.progress
+        )
+        return BakeOutcome(render=result, commands=commands, manifest=None, dry_run=True)
+    baked = bake_runner.bake(
+        result.out_dir, only=only, var_files=var_files, accelerator=accelerator, echo=hear.progress
+    )
+    return BakeOutcome(render=result, commands=baked.commands, manifest=baked.manifest, dry_run=False)
+
+
+@dataclass(frozen=True)
+class VmOutcome:
+    render: RenderResult
+    node: str
+    node_dir: Path
+    run: qemu.VmResult
+    timeout: float
+
+    @property
+    def ok(self) -> bool:
+        return self.run.ok
+
+
+def vm(
+    config_path: Path,
+    node: str,
+    *,
+    image: Path,
+    out_dir: Path,
+    secrets_path: Path | None = None,
+    workdir: Path | None = None,
+    accel: str = "auto",
+    timeout: float = 900.0,
+    keep: bool = False,
+    kernel: Path | None = None,
+    initrd: Path | None = None,
+    append: str | None = None,
+    memory_mb: int = 2048,
+    cpus: int = 2,
+    network: str = "none",
+    listener: Listener | None = None,
+) -> VmOutcome:
+    """Render, then boot ``node`` in a local qemu VM with its NoCloud seed and read the guest's report
+    (:func:`generator.runners.qemu.run_vm`). ``workdir`` defaults to a new temporary folder. A guest
+    that fails is no error: see ``VmOutcome.ok`` and ``VmOutcome.run.report``."""
+    hear = listener or Silent()
+    result = render_cluster(config_path, out_dir=out_dir, secrets_path=secrets_path)
+    hear.warnings(result.warnings)
+    names = [n.name for n in result.nodes]
+    if node not in names:
+        raise UserError(f"cluster {result.cluster!r} has no node {node!r}; its nodes are: {', '.join(names)}")
+    node_dir = result.out_dir / "nodes" / node
+    hear.progress(f"rendered {node_dir}")
+    work = workdir or Path(tempfile.mkdtemp(prefix=f"kgen-vm-{node}-"))
+    work.mkdir(parents=True, exist_ok=True)
+    run = qemu.run_vm(
+        user_data=node_dir / "user-data",
+        meta_data=node_dir / "meta-data",
+        image=image,
+        workdir=work,
+        accel=accel,
+        timeout=timeout,
+        keep=keep,
+        kernel=kernel,
+        initrd=initrd,
+        append=append,
+        memory_mb=memory_mb,
+        cpus=cpus,
+        network=network,
+        progress=lambda line: hear.progress(line, source="vm"),
+    )
+    return VmOutcome(render=result, node=node, node_dir=node_dir, run=run, timeout=timeout)
