@@ -16,6 +16,9 @@ from generator.load import Document
 from generator.openstack import OpenStack, calico_encapsulation
 from generator.openstack import settings as openstack_settings
 from generator.rawconfig import lookup
+from generator.registries import NONE as NO_REGISTRIES
+from generator.registries import Registries
+from generator.registries import settings as registries_settings
 from generator.validate import split_endpoint, with_defaults
 from generator.versions import (
     CniRelease,
@@ -140,6 +143,8 @@ class Cluster:
     openstack: OpenStack | None
     # kgen-certs (issue 14): spec.certificates, the renewal timer on control-plane nodes.
     certificate_renewal: CertificateRenewal = DEFAULT_RENEWAL
+    # hook (issue 15): spec.registries and spec.trustedCAs
+    registries: Registries = NO_REGISTRIES
 
     @property
     def cri_socket(self) -> str:
@@ -292,4 +297,5 @@ def build(doc: Document) -> Cluster:
         etcd_backup=etcd_backup_settings(spec),
         openstack=openstack_settings(spec),
         certificate_renewal=certificate_renewal_settings(spec),
+        registries=registries_settings(spec),
     )

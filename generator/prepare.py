@@ -16,7 +16,7 @@ from typing import Any
 
 import tomli_w
 
-from generator import __version__, etcd_backup, templating, yamldump
+from generator import __version__, etcd_backup, registries, templating, yamldump
 from generator.cni import CniAssets, assets
 from generator.model import OS_RELEASES, Cluster
 from generator.resources import load_data
@@ -72,6 +72,10 @@ def containerd_config(cluster: Cluster, major: int) -> str:
                 },
             },
         }
+    # hook (issue 15): config_path for hosts.toml mirrors, and the credentials import
+    top, registry = registries.containerd_registry_section(cluster.registries, major)
+    data = {**top, **data}
+    data["plugins"].setdefault(registries.cri_registry_plugin(major), {})["registry"] = registry
     text = tomli_w.dumps(data)
     return f"# Written by kgen {__version__} for containerd {major}.x. Re-render instead of editing.\n" + text
 
@@ -183,6 +187,8 @@ def configure_script(cluster: Cluster) -> str:
         crictl_yaml=crictl_config(cluster),
         firewall=firewall_ports(cluster),
         metadata=metadata_block(),
+        # hook (issue 15): trusted CAs and registry mirrors (templates/prepare/_registries.sh.j2)
+        registries=registries.configure_context(cluster.registries, cluster.os_family, cluster.runtime.name),
     )
 
 

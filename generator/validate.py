@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema
 
-from generator import certs, systemd_calendar
+from generator import certs, registries, systemd_calendar
 from generator.errors import Problem
 from generator.load import ECHO_LIMIT, Document, KeyPath, describe, format_path, non_ascii_hint, shorten
 from generator.rawconfig import expanded_nodes, lookup, mappings, virtual_ip_problems
@@ -90,6 +90,9 @@ def control_character_problems(doc: Document) -> Iterator[Problem]:
             for index, item in enumerate(value):
                 yield from walk(item, (*path, index))
         elif isinstance(value, str) and not value.isprintable():
+            # hook (issue 15): PEM certificates are multi-line; only their newlines are allowed
+            if registries.multiline_allowed(path) and value.replace("\n", "").isprintable():
+                return
             yield doc.problem(path, f"{shorten(value)} contains a control character (newline, tab, ...)")
 
     yield from walk(doc.data, ())
@@ -532,6 +535,7 @@ SEMANTIC_CHECKS: tuple[Callable[[Document], Iterator[Problem]], ...] = (
     check_etcd_backup_schedule,
     certs.check_schedule,  # kgen-certs (issue 14)
     check_labels,
+    *registries.CHECKS,  # hook (issue 15): registry mirrors and trusted CAs
     *OPENSTACK_CHECKS,
     *SCALE_CHECKS,
 )
