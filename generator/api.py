@@ -496,3 +496,16 @@ def vm(
         progress=lambda line: hear.progress(line, source="vm"),
     )
     return VmOutcome(render=result, node=node, node_dir=node_dir, run=run, timeout=timeout)
+
+
+# --- hook (issue 15): `kgen images CONFIG --mirror-script REGISTRY` ------------------------------------------
+
+
+def mirror_script(config_path: Path, registry: str) -> str:
+    """A bash script of ``skopeo copy`` lines that fills ``registry`` with the images the cluster needs."""
+    from generator import mirror
+
+    cluster = load_cluster(config_path).cluster
+    if (problem := mirror.registry_problem(registry)) is not None:
+        raise UserError(f"--mirror-script: {problem}")
+    return mirror.mirror_script(cluster, registry)

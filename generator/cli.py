@@ -285,6 +285,26 @@ def join_command(config: ConfigArg, secrets: SecretsOpt = None) -> None:
     typer.echo(api.join_command(config, secrets_path=secrets))
 
 
+# --- hook (issue 15): `kgen images --mirror-script` (merge into the plain `kgen images` of branch i13-info) ---
+
+
+@app.command()
+@handle_errors
+def images(
+    config: ConfigArg,
+    mirror_script: Annotated[
+        str,
+        typer.Option(
+            "--mirror-script",
+            metavar="REGISTRY",
+            help="Print a bash script of `skopeo copy` commands that fills REGISTRY with the images the cluster needs.",
+        ),
+    ],
+) -> None:
+    """Print the images a node's first boot needs, as a mirror-filling script."""
+    typer.echo(api.mirror_script(config, mirror_script), nl=False)
+
+
 # --- hook (issue 14, upgrades): `kgen upgrade` -------------------------------------------------------
 
 
