@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from generator import certs, etcd_restore, model, placeholder, plan, prepare, render, secrets, write
+from generator import certs, etcd_restore, mirror, model, placeholder, plan, prepare, render, secrets, write
 from generator import upgrade as upgrade_kit
 from generator.errors import ConfigInvalid, DriftFound, Problem, RenderError, UserError, errors_only
 from generator.load import Document, KeyPath, load
@@ -503,8 +503,6 @@ def vm(
 
 def mirror_script(config_path: Path, registry: str) -> str:
     """A bash script of ``skopeo copy`` lines that fills ``registry`` with the images the cluster needs."""
-    from generator import mirror
-
     cluster = load_cluster(config_path).cluster
     if (problem := mirror.registry_problem(registry)) is not None:
         raise UserError(f"--mirror-script: {problem}")

@@ -11,7 +11,6 @@ import hashlib
 import io
 import ipaddress
 import json
-import shutil
 import socket
 import subprocess
 import tarfile
@@ -60,9 +59,7 @@ def make_pki(folder: Path) -> tuple[str, Path, Path]:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
@@ -80,9 +77,7 @@ def make_pki(folder: Path) -> tuple[str, Path, Path]:
     cert_path, key_path = folder / "server.crt", folder / "server.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return ca.public_bytes(serialization.Encoding.PEM).decode(), cert_path, key_path
 
@@ -117,7 +112,11 @@ def make_oci_layout(layout: Path) -> None:
     manifest = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config_digest,
+            "size": config_size,
+        },
         "layers": [
             {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": layer_size}
         ],
@@ -233,10 +232,17 @@ def test_pull_through_mirror_with_kgen_files(tmp_path: Path, daemons: list[subpr
     push_certs.mkdir()
     (push_certs / "ca.crt").write_text(ca_pem)
     subprocess.run(
-        [skopeo, "copy", "--dest-cert-dir", str(push_certs), f"oci:{layout}:{TAG}",
-         f"docker://127.0.0.1:{port}/library/{IMAGE}:{TAG}"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            skopeo,
+            "copy",
+            "--dest-cert-dir",
+            str(push_certs),
+            f"oci:{layout}:{TAG}",
+            f"docker://127.0.0.1:{port}/library/{IMAGE}:{TAG}",
+        ],
+        check=True,
+        capture_output=True,
+    )
 
     # containerd in a private root, state and socket, with kgen's rendered 1.x config.toml, its
     # config_path pointed at the rendered certs.d copy.
@@ -251,27 +257,58 @@ def test_pull_through_mirror_with_kgen_files(tmp_path: Path, daemons: list[subpr
     with containerd_log.open("wb") as out:
         daemons.append(
             subprocess.Popen(
-                [containerd, "--config", str(tmp_path / "config.toml"), "--root", str(tmp_path / "root"),
-                 "--state", str(tmp_path / "state"), "--address", str(sock)],
-                stdout=out, stderr=out,
-            )  # fmt: skip
+                [
+                    containerd,
+                    "--config",
+                    str(tmp_path / "config.toml"),
+                    "--root",
+                    str(tmp_path / "root"),
+                    "--state",
+                    str(tmp_path / "state"),
+                    "--address",
+                    str(sock),
+                ],
+                stdout=out,
+                stderr=out,
+            )
         )
     _wait_for(sock.exists, "containerd", daemons[-1], containerd_log)
 
     # ctr resolves docker.io through the hosts dir and trusts the mirror only through kgen's CA file,
     # seen at the node's path (/usr/local/share/ca-certificates) through a private mount namespace.
     pull = subprocess.run(
-        [unshare, "--mount", "--propagation", "private", "sh", "-c",
-         'mount --bind "$1" /usr/local/share/ca-certificates && shift && exec "$@"', "sh", str(trust),
-         ctr, "--address", str(sock), "--namespace", "kgen-test", "images", "pull", "--hosts-dir", str(certs_d),
-         f"docker.io/library/{IMAGE}:{TAG}"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            unshare,
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            'mount --bind "$1" /usr/local/share/ca-certificates && shift && exec "$@"',
+            "sh",
+            str(trust),
+            ctr,
+            "--address",
+            str(sock),
+            "--namespace",
+            "kgen-test",
+            "images",
+            "pull",
+            "--hosts-dir",
+            str(certs_d),
+            f"docker.io/library/{IMAGE}:{TAG}",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     assert pull.returncode == 0, pull.stdout + pull.stderr
     listed = subprocess.run(
         [ctr, "--address", str(sock), "--namespace", "kgen-test", "images", "ls", "-q"],
-        check=True, capture_output=True, text=True,
-    ).stdout.split()  # fmt: skip
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     assert f"docker.io/library/{IMAGE}:{TAG}" in listed
     log = registry_log.read_text(errors="replace")
     # containerd resolves the tag with HEAD and names the upstream it stands in for (?ns=docker.io)
@@ -281,12 +318,31 @@ def test_pull_through_mirror_with_kgen_files(tmp_path: Path, daemons: list[subpr
     # Without kgen's CA file the same pull fails: the trust really comes from it.
     (trust / "kgen-1.crt").write_text("")
     untrusted = subprocess.run(
-        [unshare, "--mount", "--propagation", "private", "sh", "-c",
-         'mount --bind "$1" /usr/local/share/ca-certificates && shift && exec "$@"', "sh", str(trust),
-         ctr, "--address", str(sock), "--namespace", "kgen-test-2", "images", "pull", "--hosts-dir",
-         str(certs_d), f"docker.io/library/{IMAGE}:{TAG}"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            unshare,
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            'mount --bind "$1" /usr/local/share/ca-certificates && shift && exec "$@"',
+            "sh",
+            str(trust),
+            ctr,
+            "--address",
+            str(sock),
+            "--namespace",
+            "kgen-test-2",
+            "images",
+            "pull",
+            "--hosts-dir",
+            str(certs_d),
+            f"docker.io/library/{IMAGE}:{TAG}",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     assert untrusted.returncode != 0
 
 
