@@ -39,8 +39,9 @@ from cryptography import x509
 
 from generator import __version__, templating
 from generator.guest import GuestFile
-from generator.model import CertificateRenewal, Cluster, Node
+from generator.model import Cluster, Node
 from generator.secrets import SecretsBundle
+from generator.settings import CertificateRenewal
 
 SERVICE = "kgen-certs-renew.service"
 TIMER = "kgen-certs-renew.timer"

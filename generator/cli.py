@@ -309,8 +309,22 @@ def versions(output: OutputOpt = OutputFormat.text) -> None:
 
 @app.command()
 @handle_errors
-def images(config: ConfigArg, output: OutputOpt = OutputFormat.text) -> None:
+def images(
+    config: ConfigArg,
+    output: OutputOpt = OutputFormat.text,
+    mirror_script: Annotated[
+        str | None,
+        typer.Option(
+            "--mirror-script",
+            metavar="REGISTRY",
+            help="Print a bash script of `skopeo copy` commands that fills REGISTRY with these images instead.",
+        ),
+    ] = None,
+) -> None:
     """List every container image the cluster's first boots pull (kubeadm's, the CNI's, add-ons'), to mirror."""
+    if mirror_script is not None:
+        typer.echo(api.mirror_script(config, mirror_script), nl=False)
+        return
     reporter = reporter_for(output.value)
     reporter.images_listed(api.images(config, listener=reporter))
 

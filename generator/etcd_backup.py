@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from generator import __version__, guest, templating, versions
 from generator.guest import GuestFile
-from generator.model import Cluster, EtcdBackup, Node
+from generator.model import Cluster, Node
+from generator.settings import EtcdBackup
 
 SERVICE = guest.ETCD_BACKUP_SERVICE
 TIMER = guest.ETCD_BACKUP_TIMER

@@ -4,7 +4,6 @@ the normalize stage; nothing is parsed twice). Imports no later stage and not va
 from __future__ import annotations
 
 import ipaddress
-import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,6 +12,16 @@ from typing import Any, Literal
 
 from generator.load import Document
 from generator.normalize import Normalized, normalize
+from generator.settings import (
+    DEFAULT_RENEWAL,
+    NO_REGISTRIES,
+    CertificateRenewal,
+    EtcdBackup,
+    Registries,
+    certificate_renewal_settings,
+    etcd_backup_settings,
+    registries_settings,
+)
 from generator.tables import Family, os_release
 from generator.versions import (
     CniRelease,
@@ -82,72 +91,6 @@ class Runtime:
 
 
 # --- settings of the add-ons ------------------------------------------------------------------------
-
-
-# Where rclone reads the remote's credentials on a node unless spec.etcdBackup.remote.rcloneConfig says.
-DEFAULT_RCLONE_CONFIG = "/etc/kgen/rclone.conf"
-
-
-@dataclass(frozen=True)
-class EtcdRemote:
-    """``spec.etcdBackup.remote``: where rclone copies each snapshot, and the root-only config file with
-    the remote's credentials (on the node; kgen never reads or writes it)."""
-
-    target: str  # "<remote>:<container or bucket>[/folder...]", no trailing slash
-    rclone_config: str = DEFAULT_RCLONE_CONFIG
-
-
-@dataclass(frozen=True)
-class EtcdBackup:
-    """``spec.etcdBackup``, defaults applied (the defaults live in the schema)."""
-
-    enabled: bool
-    schedule: str  # a systemd OnCalendar expression
-    directory: str
-    keep: int
-    remote: EtcdRemote | None = None
-
-
-def etcd_backup_settings(spec: Mapping[str, Any]) -> EtcdBackup:
-    """``spec.etcdBackup`` from a normalized spec (defaults filled in)."""
-    raw = spec["etcdBackup"]
-    remote = raw.get("remote")
-    return EtcdBackup(
-        enabled=bool(raw["enabled"]),
-        schedule=str(raw["schedule"]),
-        directory=posixpath.normpath(str(raw["directory"])),
-        keep=int(raw["keep"]),
-        remote=(
-            EtcdRemote(
-                target=str(remote["target"]),
-                rclone_config=posixpath.normpath(str(remote.get("rcloneConfig", DEFAULT_RCLONE_CONFIG))),
-            )
-            if isinstance(remote, Mapping)
-            else None
-        ),
-    )
-
-
-@dataclass(frozen=True)
-class CertificateRenewal:
-    """``spec.certificates``, defaults applied (the defaults live in the schema)."""
-
-    auto_renew: bool
-    renew_before_days: int
-    schedule: str  # a systemd OnCalendar expression
-
-
-DEFAULT_RENEWAL = CertificateRenewal(auto_renew=True, renew_before_days=30, schedule="*-*-* 03:30:00")
-
-
-def certificate_renewal_settings(spec: Mapping[str, Any]) -> CertificateRenewal:
-    """``spec.certificates`` from a normalized spec (defaults filled in)."""
-    raw = spec["certificates"]
-    return CertificateRenewal(
-        auto_renew=bool(raw["autoRenew"]),
-        renew_before_days=int(raw["renewBeforeDays"]),
-        schedule=str(raw["schedule"]),
-    )
 
 
 @dataclass(frozen=True)
@@ -245,6 +188,8 @@ class Cluster:
     openstack: OpenStack | None
     # kgen-certs (issue 14): spec.certificates, the renewal timer on control-plane nodes.
     certificate_renewal: CertificateRenewal = DEFAULT_RENEWAL
+    # spec.registries and spec.trustedCAs: mirrors, pull credentials file, extra CAs
+    registries: Registries = NO_REGISTRIES
 
     @property
     def cri_socket(self) -> str:
@@ -391,4 +336,5 @@ def build(source: Normalized | Document) -> Cluster:
         etcd_backup=etcd_backup_settings(spec),
         openstack=openstack_settings(spec),
         certificate_renewal=certificate_renewal_settings(spec),
+        registries=registries_settings(spec),
     )

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from generator import __version__, etcd_backup, guest, runtimes, templating, yamldump
+from generator import __version__, etcd_backup, guest, registries, runtimes, templating, yamldump
 from generator.cni import CniAssets, assets
 from generator.model import Cluster
 from generator.tables import os_release, ports_by_role
@@ -133,6 +133,8 @@ def configure_script(cluster: Cluster) -> str:
         crictl_yaml=crictl_config(cluster),
         firewall=firewall_ports(cluster),
         metadata=metadata_block(),
+        # hook (issue 15): trusted CAs and registry mirrors (templates/prepare/_registries.sh.j2)
+        registries=registries.configure_context(cluster.registries, cluster.os_family, cluster.runtime.name),
     )
 
 

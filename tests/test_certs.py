@@ -20,14 +20,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from generator import certs, model, plan
+from generator import certs, model, plan, settings
 from generator.cli import app
 from generator.emit import render
 from generator.load import Document
-from generator.model import CertificateRenewal
 from generator.normalize import with_defaults
 from generator.resources import schemas_dir
 from generator.secrets import generate_ca
+from generator.settings import CertificateRenewal
 from generator.validate import validate
 from tests.conftest import EXAMPLES, fixture_bundle, require_tool
 from tests.sandbox import STANDIN_BIN, STANDINS, Sandbox
@@ -56,8 +56,8 @@ def test_defaults_come_from_the_schema() -> None:
     data["spec"].pop("certificates", None)
     _, renewal = build(data)
     assert renewal == CertificateRenewal(auto_renew=True, renew_before_days=30, schedule="*-*-* 03:30:00")
-    assert renewal == model.DEFAULT_RENEWAL
-    assert model.certificate_renewal_settings(with_defaults(data)["spec"]) == renewal
+    assert renewal == settings.DEFAULT_RENEWAL
+    assert settings.certificate_renewal_settings(with_defaults(data)["spec"]) == renewal
 
 
 def test_files_and_enable_commands_only_for_control_planes() -> None:

@@ -39,7 +39,11 @@ def test_containerd_2x_config_has_exact_keys(version: str) -> None:
     assert data == {
         "version": 3,
         "plugins": {
-            "io.containerd.cri.v1.images": {"pinned_images": {"sandbox": cluster.kubernetes.pause_image}},
+            "io.containerd.cri.v1.images": {
+                "pinned_images": {"sandbox": cluster.kubernetes.pause_image},
+                # issue 15: hosts.toml mirrors (containerd docs/hosts.md, "CRI", 2.x)
+                "registry": {"config_path": "/etc/containerd/certs.d"},
+            },
             "io.containerd.cri.v1.runtime": {
                 "containerd": {
                     "default_runtime_name": "runc",

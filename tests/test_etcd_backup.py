@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 import yaml
 
-from generator import etcd_backup, model, prepare
+from generator import etcd_backup, model, prepare, settings
 from generator.checks import CHECKS
 from generator.emit import packer as emit_packer
 from generator.etcd_backup import EtcdTools
 from generator.load import Document
-from generator.model import EtcdBackup, EtcdRemote
 from generator.normalize import normalize, with_defaults
+from generator.settings import EtcdBackup, EtcdRemote
 from generator.versions import kubernetes_release, supported_minors
 from tests.conftest import EXAMPLES, require_tool, shellcheck
 
@@ -43,7 +43,7 @@ def example_data() -> dict[str, Any]:
 
 def build(data: dict[str, Any]) -> tuple[model.Cluster, EtcdBackup]:
     doc = Document(file="cluster.yaml", data=data)
-    return model.build(doc), model.etcd_backup_settings(with_defaults(data)["spec"])
+    return model.build(doc), settings.etcd_backup_settings(with_defaults(data)["spec"])
 
 
 def problems(data: dict[str, Any]) -> list[str]:

@@ -37,7 +37,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from generator import etcd_backup, etcd_restore, model
 from generator.etcd_backup import EtcdTools
 from generator.load import Document
-from generator.model import EtcdBackup
+from generator.settings import EtcdBackup
 from tests.conftest import EXAMPLES, fixture_bundle, require_tool
 
 EXAMPLE = EXAMPLES / "valid" / "openstack-ha-kit" / "cluster.yaml"

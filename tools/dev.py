@@ -43,6 +43,8 @@ APT_PACKAGES = {
     "util-linux": "unshare",
     "etcd-server": "etcd",
     "etcd-client": "etcdctl",
+    "docker-registry": "docker-registry",  # issue 15: the mirror in tests/test_registries.py
+    "skopeo": "skopeo",
     "rclone": "rclone",
     "kubernetes-client": "kubectl",  # `kgen kubeconfig` tests: `kubectl config view --raw` reads the output
 }

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from generator import info, model, placeholder, plan, secrets, write
+from generator import info, mirror, model, placeholder, plan, secrets, write
 from generator.emit import render
 from generator.errors import ConfigInvalid, DriftFound, Problem, RenderError, UserError, errors_only
 from generator.load import Document, load
@@ -287,3 +287,12 @@ def ports(config_path: Path, *, listener: Listener | None = None) -> info.PortsR
     loaded = load_cluster(config_path)
     (listener or Silent()).warnings(loaded.warnings)
     return info.ports_report(loaded.cluster)
+
+
+def mirror_script(config_path: Path, registry: str) -> str:
+    """``kgen images --mirror-script``: a bash script of ``skopeo copy`` lines that fills ``registry``
+    with the images the cluster needs."""
+    cluster = load_cluster(config_path).cluster
+    if (problem := mirror.registry_problem(registry)) is not None:
+        raise UserError(f"--mirror-script: {problem}")
+    return mirror.mirror_script(cluster, registry)

@@ -6,7 +6,7 @@ from typing import Any
 
 import tomli_w
 
-from generator import __version__
+from generator import __version__, registries
 from generator.model import Cluster
 from generator.runtimes.base import RuntimePlugin
 
@@ -41,6 +41,10 @@ def containerd_config(cluster: Cluster, major: int) -> str:
                 },
             },
         }
+    # config_path for the hosts.toml mirrors, and the pull-credentials import (generator/registries.py)
+    top, registry = registries.containerd_registry_section(cluster.registries, major)
+    data = {**top, **data}
+    data["plugins"].setdefault(registries.cri_registry_plugin(major), {})["registry"] = registry
     text = tomli_w.dumps(data)
     return f"# Written by kgen {__version__} for containerd {major}.x. Re-render instead of editing.\n" + text
 
