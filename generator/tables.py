@@ -1,6 +1,6 @@
 """The data tables that are not version facts: the OS table (``data/os.yaml``), the port table
-(``data/ports.yaml``, merged per role once here) and the Packer plugin pins (``versions.yaml``
-``packer``). Each row is parsed into a typed value once."""
+(``data/ports.yaml`` by role plus the CNI row's ``ports``, merged per role once here) and the Packer
+plugin pins (``versions.yaml`` ``packer``). Each row is parsed into a typed value once."""
 
 from __future__ import annotations
 
@@ -94,8 +94,9 @@ ROLES = ("control-plane", "worker")
 
 
 def cni_ports(plugin: str) -> tuple[PortRow, ...]:
-    """The ports a CNI's own traffic needs on every node (``ports.yaml`` ``cni``)."""
-    return tuple(load_data("ports.yaml")["cni"].get(plugin, ()))
+    """The ports a CNI's own traffic needs on every node (its row's ``ports`` in ``versions.yaml``)."""
+    row = load_data("versions.yaml")["cni"].get(plugin, {})
+    return tuple(row.get("ports", ()))
 
 
 @cache

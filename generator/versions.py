@@ -117,7 +117,7 @@ def kubernetes_release(minor: str) -> KubernetesRelease:
 
 def cni_release(plugin: str) -> CniRelease:
     entry = dict(table()["cni"][plugin])
-    known = {"version", "manifests", "images", "kubernetes", "source", "sha256Source"}
+    known = {"version", "manifests", "images", "kubernetes", "ports", "source", "sha256Source"}
     return CniRelease(
         plugin=plugin,
         version=str(entry["version"]),

@@ -151,7 +151,7 @@ def test_images_and_ports_are_what_the_render_uses(case: Path, tmp_path: Path) -
     assert firewall_specs(configure) == {role: [spec_of(r) for r in rules] for role, rules in ports["roles"].items()}
     plugin = ports["cni"]
     for role, rules in ports["roles"].items():  # ports.yaml: the role's rows, then the CNI's
-        rows = [*PORTS["roles"][role], *PORTS["cni"][plugin]]
+        rows = [*PORTS["roles"][role], *TABLE["cni"].get(plugin, {}).get("ports", [])]
         assert [(r.get("port"), r["protocol"], r.get("from")) for r in rows] == [
             (r["port"], r["protocol"], r["from"]) for r in rules
         ]

@@ -37,6 +37,7 @@ from generator.emit.cloudinit import EncodedUserData
 from generator.load import Document
 from generator.normalize import normalize, with_defaults
 from generator.resources import load_data
+from generator.tables import cni_ports
 from generator.tree import EXECUTABLE_MODE, SECRET_MODE, OutputFile
 from generator.validate import validate
 from generator.versions import kubernetes_release, supported_minors
@@ -218,7 +219,7 @@ def test_every_row_of_the_port_table_is_a_rule_between_the_node_groups(cni: str)
     rules = rules_for(cni)
     table = load_data("ports.yaml")
     for role, group in (("control-plane", CP), ("worker", WORKER)):
-        for row in [*table["roles"][role], *table["cni"][cni]]:
+        for row in [*table["roles"][role], *cni_ports(cni)]:
             protocol = {"tcp": "tcp", "udp": "udp", "ipencap": "4"}[row["protocol"]]
             port = row.get("port")
             ports = None if port is None else (port.replace("-", ":") if "-" in port else f"{port}:{port}")
@@ -497,7 +498,7 @@ def rule_commands() -> list[list[str]]:
     table = load_data("ports.yaml")
     out: list[list[str]] = []
     for group, role in ((CP, "control-plane"), (WORKER, "worker")):
-        for row in [*table["roles"][role], *table["cni"]["calico"]]:
+        for row in [*table["roles"][role], *cni_ports("calico")]:
             protocol = {"tcp": "tcp", "udp": "udp", "ipencap": "4"}[row["protocol"]]
             port = row.get("port")
             ports = [] if port is None else ["--dst-port", port.replace("-", ":") if "-" in port else f"{port}:{port}"]

@@ -1,18 +1,32 @@
 """The CNI plugins: one module each (``calico``, ``cilium``, ``flannel``) behind one interface
 (:class:`generator.cni.base.CniPlugin`), registered by name in :data:`PLUGINS`. Adding one: a module here,
-its row under ``cni`` in ``data/versions.yaml`` (and ``data/ports.yaml``), its apply steps in
+its row under ``cni`` in ``data/versions.yaml`` (with its ports), its apply steps in
 ``templates/cni/apply-<name>.sh.j2``, its name in the schema enum (docs/CONTRIBUTING.md). A plugin with
 no module is an error, never another plugin."""
 
 from __future__ import annotations
 
-from generator.cni import calico, cilium, flannel
+import importlib
+import pkgutil
+
 from generator.cni.base import IMAGE_MANIFEST_DIR, RENDERED_DIR, CniAssets, CniPlugin
 from generator.model import Cluster
 
 __all__ = ["IMAGE_MANIFEST_DIR", "PLUGINS", "RENDERED_DIR", "CniAssets", "CniPlugin", "assets", "plugin"]
 
-PLUGINS: dict[str, CniPlugin] = {p.name: p for p in (calico.PLUGIN, cilium.PLUGIN, flannel.PLUGIN)}
+
+def _discover() -> dict[str, CniPlugin]:
+    """Every module of this package but ``base`` is a plugin and defines ``PLUGIN``: adding a module is
+    registering it (docs/CONTRIBUTING.md)."""
+    found: dict[str, CniPlugin] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name != "base":
+            module_plugin: CniPlugin = importlib.import_module(f"{__name__}.{info.name}").PLUGIN
+            found[module_plugin.name] = module_plugin
+    return found
+
+
+PLUGINS: dict[str, CniPlugin] = _discover()
 
 
 class UnknownPlugin(KeyError):

@@ -45,7 +45,7 @@ class CniAssets:
 @dataclass(frozen=True)
 class CniPlugin:
     """One CNI: a module under ``generator/cni/`` defines ``PLUGIN`` with these, and a row under ``cni``
-    in ``data/versions.yaml`` pins its release (and ``data/ports.yaml`` its ports)."""
+    in ``data/versions.yaml`` pins its release (and its ports)."""
 
     name: str
     # Resources rendered from the config, (file name, YAML), applied after the upstream manifests.

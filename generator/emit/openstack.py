@@ -3,7 +3,8 @@
 template :mod:`generator.emit.heat`).
 
 One :class:`Kit` (security groups and their rules, ports, servers, the API load balancer) is computed
-from the cluster config and the port table (``data/ports.yaml``), then emitted three ways:
+from the cluster config and the port table (``data/ports.yaml`` by role, the CNI row's ``ports``),
+then emitted three ways:
 ``launch.sh`` and ``teardown.sh`` (the ``openstack`` CLI, idempotent, ``--dry-run``) and ``stack.yaml``
 (a Heat template, built as data and dumped with the one YAML dumper). Every command is an argument
 list here and reaches the scripts through ``shquote``; positional values follow ``--``, which ends the

@@ -92,7 +92,8 @@ def security_groups(cluster: Cluster, kit: OpenStack) -> dict[str, str]:
 
 
 def security_rules(cluster: Cluster, kit: OpenStack) -> list[Rule]:
-    """The port table (``data/ports.yaml``) turned into ingress rules: each role's ports on its group,
+    """The port table (``data/ports.yaml`` by role, the CNI row's ``ports``) turned into ingress rules:
+    each role's ports on its group,
     the CNI's ports on both, open to the cluster's own nodes (both groups), except the ports marked
     ``from: control-plane`` (etcd, the scheduler, the controller manager), which only the control-plane
     group reaches. Two additions the table cannot say: the API server port from anywhere (clients, and a
