@@ -8,7 +8,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
-from generator import yamldump
+from generator import mirrors, yamldump
 from generator.model import Cluster
 from generator.versions import CniRelease, Download, ManifestFile
 
@@ -160,6 +160,8 @@ def assets(cluster: Cluster) -> CniAssets | None:
     downloads = release.manifests
     if cluster.cni.plugin == "cilium":
         downloads = (Download.of(release.extra["chart"]),)
+    # hook (issue 15): the download mirror serves the same pinned files
+    downloads = tuple(mirrors.download(cluster.mirrors, d) for d in downloads)
     return CniAssets(
         plugin=cluster.cni.plugin,
         version=release.version,

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from generator import __version__, templating, versions
+from generator import __version__, mirrors, templating, versions
 
 if TYPE_CHECKING:
     from generator.model import Cluster, Node
@@ -126,7 +126,10 @@ def etcd_version(etcd_image: str) -> str:
 def etcd_tools(cluster: Cluster) -> EtcdTools:
     version = etcd_version(cluster.kubernetes.etcd_image)
     entry = versions.table()["etcdTools"][version]
-    return EtcdTools(version=version, url=str(entry["url"]), sha256=str(entry["sha256"]))
+    # hook (issue 15): the download mirror serves the same pinned archive
+    return EtcdTools(
+        version=version, url=mirrors.download_url(cluster.mirrors, str(entry["url"])), sha256=str(entry["sha256"])
+    )
 
 
 def tools_dir(tools: EtcdTools) -> str:
@@ -163,6 +166,7 @@ def backup_script(
         ca=f"{pki_dir}/ca.crt",
         cert=f"{pki_dir}/healthcheck-client.crt",
         key=f"{pki_dir}/healthcheck-client.key",
+        proxy=cluster.proxy,  # hook (issue 15): rclone through spec.proxy
     )
 
 
@@ -182,6 +186,7 @@ def tools_script(
         tools=tools,
         tools_dir=tools_path or tools_dir(tools),
         link_dir=link_dir,
+        proxy=cluster.proxy,  # hook (issue 15): curl through spec.proxy
     )
 
 

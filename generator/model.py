@@ -13,8 +13,12 @@ from generator.certs import settings as certificate_renewal_settings
 from generator.etcd_backup import EtcdBackup
 from generator.etcd_backup import settings as etcd_backup_settings
 from generator.load import Document
+from generator.mirrors import NO_MIRRORS, Mirrors
+from generator.mirrors import settings as mirror_settings
 from generator.openstack import OpenStack, calico_encapsulation
 from generator.openstack import settings as openstack_settings
+from generator.proxy import Proxy
+from generator.proxy import settings as proxy_settings
 from generator.rawconfig import lookup
 from generator.validate import split_endpoint, with_defaults
 from generator.versions import (
@@ -140,6 +144,9 @@ class Cluster:
     openstack: OpenStack | None
     # kgen-certs (issue 14): spec.certificates, the renewal timer on control-plane nodes.
     certificate_renewal: CertificateRenewal = DEFAULT_RENEWAL
+    # Restricted networks (issue 15): spec.proxy (with the computed NO_PROXY) and spec.mirrors.
+    proxy: Proxy | None = None
+    mirrors: Mirrors = NO_MIRRORS
 
     @property
     def cri_socket(self) -> str:
@@ -292,4 +299,6 @@ def build(doc: Document) -> Cluster:
         etcd_backup=etcd_backup_settings(spec),
         openstack=openstack_settings(spec),
         certificate_renewal=certificate_renewal_settings(spec),
+        proxy=proxy_settings(spec),
+        mirrors=mirror_settings(spec),
     )

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from generator import __version__, templating, versions, yamldump
+from generator import __version__, mirrors, templating, versions, yamldump
 from generator.resources import load_data
 from generator.tree import EXECUTABLE_MODE, PUBLIC_MODE, SECRET_MODE, OutputFile
 from generator.versions import Download, ManifestFile
@@ -739,7 +739,8 @@ def cloud_provider_downloads(cluster: Cluster, settings: OpenStack | None) -> li
     their pinned SHA-256 before it applies them."""
     if settings is None or not settings.cloud_provider:
         return []
-    manifests = cloud_provider_release(cluster).manifests
+    # hook (issue 15): the download mirror serves the same pinned files (file names from the upstream URL)
+    manifests = tuple(mirrors.download(cluster.mirrors, d) for d in cloud_provider_release(cluster).manifests)
     names = [f"{i:02d}-{posixpath.basename(d.url)}" for i, d in enumerate(manifests)]
     return [
         ManifestFile(d.url, d.sha256, posixpath.join(CLOUD_PROVIDER_MANIFEST_DIR, name))

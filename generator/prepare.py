@@ -16,7 +16,7 @@ from typing import Any
 
 import tomli_w
 
-from generator import __version__, etcd_backup, templating, yamldump
+from generator import __version__, etcd_backup, mirrors, proxy, templating, yamldump
 from generator.cni import CniAssets, assets
 from generator.model import OS_RELEASES, Cluster
 from generator.resources import load_data
@@ -153,7 +153,9 @@ def install_script(cluster: Cluster) -> str:
     cni: CniAssets | None = assets(cluster)
     helm = cluster.cni.release.extra.get("helm") if cluster.cni.release and cluster.cni.plugin == "cilium" else None
     if helm is not None:
-        Download.of(helm)  # the same https + 64-hex check as every other pinned download
+        pinned = Download.of(helm)  # the same https + 64-hex check as every other pinned download
+        # restricted networks (issue 15): the download mirror serves the same pinned file
+        helm = {**helm, "url": mirrors.download(cluster.mirrors, pinned).url}
     return templating.render(
         f"prepare/install-{cluster.os_family}.sh.j2",
         kgen_version=__version__,
@@ -168,6 +170,9 @@ def install_script(cluster: Cluster) -> str:
         image_manifest=image_manifest(cluster),
         # hook (issue 14): rclone for etcdBackup.remote, from the distribution (EPEL on EL9)
         rclone=etcd_backup.needs_rclone(cluster.etcd_backup),
+        # hooks (issue 15): package repositories (or their mirrors), spec.proxy
+        repos=mirrors.repositories(cluster),
+        **proxy.script_context(cluster.proxy, cluster.runtime.service),
     )
 
 
@@ -183,6 +188,7 @@ def configure_script(cluster: Cluster) -> str:
         crictl_yaml=crictl_config(cluster),
         firewall=firewall_ports(cluster),
         metadata=metadata_block(),
+        **proxy.script_context(cluster.proxy, cluster.runtime.service),  # hook (issue 15): spec.proxy
     )
 
 

@@ -27,7 +27,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import __version__, prepare, templating
+from generator import __version__, mirrors, prepare, templating
 from generator.errors import Problem, UserError
 from generator.etcd_backup import BACKUP_SCRIPT, ETCD_CA, ETCD_CLIENT_CERT, ETCD_CLIENT_KEY, ETCD_ENDPOINT, SERVICE
 from generator.load import Document, KeyPath
@@ -193,6 +193,7 @@ def node_script(cluster: Cluster, from_version: Version, step: NodeStep) -> str:
         crio_dropin_path=prepare.CRIO_DROPIN_PATH,
         admin_kubeconfig=ADMIN_KUBECONFIG,
         apiserver_manifest=KUBE_APISERVER_MANIFEST,
+        repos=mirrors.repositories(cluster),  # hook (issue 15): the repositories or their mirrors
     )
 
 

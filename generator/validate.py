@@ -19,6 +19,7 @@ from generator.load import ECHO_LIMIT, Document, KeyPath, describe, format_path,
 from generator.rawconfig import expanded_nodes, lookup, mappings, virtual_ip_problems
 from generator.resources import load_schema
 from generator.validate_openstack import CHECKS as OPENSTACK_CHECKS
+from generator.validate_proxy import CHECKS as PROXY_CHECKS
 from generator.validate_scale import CHECKS as SCALE_CHECKS
 from generator.versions import Version, cni_release, kubernetes_release, retired_os, supported_minors
 
@@ -534,4 +535,5 @@ SEMANTIC_CHECKS: tuple[Callable[[Document], Iterator[Problem]], ...] = (
     check_labels,
     *OPENSTACK_CHECKS,
     *SCALE_CHECKS,
+    *PROXY_CHECKS,  # restricted networks (issue 15)
 )
