@@ -71,6 +71,8 @@ def no_proxy_problem(entry: str) -> str | None:
     with a leading dot (``.example.com``, which matches every name under it) and a CIDR. Go's
     golang.org/x/net/http/httpproxy (the runtime's and the kubelet's reader) and curl (7.86 and later
     for CIDRs) understand all four."""
+    if "://" in entry:
+        return "is a URL; NO_PROXY takes host names, IP addresses, domains such as .example.com and CIDRs"
     if entry.startswith("."):
         name = entry[1:]
         return None if DNS_NAME.fullmatch(name) and len(name) <= 253 else "is not a domain such as .example.com"

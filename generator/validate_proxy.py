@@ -1,14 +1,69 @@
-"""Checks for ``spec.proxy`` and ``spec.mirrors`` the schema cannot express (issue 15). The schema holds
-the URL patterns; :mod:`generator.validate` lists :data:`CHECKS` among its semantic checks."""
+"""Checks for ``spec.proxy`` and ``spec.mirrors`` (issue 15). The schema gives their shape; the URLs are
+checked here, so that a URL carrying a password is refused without being echoed (a schema message
+repeats the value). :mod:`generator.validate` lists :data:`CHECKS` among its semantic checks."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
 
 from generator.errors import Problem
-from generator.load import Document, shorten
-from generator.proxy import no_proxy_problem
+from generator.load import Document, KeyPath, shorten
+from generator.mirrors import MIRROR_URL
+from generator.proxy import PROXY_URL, no_proxy_problem
 from generator.rawconfig import lookup
+
+PROXY_FORM = "http://HOST[:PORT] or https://HOST[:PORT], such as http://proxy.example.com:3128"
+MIRROR_FORM = "an http:// or https:// URL: scheme, host, optional port and path (no query or fragment)"
+
+
+def url_problem(value: str, pattern: re.Pattern[str], form: str) -> str | None:
+    """Why ``value`` is not a proxy or mirror URL of the form ``pattern``, or None. A value with a user
+    or password is never repeated in the message."""
+    scheme, sep, rest = value.partition("://")
+    if "@" in (rest.split("/", 1)[0] if sep else value):
+        return (
+            "carries a user name or password (not repeated here); kgen refuses credentials in the config, "
+            "which reaches the nodes as user-data and world-readable files: let the proxy or mirror admit "
+            "the nodes by address instead"
+        )
+    if not sep:
+        return f"{shorten(value)} has no scheme; write it as http://{value} (or https://)"
+    if scheme not in ("http", "https"):
+        return f"{shorten(value)} must be {form}, not {shorten(scheme + '://')}"
+    if not pattern.fullmatch(value):
+        return f"{shorten(value)} must be {form}"
+    try:
+        urlsplit(value).port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        return f"{shorten(value)} has an invalid port ({exc})"
+    return None
+
+
+def _urls(doc: Document) -> list[tuple[KeyPath, str, re.Pattern[str], str]]:
+    out: list[tuple[KeyPath, str, re.Pattern[str], str]] = []
+    for key in ("httpProxy", "httpsProxy"):
+        value = lookup(doc.data, "spec", "proxy", key)
+        if isinstance(value, str) and value:
+            out.append((("spec", "proxy", key), value, PROXY_URL, PROXY_FORM))
+    downloads = lookup(doc.data, "spec", "mirrors", "downloads")
+    if isinstance(downloads, str) and downloads:
+        out.append((("spec", "mirrors", "downloads"), downloads, MIRROR_URL, MIRROR_FORM))
+    packages = lookup(doc.data, "spec", "mirrors", "packages")
+    for name, entry in packages.items() if isinstance(packages, dict) else []:
+        for key in ("url", "keyUrl"):
+            value = entry.get(key) if isinstance(entry, dict) else None
+            if isinstance(value, str) and value:
+                out.append((("spec", "mirrors", "packages", str(name), key), value, MIRROR_URL, MIRROR_FORM))
+    return out
+
+
+def check_urls(doc: Document) -> Iterator[Problem]:
+    for path, value, pattern, form in _urls(doc):
+        problem = url_problem(value, pattern, form)
+        if problem is not None:
+            yield doc.problem(path, problem)
 
 
 def check_no_proxy(doc: Document) -> Iterator[Problem]:
@@ -48,4 +103,9 @@ def check_mirror_keys(doc: Document) -> Iterator[Problem]:
             )
 
 
-CHECKS: tuple[Callable[[Document], Iterator[Problem]], ...] = (check_no_proxy, check_proxy_set, check_mirror_keys)
+CHECKS: tuple[Callable[[Document], Iterator[Problem]], ...] = (
+    check_urls,
+    check_no_proxy,
+    check_proxy_set,
+    check_mirror_keys,
+)
