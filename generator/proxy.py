@@ -68,26 +68,40 @@ class Proxy:
 
 def no_proxy_problem(entry: str) -> str | None:
     """Why ``entry`` cannot be a NO_PROXY entry, or None. Accepted: a host name, an IP address, a domain
-    with a leading dot (``.example.com``, which matches every name under it) and a CIDR. Go's
-    golang.org/x/net/http/httpproxy (the runtime's and the kubelet's reader) and curl (7.86 and later
-    for CIDRs) understand all four."""
+    with a leading dot (``.example.com``, which matches every name under it) and a CIDR. Go's reader
+    (golang/net http/httpproxy/proxy.go, config.init: CIDR, IP, domain and ".domain" entries; the
+    runtimes, the kubelet, helm and rclone use it) and curl (7.86 and later for CIDRs) understand all
+    four. ``*.example.com`` is refused: Go reads it as ``.example.com``, curl does not."""
     if "://" in entry:
         return "is a URL; NO_PROXY takes host names, IP addresses, domains such as .example.com and CIDRs"
+    if entry.startswith("*."):
+        return f"is a wildcard, which curl does not understand; write {entry[1:]} (it matches every name under it)"
     if entry.startswith("."):
-        name = entry[1:]
-        return None if DNS_NAME.fullmatch(name) and len(name) <= 253 else "is not a domain such as .example.com"
+        return None if _is_dns_name(entry[1:]) else "is not a domain such as .example.com"
     if "/" in entry:
-        try:
-            ipaddress.ip_network(entry, strict=True)
-        except ValueError as exc:
-            return f"is not a CIDR ({exc})"
+        return _cidr_problem(entry)
+    if _is_dns_name(entry) or _is_ip(entry):
         return None
+    return "is neither a host name, an IP address, a domain such as .example.com nor a CIDR"
+
+
+def _is_dns_name(name: str) -> bool:
+    return bool(DNS_NAME.fullmatch(name)) and len(name) <= 253
+
+
+def _is_ip(text: str) -> bool:
     try:
-        ipaddress.ip_address(entry)
+        ipaddress.ip_address(text)
     except ValueError:
-        if DNS_NAME.fullmatch(entry) and len(entry) <= 253:
-            return None
-        return "is neither a host name, an IP address, a domain such as .example.com nor a CIDR"
+        return False
+    return True
+
+
+def _cidr_problem(text: str) -> str | None:
+    try:
+        ipaddress.ip_network(text, strict=True)
+    except ValueError as exc:
+        return f"is not a CIDR ({exc})"
     return None
 
 

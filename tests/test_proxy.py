@@ -125,7 +125,7 @@ def test_no_proxy_entries_accepted(entry: str) -> None:
         ("http://registry.example.com", "is a URL"),
         ("10.0.0.1/8", "is not a CIDR"),
         ("..example.com", "is not a domain"),
-        ("*.example.com", "is neither a host name"),
+        ("*.example.com", "write .example.com"),
         ("Registry_1", "is neither a host name"),
         ("host:5000", "is neither a host name"),
     ],
