@@ -11,8 +11,8 @@ that key, as without a mirror.
 Downloads (``spec.mirrors.downloads``, a URL prefix): every pinned download (CNI manifests, the cilium
 chart, helm, the etcd tools, the OpenStack cloud provider's manifests) is fetched from
 ``<prefix>/<upstream host><upstream path>``, so one mirror holds files from several upstream hosts
-without clashes, in the layout ``wget --force-directories`` (or ``wget -x``) produces, the same layout
-kubespray's ``files_repo`` uses (kubespray docs/operations/offline-environment.md). The pinned SHA-256
+without clashes, in the layout ``wget --force-directories`` (or ``wget -x``) produces (unverified: that
+kubespray's ``files_repo`` uses the same host-first layout). The pinned SHA-256
 stays with each file: a mirror cannot serve anything but the pinned bytes.
 
 The upstream repository addresses live in the version table (``packageRepositories`` and, for CRI-O,
