@@ -9,7 +9,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
-from generator import guest, versions, yamldump
+from generator import guest, mirrors, versions, yamldump
 from generator.guest import GuestFile
 from generator.model import Cluster, Node, OpenStack
 from generator.versions import Download, ManifestFile
@@ -88,7 +88,8 @@ def cloud_provider_downloads(cluster: Cluster, settings: OpenStack | None) -> li
     their pinned SHA-256 before it applies them."""
     if settings is None or not settings.cloud_provider:
         return []
-    manifests = cloud_provider_release(cluster).manifests
+    # the download mirror (spec.mirrors.downloads) serves the same pinned files (names from the upstream URL)
+    manifests = tuple(mirrors.download(cluster.mirrors, d) for d in cloud_provider_release(cluster).manifests)
     names = [f"{i:02d}-{posixpath.basename(d.url)}" for i, d in enumerate(manifests)]
     return [
         ManifestFile(d.url, d.sha256, posixpath.join(CLOUD_PROVIDER_MANIFEST_DIR, name))

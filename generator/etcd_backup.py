@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator import __version__, guest, templating, versions
+from generator import __version__, guest, mirrors, templating, versions
 from generator.guest import GuestFile
 from generator.model import Cluster, Node
 from generator.settings import EtcdBackup
@@ -80,7 +80,10 @@ def etcd_version(etcd_image: str) -> str:
 def etcd_tools(cluster: Cluster) -> EtcdTools:
     version = etcd_version(cluster.kubernetes.etcd_image)
     entry = versions.table()["etcdTools"][version]
-    return EtcdTools(version=version, url=str(entry["url"]), sha256=str(entry["sha256"]))
+    # hook (issue 15): the download mirror serves the same pinned archive
+    return EtcdTools(
+        version=version, url=mirrors.download_url(cluster.mirrors, str(entry["url"])), sha256=str(entry["sha256"])
+    )
 
 
 def tools_dir(tools: EtcdTools) -> str:
@@ -117,6 +120,7 @@ def backup_script(
         ca=f"{pki_dir}/ca.crt",
         cert=f"{pki_dir}/healthcheck-client.crt",
         key=f"{pki_dir}/healthcheck-client.key",
+        proxy=cluster.proxy,  # hook (issue 15): rclone through spec.proxy
     )
 
 
@@ -136,6 +140,7 @@ def tools_script(
         tools=tools,
         tools_dir=tools_path or tools_dir(tools),
         link_dir=link_dir,
+        proxy=cluster.proxy,  # hook (issue 15): curl through spec.proxy
     )
 
 

@@ -105,6 +105,7 @@ def restore_script(
         tools=tools,
         tools_dir=tools_path or etcd_backup.tools_dir(tools),
         tools_script=etcd_backup.TOOLS_SCRIPT,
+        proxy=cluster.proxy,  # hook (issue 15): curl through spec.proxy
     )
 
 

@@ -11,7 +11,11 @@ from functools import cached_property
 from typing import Any, Literal
 
 from generator.load import Document
+from generator.mirrors import NO_MIRRORS, Mirrors
+from generator.mirrors import settings as mirror_settings
 from generator.normalize import Normalized, normalize
+from generator.proxy import Proxy
+from generator.proxy import settings as proxy_settings
 from generator.settings import (
     DEFAULT_RENEWAL,
     NO_REGISTRIES,
@@ -190,6 +194,9 @@ class Cluster:
     certificate_renewal: CertificateRenewal = DEFAULT_RENEWAL
     # spec.registries and spec.trustedCAs: mirrors, pull credentials file, extra CAs
     registries: Registries = NO_REGISTRIES
+    # spec.proxy (with the computed NO_PROXY) and spec.mirrors (package repositories, downloads)
+    proxy: Proxy | None = None
+    mirrors: Mirrors = NO_MIRRORS
 
     @property
     def cri_socket(self) -> str:
@@ -337,4 +344,6 @@ def build(source: Normalized | Document) -> Cluster:
         openstack=openstack_settings(spec),
         certificate_renewal=certificate_renewal_settings(spec),
         registries=registries_settings(spec),
+        proxy=proxy_settings(spec),
+        mirrors=mirror_settings(spec),
     )

@@ -14,11 +14,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from generator import __version__, etcd_backup, guest, registries, runtimes, templating, yamldump
+from generator import __version__, etcd_backup, guest, mirrors, proxy, registries, runtimes, templating, yamldump
 from generator.cni import CniAssets, assets
 from generator.model import Cluster
 from generator.tables import os_release, ports_by_role
-from generator.versions import Download
+from generator.versions import Download, table
 
 INSTALL_PATH = guest.INSTALL_PATH
 CONFIGURE_PATH = guest.CONFIGURE_PATH
@@ -104,7 +104,9 @@ def install_script(cluster: Cluster, cni: CniAssets | None = None) -> str:
     cni = cni if cni is not None else assets(cluster)
     helm = cluster.cni.release.extra.get("helm") if cluster.cni.release and cluster.cni.plugin == "cilium" else None
     if helm is not None:
-        Download.of(helm)  # the same https + 64-hex check as every other pinned download
+        pinned = Download.of(helm)  # the same https + 64-hex check as every other pinned download
+        # restricted networks (issue 15): the download mirror serves the same pinned file
+        helm = {**helm, "url": mirrors.download(cluster.mirrors, pinned).url}
     return templating.render(
         f"prepare/install-{cluster.os_family}.sh.j2",
         kgen_version=__version__,
@@ -120,6 +122,9 @@ def install_script(cluster: Cluster, cni: CniAssets | None = None) -> str:
         image_manifest=image_manifest(cluster),
         # rclone for etcdBackup.remote, from the distribution (EPEL on EL9)
         rclone=etcd_backup.needs_rclone(cluster.etcd_backup),
+        # hooks (issue 15): package repositories (or their mirrors), spec.proxy
+        repos=repositories(cluster),
+        **proxy.script_context(cluster.proxy, cluster.runtime.service),
     )
 
 
@@ -133,8 +138,9 @@ def configure_script(cluster: Cluster) -> str:
         crictl_yaml=crictl_config(cluster),
         firewall=firewall_ports(cluster),
         metadata=metadata_block(),
-        # hook (issue 15): trusted CAs and registry mirrors (templates/prepare/_registries.sh.j2)
+        # trusted CAs and registry mirrors (templates/prepare/_registries.sh.j2)
         registries=registries.configure_context(cluster.registries, cluster.os_family, cluster.runtime.name),
+        **proxy.script_context(cluster.proxy, cluster.runtime.service),  # spec.proxy
     )
 
 
@@ -184,3 +190,36 @@ def image_manifest(cluster: Cluster, images: list[str] | None = None) -> str:
 
 def image_guard(cluster: Cluster) -> list[tuple[str, str, str]]:
     return image_manifest_fields(cluster) if cluster.image_mode == "golden" else []
+
+
+# --- package repositories -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Repositories:
+    """The cluster's two package repositories for the node's package format."""
+
+    kubernetes: mirrors.Repository
+    runtime: mirrors.Repository
+
+
+def _upstream_repository(name: str, kind: str, minor: str, distro: str) -> tuple[str, str]:
+    entry = table()["packageRepositories"][name][kind]
+    return entry["url"].format(minor=minor, distro=distro), entry["key"].format(minor=minor, distro=distro)
+
+
+def repositories(cluster: Cluster) -> Repositories:
+    kind = "deb" if cluster.os_family == "debian" else "rpm"
+    minor = cluster.kubernetes.minor
+    distro = os_release(cluster.os).docker_distro
+    kubernetes = mirrors.repository(
+        cluster.mirrors, "kubernetes", *_upstream_repository("kubernetes", kind, minor, distro)
+    )
+    if cluster.runtime.name == "cri-o":
+        # runtimes.cri-o in the version table; the key sits in the repository (cri-o/packaging README).
+        url = cluster.runtime.repository(kind)
+        key = f"{url}Release.key" if kind == "deb" else f"{url}repodata/repomd.xml.key"
+        runtime = mirrors.repository(cluster.mirrors, "crio", url, key)
+    else:
+        runtime = mirrors.repository(cluster.mirrors, "docker", *_upstream_repository("docker", kind, minor, distro))
+    return Repositories(kubernetes=kubernetes, runtime=runtime)

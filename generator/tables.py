@@ -37,11 +37,6 @@ class OsRelease:
     docker_distro: str  # the path under download.docker.com/linux/
     codename: str  # the apt suite, or the RHEL major
     base_image: BaseImage
-    kubernetes_repo_pattern: str  # {minor}
-    containerd_repo: str
-
-    def kubernetes_repo(self, minor: str) -> str:
-        return self.kubernetes_repo_pattern.format(minor=minor)
 
 
 @cache
@@ -49,7 +44,6 @@ def os_table() -> dict[str, OsRelease]:
     data: dict[str, Any] = load_data("os.yaml")
     out: dict[str, OsRelease] = {}
     for name, row in data["releases"].items():
-        family = data["families"][row["family"]]
         base = row["baseImage"]
         out[name] = OsRelease(
             name=name,
@@ -64,8 +58,6 @@ def os_table() -> dict[str, OsRelease]:
                 os_distro=str(base["osDistro"]),
                 os_version=str(base["osVersion"]),
             ),
-            kubernetes_repo_pattern=str(family["kubernetesRepo"]),
-            containerd_repo=str(family["containerdRepo"]).format(distro=row["dockerDistro"]),
         )
     return out
 

@@ -27,7 +27,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import __version__, templating
+from generator import __version__, prepare, templating
 from generator.errors import Problem, UserError
 from generator.etcd_backup import BACKUP_SCRIPT, ETCD_CA, ETCD_CLIENT_CERT, ETCD_CLIENT_KEY, ETCD_ENDPOINT, SERVICE
 from generator.load import Document, KeyPath
@@ -194,6 +194,7 @@ def node_script(cluster: Cluster, from_version: Version, step: NodeStep) -> str:
         **crio.values(cluster),
         admin_kubeconfig=ADMIN_KUBECONFIG,
         apiserver_manifest=KUBE_APISERVER_MANIFEST,
+        repos=prepare.repositories(cluster),  # the package repositories, or their mirrors
     )
 
 

@@ -27,7 +27,7 @@ HEX64 = re.compile(r"[0-9a-f]{64}")
 CURL = re.compile(r"(?:^|[;&|(!]|\b(?:if|until|while|then|do|else)\b)\s*(?:!\s*)?(curl|wget)\s")
 
 # Package repositories, not files: apt and dnf check every package against the repository's signature.
-REPOSITORY_KEYS = ("runtimes",)
+REPOSITORY_KEYS = ("runtimes", "packageRepositories")
 
 
 def walk(node: Any, path: str = "", parent: Any = None) -> Iterator[tuple[str, Any, Any]]:

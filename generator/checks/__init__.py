@@ -16,6 +16,7 @@ from generator.checks import (
     names,
     networks,
     openstack,
+    proxy,
     registries,
     scale,
     token,
@@ -45,4 +46,8 @@ CHECKS: tuple[Check, ...] = (
     openstack.check_openstack_calico,
     etcd_backup.check_etcd_backup,
     scale.check_node_count,
+    proxy.check_urls,
+    proxy.check_no_proxy,
+    proxy.check_proxy_set,
+    proxy.check_mirror_keys,
 )

@@ -8,7 +8,7 @@ import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from generator import guest
+from generator import guest, mirrors
 from generator.model import Cluster
 from generator.tables import PortRow, cni_ports
 from generator.versions import CniRelease, Download, ManifestFile
@@ -59,7 +59,8 @@ class CniPlugin:
         return CniAssets(
             plugin=self.name,
             version=release.version,
-            downloads=self.downloads(release),
+            # the download mirror (spec.mirrors.downloads) serves the same pinned files
+            downloads=tuple(mirrors.download(cluster.mirrors, d) for d in self.downloads(release)),
             rendered=self.rendered(cluster, release),
             images=self.images(release),
             ports=cni_ports(self.name),

@@ -35,9 +35,12 @@ write_file() {
 }
 
 readonly KUBERNETES_VERSION=1.30.14
+# The repositories and their signing keys (spec.mirrors.packages may point them at a mirror).
 readonly K8S_REPO=https://pkgs.k8s.io/core:/stable:/v1.30/deb/
+readonly K8S_KEY=https://pkgs.k8s.io/core:/stable:/v1.30/deb/Release.key
 readonly CONTAINERD_VERSION=2.1.5
 readonly DOCKER_REPO=https://download.docker.com/linux/ubuntu
+readonly DOCKER_KEY=https://download.docker.com/linux/ubuntu/gpg
 readonly CODENAME=jammy
 export DEBIAN_FRONTEND=noninteractive
 # Wait for apt-daily/unattended-upgrades instead of failing on the dpkg lock.
@@ -54,11 +57,11 @@ fetch_key() {
 
 add_repositories() {
   install -d -m 0755 /etc/apt/keyrings
-  fetch_key "${K8S_REPO}Release.key" /etc/apt/keyrings/kubernetes-apt-keyring.asc
+  fetch_key "${K8S_KEY}" /etc/apt/keyrings/kubernetes-apt-keyring.asc
   printf 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.asc] %s /\n' "${K8S_REPO}" \
     | write_file /etc/apt/sources.list.d/kubernetes.list 0644
   # Docker's containerd.io: the distribution's containerd is too old for current Kubernetes.
-  fetch_key "${DOCKER_REPO}/gpg" /etc/apt/keyrings/docker.asc
+  fetch_key "${DOCKER_KEY}" /etc/apt/keyrings/docker.asc
   printf 'deb [arch=%s signed-by=/etc/apt/keyrings/docker.asc] %s %s stable\n' "$(dpkg --print-architecture)" "${DOCKER_REPO}" "${CODENAME}" \
     | write_file /etc/apt/sources.list.d/docker.list 0644
 }

@@ -35,9 +35,12 @@ write_file() {
 }
 
 readonly KUBERNETES_VERSION=1.34.3
+# The repositories and their signing keys (spec.mirrors.packages may point them at a mirror).
 readonly K8S_REPO=https://pkgs.k8s.io/core:/stable:/v1.34/deb/
+readonly K8S_KEY=https://pkgs.k8s.io/core:/stable:/v1.34/deb/Release.key
 readonly CRIO_VERSION=1.34
 readonly CRIO_REPO=https://download.opensuse.org/repositories/isv:/cri-o:/stable:/v1.34/deb/
+readonly CRIO_KEY=https://download.opensuse.org/repositories/isv:/cri-o:/stable:/v1.34/deb/Release.key
 export DEBIAN_FRONTEND=noninteractive
 # Wait for apt-daily/unattended-upgrades instead of failing on the dpkg lock.
 readonly APT=(apt-get -y -q -o DPkg::Lock::Timeout=600)
@@ -53,10 +56,10 @@ fetch_key() {
 
 add_repositories() {
   install -d -m 0755 /etc/apt/keyrings
-  fetch_key "${K8S_REPO}Release.key" /etc/apt/keyrings/kubernetes-apt-keyring.asc
+  fetch_key "${K8S_KEY}" /etc/apt/keyrings/kubernetes-apt-keyring.asc
   printf 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.asc] %s /\n' "${K8S_REPO}" \
     | write_file /etc/apt/sources.list.d/kubernetes.list 0644
-  fetch_key "${CRIO_REPO}Release.key" /etc/apt/keyrings/cri-o-apt-keyring.asc
+  fetch_key "${CRIO_KEY}" /etc/apt/keyrings/cri-o-apt-keyring.asc
   printf 'deb [signed-by=/etc/apt/keyrings/cri-o-apt-keyring.asc] %s /\n' "${CRIO_REPO}" \
     | write_file /etc/apt/sources.list.d/cri-o.list 0644
 }

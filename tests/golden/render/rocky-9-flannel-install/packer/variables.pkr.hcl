@@ -204,6 +204,8 @@ variable "image_disk_format" {
 }
 
 # --- Proxies for the bake (package repositories and image pulls); not kept in the image. ---
+# The defaults are the cluster config's spec.proxy (with kgen's computed NO_PROXY); the nodes get the
+# same proxy from their own files (README: "Restricted networks: proxies and package mirrors").
 
 variable "http_proxy" {
   type        = string

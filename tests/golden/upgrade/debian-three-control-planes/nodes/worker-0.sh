@@ -42,6 +42,7 @@ write_file() {
 readonly NODE_NAME=worker-0
 readonly TO_VERSION=1.34.3
 readonly K8S_REPO=https://pkgs.k8s.io/core:/stable:/v1.34/deb/
+readonly K8S_KEY=https://pkgs.k8s.io/core:/stable:/v1.34/deb/Release.key
 export DEBIAN_FRONTEND=noninteractive
 # Wait for apt-daily/unattended-upgrades instead of failing on the dpkg lock (as the install phase does).
 readonly APT=(apt-get -y -q -o DPkg::Lock::Timeout=600)
@@ -58,7 +59,7 @@ fetch_key() {
 # Each minor has its own pkgs.k8s.io repository: the same files the install phase writes, for v1.34.
 switch_repository() {
   install -d -m 0755 /etc/apt/keyrings
-  fetch_key "${K8S_REPO}Release.key" /etc/apt/keyrings/kubernetes-apt-keyring.asc
+  fetch_key "${K8S_KEY}" /etc/apt/keyrings/kubernetes-apt-keyring.asc
   printf 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.asc] %s /\n' "${K8S_REPO}" \
     | write_file /etc/apt/sources.list.d/kubernetes.list 0644
   "${APT[@]}" update

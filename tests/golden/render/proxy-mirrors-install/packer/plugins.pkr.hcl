@@ -1,0 +1,1 @@
+kgen-golden: same as packer/debian-12-1.34.3-calico-containerd/plugins.pkr.hcl

@@ -1,0 +1,1 @@
+kgen-golden: same as render/merge-keys-override/packer/scripts/image-manifest.sh

@@ -1,0 +1,1 @@
+kgen-golden: same as render/kube-vip-ha/packer/sources.pkr.hcl
