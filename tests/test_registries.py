@@ -30,6 +30,7 @@ from generator import images, mirror, model, prepare, registries, settings
 from generator.emit import packer
 from generator.load import load
 from generator.runtimes import containerd as containerd_runtime
+from generator.validate import validate
 from tests.conftest import require_tool, shellcheck
 
 EXAMPLE = Path(__file__).parent / "examples" / "valid" / "registry-mirrors" / "cluster.yaml"
@@ -412,3 +413,27 @@ def test_mirror_script_shellcheck_and_prepull_list(tmp_path: Path) -> None:
     assert sources == packer.baked_images(cluster) == list(images.first_boot_images(cluster).all)
     assert ("docker://mirror.example.internal:5000/coredns/coredns:v1.12.1") in {w[4] for w in lines}
     assert script.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail\n" in script
+
+
+def test_skip_verify_is_warned_about_not_refused(tmp_path: Path) -> None:
+    """skipVerify is possible (a lab mirror with a self-signed certificate) but warned about, at its key,
+    and the mirror then carries ``skip_verify = true`` (containerd) / ``insecure = true`` (CRI-O)."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    marker = "      registry.k8s.io:\n        endpoints:\n"
+    assert marker in text
+    config = tmp_path / "cluster.yaml"
+    config.write_text(
+        text.replace(marker, "      registry.k8s.io:\n        skipVerify: true\n        endpoints:\n"), "utf-8"
+    )
+    problems = validate(load(config))
+    assert [(p.severity, p.path) for p in problems] == [
+        ("warning", "spec.registries.mirrors.registry.k8s.io.skipVerify")
+    ]
+    assert "TLS verification is off" in problems[0].message
+    cluster = model.build(load(config))
+    (mirror_entry,) = [m for m in cluster.registries.mirrors if m.registry == "registry.k8s.io"]
+    hosts = tomllib.loads(registries.hosts_toml(mirror_entry, []).split("\n", 1)[1])
+    assert all(host["skip_verify"] is True for host in hosts["host"].values())
+    crio = tomllib.loads(registries.crio_mirrors_conf(cluster.registries).split("\n", 1)[1])
+    (table,) = [t for t in crio["registry"] if t["prefix"] == "registry.k8s.io"]
+    assert all(m["insecure"] is True for m in table["mirror"])
