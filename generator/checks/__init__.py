@@ -17,6 +17,7 @@ from generator.checks import (
     networks,
     openstack,
     scale,
+    ssh_keys,
     token,
     versions,
 )
@@ -38,6 +39,7 @@ CHECKS: tuple[Check, ...] = (
     etcd_backup.check_etcd_backup_schedule,
     certificates.check_schedule,
     names.check_labels,
+    ssh_keys.check_ssh_keys,
     openstack.check_openstack_load_balancer,
     openstack.check_openstack_values,
     openstack.check_openstack_calico,
