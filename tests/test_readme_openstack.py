@@ -17,22 +17,89 @@ from tests.conftest import REPO
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
 SERVER_CREATE = frozenset(
-    "--auto-network --availability-zone --block-device --block-device-mapping --boot-from-volume "
-    "--config-drive --delete-on-termination --description --ephemeral --file --flavor --hint --host "
-    "--hostname --hypervisor-hostname --image --image-property --key-name --max --min --network --nic "
-    "--no-config-drive --no-network --no-security-group --password --port --property --security-group "
-    "--server-group --snapshot --swap --tag --trusted-image-cert --use-config-drive --user-data --volume "
-    "--wait".split()
+    [
+        "--auto-network",
+        "--availability-zone",
+        "--block-device",
+        "--block-device-mapping",
+        "--boot-from-volume",
+        "--config-drive",
+        "--delete-on-termination",
+        "--description",
+        "--ephemeral",
+        "--file",
+        "--flavor",
+        "--hint",
+        "--host",
+        "--hostname",
+        "--hypervisor-hostname",
+        "--image",
+        "--image-property",
+        "--key-name",
+        "--max",
+        "--min",
+        "--network",
+        "--nic",
+        "--no-config-drive",
+        "--no-network",
+        "--no-security-group",
+        "--password",
+        "--port",
+        "--property",
+        "--security-group",
+        "--server-group",
+        "--snapshot",
+        "--swap",
+        "--tag",
+        "--trusted-image-cert",
+        "--use-config-drive",
+        "--user-data",
+        "--volume",
+        "--wait",
+    ]
 )
 NIC_KEYS = frozenset({"net-id", "port-id", "v4-fixed-ip", "v6-fixed-ip", "tag", "auto", "none"})
 PORT_CREATE = frozenset(
-    "--allowed-address --binding-profile --description --device --device-owner --device-profile --disable "
-    "--disable-port-security --disable-uplink-status-propagation --dns-domain --dns-name --enable "
-    "--enable-port-security --enable-uplink-status-propagation --extra-dhcp-option --fixed-ip "
-    "--hardware-offload-type --hint --host --mac-address --network --no-fixed-ip --no-security-group "
-    "--not-trusted --numa-policy-legacy --numa-policy-preferred --numa-policy-required --numa-policy-socket "
-    "--project --project-domain --pvlan-community --pvlan-type --qos-policy --security-group --trusted "
-    "--vnic-type --tag --no-tag".split()
+    [
+        "--allowed-address",
+        "--binding-profile",
+        "--description",
+        "--device",
+        "--device-owner",
+        "--device-profile",
+        "--disable",
+        "--disable-port-security",
+        "--disable-uplink-status-propagation",
+        "--dns-domain",
+        "--dns-name",
+        "--enable",
+        "--enable-port-security",
+        "--enable-uplink-status-propagation",
+        "--extra-dhcp-option",
+        "--fixed-ip",
+        "--hardware-offload-type",
+        "--hint",
+        "--host",
+        "--mac-address",
+        "--network",
+        "--no-fixed-ip",
+        "--no-security-group",
+        "--not-trusted",
+        "--numa-policy-legacy",
+        "--numa-policy-preferred",
+        "--numa-policy-required",
+        "--numa-policy-socket",
+        "--project",
+        "--project-domain",
+        "--pvlan-community",
+        "--pvlan-type",
+        "--qos-policy",
+        "--security-group",
+        "--trusted",
+        "--vnic-type",
+        "--tag",
+        "--no-tag",
+    ]
 )
 COMMANDS = {"server create": SERVER_CREATE, "port create": PORT_CREATE}
 
