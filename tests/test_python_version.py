@@ -22,7 +22,8 @@ def _dev(repo: Path | None = None) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     if repo is not None:
-        module.REPO, module.VENV = repo, repo / ".venv"
+        setattr(module, "REPO", repo)  # noqa: B010 - a module loaded from a file path: mypy cannot see it
+        setattr(module, "VENV", repo / ".venv")  # noqa: B010
     return module
 
 
