@@ -26,6 +26,9 @@ class Listener(Protocol):
     def progress(self, line: str, *, source: str = "") -> None:
         """One line of progress; ``source`` names the runner it comes from ("vm"), or is empty."""
 
+    def file_verbs(self, result: RenderResult) -> None:
+        """A render's warnings and its per-file verbs (create, update, identical), as `kgen render` shows."""
+
 
 class Silent:
     """A listener that drops everything."""
@@ -34,6 +37,9 @@ class Silent:
         pass
 
     def progress(self, line: str, *, source: str = "") -> None:
+        pass
+
+    def file_verbs(self, result: RenderResult) -> None:
         pass
 
 
