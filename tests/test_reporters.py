@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from generator import api
-from generator.api import runs
 from generator.errors import KgenError, Problem, UserError
 from generator.reporters import JsonReporter, TextReporter, reporter_for
+from generator.runners import qemu
 from tests.conftest import EXAMPLES, write_bundle
 
 
@@ -105,8 +105,8 @@ def test_vm_reports_the_per_file_verbs_of_render(tmp_path: Path, monkeypatch: py
     config, bundle = _vm_config(tmp_path)
     image = tmp_path / "disk.img"
     image.write_bytes(b"")
-    monkeypatch.setattr(runs.qemu, "check_inputs", lambda **_: "raw")
-    monkeypatch.setattr(runs.qemu, "run_vm", lambda **_: "ran")
+    monkeypatch.setattr(qemu, "check_inputs", lambda **_: "raw")
+    monkeypatch.setattr(qemu, "run_vm", lambda **_: "ran")
     heard = Recorder()
     api.vm(config, "master-0", image=image, out_dir=tmp_path / "out", secrets_path=bundle, listener=heard)
     files = [line for kind, line in heard.events if kind == "file"]
