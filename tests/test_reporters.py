@@ -111,3 +111,27 @@ def test_vm_reports_the_per_file_verbs_of_render(tmp_path: Path, monkeypatch: py
     api.vm(config, "master-0", image=image, out_dir=tmp_path / "out", secrets_path=bundle, listener=heard)
     files = [line for kind, line in heard.events if kind == "file"]
     assert f"create {tmp_path / 'out' / 'demo' / 'nodes' / 'master-0' / 'user-data'}" in files
+
+
+def test_dry_run_without_a_bundle_shows_no_token(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 13: a dry run with no secrets bundle showed the id of a token that would never exist."""
+    config = tmp_path / "cluster.yaml"
+    config.write_text(
+        (EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
+    result = api.render_cluster(config, out_dir=tmp_path / "out", dry_run=True)
+    assert result.token is None and result.secrets_would_create and not result.secrets_created
+    assert not (tmp_path / "cluster.secrets.yaml").exists()
+    TextReporter().rendered(result)
+    text = capsys.readouterr().err
+    assert f"would create  {tmp_path / 'cluster.secrets.yaml'} (no bundle yet" in text
+    assert "bootstrap token: made with the secrets bundle when you render without --dry-run" in text
+    assert ".****" not in text
+    JsonReporter().rendered(result)
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["secrets"] == {"path": str(tmp_path / "cluster.secrets.yaml"), "created": False, "would_create": True}
+
+    bundle = write_bundle(config, tmp_path)  # with a bundle, the dry run shows its real token
+    again = api.render_cluster(config, out_dir=tmp_path / "out", secrets_path=bundle, dry_run=True)
+    assert again.token is not None and not again.secrets_would_create

@@ -61,7 +61,8 @@ class RenderResult:
     secrets_path: Path
     secrets_created: bool
     dry_run: bool
-    token: TokenInfo | None = None
+    token: TokenInfo | None = None  # None on a dry run without a bundle: that token would never exist
+    secrets_would_create: bool = False  # a dry run without a bundle: a real render creates one
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,8 @@ def _render_and_write(
         secrets_path=bundle_path,
         secrets_created=created and not dry_run,
         dry_run=dry_run,
-        token=_token_info(cluster, bundle),
+        token=None if created and dry_run else _token_info(cluster, bundle),
+        secrets_would_create=created and dry_run,
     )
 
 
