@@ -42,6 +42,7 @@ CHECKS: tuple[Check, ...] = (
     ssh_keys.check_ssh_keys,
     openstack.check_openstack_load_balancer,
     openstack.check_openstack_values,
+    openstack.check_openstack_api_cidrs,
     openstack.check_openstack_calico,
     etcd_backup.check_etcd_backup,
     scale.check_node_count,
