@@ -14,13 +14,13 @@ from generator.document import (
     ECHO_LIMIT,
     Document,
     KeyPath,
-    char_name,
     describe,
     format_path,
     non_ascii_hint,
     shorten,
 )
 from generator.errors import ConfigInvalid, Problem
+from generator.yamlsyntax import character_problems, position, syntax_problem
 
 # The document and the message helpers live in generator.document; stages import them from here too.
 __all__ = ["ECHO_LIMIT", "Document", "KeyPath", "describe", "format_path", "load", "non_ascii_hint", "parse", "shorten"]
@@ -44,50 +44,6 @@ TAG = "tag:yaml.org,2002:"
 STR, INT, FLOAT, BOOL, NULL = (TAG + t for t in ("str", "int", "float", "bool", "null"))
 MAP, SEQ, MERGE, TIMESTAMP = (TAG + t for t in ("map", "seq", "merge", "timestamp"))
 DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)")
-# Every character YAML allows in a stream (YAML 1.1 section 5.1, c-printable); anything else is
-# refused by the reader with an offset but no line, so kgen finds it first.
-NOT_YAML = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _position(text: str, offset: int) -> tuple[int, int]:
-    """1-based line and column of ``offset`` in ``text``."""
-    line_start = text.rfind("\n", 0, offset) + 1
-    return text.count("\n", 0, offset) + 1, offset - line_start + 1
-
-
-def _character_problems(text: str, file: str) -> list[Problem]:
-    problems: list[Problem] = []
-    for match in NOT_YAML.finditer(text):
-        line, column = _position(text, match.start())
-        message = f"invalid YAML: the character {char_name(match.group())} is not allowed in a YAML file"
-        problems.append(Problem(file, line, "", message, column=column))
-        if len(problems) == 10:
-            break
-    return problems
-
-
-def _syntax_problem(file: str, text: str, exc: yaml.MarkedYAMLError) -> Problem:
-    """A parse error at the line and column of the problem (not of the construct that contains it),
-    with a hint for the usual causes."""
-    mark = exc.problem_mark or exc.context_mark
-    what = exc.problem or exc.context or "not valid YAML"
-    if mark is None:
-        return Problem(file, None, "", f"invalid YAML: {what}")
-    lines = text.splitlines()
-    source = lines[mark.line] if mark.line < len(lines) else ""
-    char = source[mark.column] if mark.column < len(source) else ""
-    hint = ""
-    if char == "\t" or (not char.strip() and "\t" in source[: mark.column + 1]):
-        hint = (
-            "; YAML indents with spaces only" if "tab" in what else "; a tab character: YAML indents with spaces only"
-        )
-    elif char in ("@", "`") and "cannot start any token" in what:
-        hint = f"; a value starting with {char} must be quoted"
-    elif "mapping values are not allowed" in what:
-        hint = "; a ': ' inside an unquoted value? quote the value"
-    elif "found undefined alias" in what:
-        hint = "; an alias (*name) needs an anchor (&name) earlier in the file"
-    return Problem(file, mark.line + 1, "", f"invalid YAML: {what}{hint}", column=mark.column + 1)
 
 
 def _children(node: yaml.Node, path: KeyPath) -> Iterator[tuple[yaml.Node, KeyPath]]:
@@ -346,7 +302,7 @@ def parse(text: str, file: str, *, secret: bool = False) -> Document:
     document aliases would blow up, and on values YAML 1.1 reads differently from how they look
     (``on:`` as true, ``010`` as 8, ``1.30`` as 1.3, dates, ``!!binary``). ``secret``: the document
     holds secrets, so no message echoes a value."""
-    problems = _character_problems(text, file)
+    problems = character_problems(text, file)
     if problems:
         raise ConfigInvalid(problems)
     loader = _Loader(text)
@@ -354,7 +310,7 @@ def parse(text: str, file: str, *, secret: bool = False) -> Document:
         try:
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
-            raise ConfigInvalid([_syntax_problem(file, text, exc)]) from None
+            raise ConfigInvalid([syntax_problem(file, text, exc)]) from None
         except yaml.YAMLError as exc:
             raise ConfigInvalid([Problem(file, None, "", f"invalid YAML: {' '.join(str(exc).split())}")]) from None
         if node is None:
@@ -368,7 +324,7 @@ def parse(text: str, file: str, *, secret: bool = False) -> Document:
         try:
             data = loader.construct_document(node)
         except yaml.MarkedYAMLError as exc:
-            raise ConfigInvalid([_syntax_problem(file, text, exc)]) from None
+            raise ConfigInvalid([syntax_problem(file, text, exc)]) from None
     finally:
         loader.dispose()
     return Document(file=file, data=data, lines=walker.lines)
@@ -384,7 +340,7 @@ def load(path: Path, *, what: str = "a cluster YAML file", secret: bool = False)
     except IsADirectoryError:
         raise ConfigInvalid([Problem(file, None, "", f"is a directory, expected {what}")]) from None
     except UnicodeDecodeError as exc:
-        line, column = _position(
+        line, column = position(
             exc.object.decode("utf-8", "replace"), len(exc.object[: exc.start].decode("utf-8", "replace"))
         )
         problem = Problem(file, line, "", f"not UTF-8 text ({exc.reason})", column=column)

@@ -118,6 +118,8 @@ class OpenStack:
     floating_ip_network: str | None = None
     security_group_prefix: str | None = None
     ssh_allowed_cidr: str | None = None
+    api_allowed_cidrs: tuple[str, ...] = ()  # empty: the API is open to 0.0.0.0/0
+    node_subnet: str | None = None  # networking.nodeSubnet, which the kit adds to api_allowed_cidrs
     load_balancer: LoadBalancer = field(default_factory=lambda: LoadBalancer(False, None, None))
     cloud_provider: bool = False
 
@@ -150,6 +152,8 @@ def openstack_settings(spec: Mapping[str, Any]) -> OpenStack | None:
         floating_ip_network=raw.get("floatingIpNetwork"),
         security_group_prefix=raw.get("securityGroupPrefix"),
         ssh_allowed_cidr=raw.get("sshAllowedCidr"),
+        api_allowed_cidrs=tuple(raw.get("apiAllowedCidrs", ())),
+        node_subnet=spec["networking"].get("nodeSubnet"),
         load_balancer=LoadBalancer(
             enabled=bool(lb["enabled"]), vip_address=lb.get("vipAddress"), subnet=lb.get("subnet")
         ),

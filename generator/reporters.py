@@ -53,6 +53,7 @@ def _human(size: int) -> str:
 class Reporter(Protocol):
     def warnings(self, problems: Sequence[Problem]) -> None: ...
     def progress(self, line: str, *, source: str = "") -> None: ...
+    def file_verbs(self, result: RenderResult) -> None: ...
     def validated(self, config: Path, problems: Sequence[Problem]) -> None: ...
     def written(self, changes: Sequence[tuple[str, Path]]) -> None: ...
     def rendered(self, result: RenderResult, *, check: bool = False) -> None: ...
@@ -87,6 +88,9 @@ class _Stderr:
         if result.secrets_created:
             what = "new secrets bundle, mode 0600: cluster CA keys and bootstrap token; keep it safe"
             err(f"create  {result.secrets_path} ({what})")
+        if result.secrets_would_create:
+            what = "no bundle yet: a real render creates one, with the cluster CA keys and a bootstrap token"
+            err(f"{'would create':>16}  {result.secrets_path} ({what})")
         self.change_verbs(result.changes, dry_run=result.dry_run)
 
     def change_verbs(self, changes: Sequence[FileChange], *, dry_run: bool = False) -> None:
@@ -283,6 +287,8 @@ class TextReporter(_Stderr):
             )
         if result.token is not None:
             err(f"bootstrap token {result.token.token_id}.****: {result.token.expiry()}")
+        elif result.secrets_would_create:
+            err("bootstrap token: made with the secrets bundle when you render without --dry-run")
 
     def rotated(self, rotation: Rotation) -> None:
         err(f"update  {rotation.render.secrets_path} (new bootstrap token for joining nodes)")
@@ -347,7 +353,11 @@ class JsonReporter(_Stderr):
             "cluster": result.cluster,
             "out_dir": str(result.out_dir),
             "dry_run": result.dry_run,
-            "secrets": {"path": str(result.secrets_path), "created": result.secrets_created},
+            "secrets": {
+                "path": str(result.secrets_path),
+                "created": result.secrets_created,
+                "would_create": result.secrets_would_create,
+            },
             "warnings": [p.to_json() for p in result.warnings],
             "changes": [{"status": c.status, "path": str(c.path), "size": c.size} for c in result.changes],
             "nodes": [

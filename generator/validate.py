@@ -15,10 +15,10 @@ import jsonschema
 from generator.checks import CHECKS
 from generator.checks.registries import multiline_allowed
 from generator.errors import Problem
-from generator.load import ECHO_LIMIT, Document, KeyPath, describe, non_ascii_hint, shorten
+from generator.load import ECHO_LIMIT, Document, KeyPath, describe, format_path, non_ascii_hint, shorten
 from generator.normalize import CLUSTER_SCHEMA, Normalized, normalize
 from generator.resources import load_schema
-from generator.versions import retired_os
+from generator.versions import retired_choice, retired_os
 
 
 def validate(doc: Document, normalized: Normalized | None = None) -> list[Problem]:
@@ -89,6 +89,11 @@ def _problems_from_schema_error(doc: Document, error: jsonschema.ValidationError
                 f"{error.instance} reached end of life on {retired['endOfLife']} and gets no containerd or "
                 f"Kubernetes packages any more; use {replacement} instead",
             )
+            return
+    if error.validator == "enum" and isinstance(error.instance, str):
+        retired = retired_choice(format_path(path), error.instance)
+        if retired is not None:
+            yield doc.problem(path, f"{error.instance!r}: {retired['reason']}; {retired['advice']}")
             return
     if error.validator == "required":
         missing = re.fullmatch(r"'([^']+)' is a required property", error.message)

@@ -136,3 +136,9 @@ def runtime_table(name: str) -> dict[str, Any]:
 def retired_os(name: str) -> dict[str, Any] | None:
     entry: dict[str, Any] | None = table().get("retiredOS", {}).get(name)
     return entry
+
+
+def retired_choice(path: str, value: str) -> dict[str, Any] | None:
+    """Why ``value`` is no choice for the setting at ``path`` (``reason``, ``advice``), or None."""
+    entry: dict[str, Any] | None = table().get("retiredChoices", {}).get(path, {}).get(value)
+    return entry

@@ -49,7 +49,7 @@ from tests.conftest import fixture_bundle, require_tool, user_data_scripts
 
 RUNNER = CliRunner()
 CANARY = "CANARY"
-SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKeyOnlyForKgenTests000000000000000"
+SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICI5zLJe2KhGeYsJMQVpDpi+Qq7ergFfjAdCFqt/tfyL"
 BOOTSTRAP = "/usr/local/sbin/kgen-bootstrap"
 
 PAYLOADS: dict[str, str] = {

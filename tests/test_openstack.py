@@ -119,6 +119,7 @@ def test_settings_from_the_example() -> None:
         floating_ip_network="public",
         security_group_prefix=None,
         ssh_allowed_cidr="10.0.0.0/24",
+        node_subnet="10.0.0.0/24",
         load_balancer=model.LoadBalancer(enabled=True, vip_address="10.0.0.100", subnet=None),
         cloud_provider=True,
     )
@@ -132,7 +133,7 @@ def test_no_section_no_kit_and_schema_defaults() -> None:
     data = example_data()
     data["spec"]["openstack"] = {"image": "i", "flavor": "f", "network": "n"}
     _, settings = build(data)
-    assert settings == model.OpenStack(image="i", flavor="f", network="n")
+    assert settings == model.OpenStack(image="i", flavor="f", network="n", node_subnet="10.0.0.0/24")
 
 
 def test_example_is_valid_and_clean() -> None:

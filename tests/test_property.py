@@ -173,6 +173,19 @@ def tight_networking() -> dict[str, Any]:
     return net
 
 
+def tight_admin() -> dict[str, Any]:
+    """Real keys only: a pattern draw is almost never a key that decodes (generator/checks/ssh_keys.py)."""
+    admin = spec_schema("admin")
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICI5zLJe2KhGeYsJMQVpDpi+Qq7ergFfjAdCFqt/tfyL"  # tests/test_ssh_keys.py
+    admin["properties"]["sshAuthorizedKeys"] = {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 2,
+        "items": {"enum": [key, f"{key} tester@example.com"]},
+    }
+    return admin
+
+
 def tight_cni(plugin: str) -> dict[str, Any]:
     cni = spec_schema("cni")
     props = cni["properties"]
@@ -234,7 +247,7 @@ OVERLAYS = [
         from_schema(RAW_SPEC["bootstrapToken"]),
         False,
     ),
-    Overlay(("spec", "admin"), from_schema(RAW_SPEC["admin"]), from_schema(RAW_SPEC["admin"]), False),
+    Overlay(("spec", "admin"), from_schema(tight_admin()), from_schema(RAW_SPEC["admin"]), False),
     Overlay(("spec", "nodes"), nodes_strategy(), from_schema(RAW_SPEC["nodes"]), False),
     Overlay(("spec", "workerPools"), from_schema(tight_pools()), from_schema(RAW_SPEC["workerPools"]), True),
     Overlay(("spec", "bootstrap"), from_schema(RAW_SPEC["bootstrap"]), from_schema(RAW_SPEC["bootstrap"]), True),

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""The README's two commands, for a fresh Debian/Ubuntu machine with only python3:
+"""The README's two commands, for a fresh Debian/Ubuntu machine with python3 (3.11 or newer):
 
     python3 tools/dev.py render   # render examples/cluster.yaml into out/
     python3 tools/dev.py test     # install the validators and run the whole test suite
 
-Both create ./.venv and install kgen into it (`python3 tools/dev.py setup` does only that).
+Both create ./.venv and install kgen into it once (`python3 tools/dev.py setup` does only that); later
+runs reuse it until pyproject.toml changes. kgen needs Python >= 3.11 (MIN_PYTHON).
 `test` also installs the system validators the tests
 use (cloud-init, shellcheck, openssl, containerd, packer, qemu, debootstrap, ...) with apt-get when
 run as root or with sudo available; without them those tests skip, with the reason shown.
@@ -15,6 +16,7 @@ your own ``-n`` (``-n 0`` for a serial run) to change that.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -24,6 +26,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 VENV = REPO / ".venv"
+# The lowest Python kgen supports: pyproject.toml's requires-python, the README, and .ci/run (which
+# runs it, Debian 12's python3) say the same (tests/test_python_version.py).
+MIN_PYTHON = (3, 11)
 # Debian package -> a command it provides, to see whether it is there.
 APT_PACKAGES = {
     "cloud-init": "cloud-init",
@@ -77,8 +82,44 @@ def apt_install(packages: list[str]) -> bool:
     return True
 
 
+def check_python(version: tuple[int, ...] = tuple(sys.version_info[:3])) -> None:
+    """Stop with one clear line on a Python older than kgen supports (before pip says it less clearly)."""
+    if version[:2] < MIN_PYTHON:
+        need = ".".join(map(str, MIN_PYTHON))
+        sys.exit(
+            f"kgen needs Python >= {need} (this python3 is {'.'.join(map(str, version))}); on Ubuntu 22.04 run "
+            f'`uv python install {need}` and then `"$(uv python find {need})" tools/dev.py ...`, '
+            f"or install python{need} from the deadsnakes PPA"
+        )
+
+
+def install_stamp(extras: str) -> str:
+    """What the installed venv was made from: pyproject.toml (dependencies, entry points), the extras
+    and the Python. The install is editable (hatchling puts the repository on sys.path), so edits to
+    the package itself need no reinstall."""
+    digest = hashlib.sha256((REPO / "pyproject.toml").read_bytes())
+    digest.update(f"\0{extras}\0{sys.version}".encode())
+    return digest.hexdigest()
+
+
+def stamp_path(extras: str) -> Path:
+    return VENV / f"kgen-install{extras.strip('[]') and '-' + extras.strip('[]')}.stamp"
+
+
+def installed(extras: str) -> bool:
+    """Whether the venv already has kgen installed with ``extras`` (or with [dev], which includes
+    everything) from the current pyproject.toml."""
+    for candidate in dict.fromkeys((extras, "[dev]")):
+        path = stamp_path(candidate)
+        if path.is_file() and path.read_text(encoding="utf-8").strip() == install_stamp(candidate):
+            return True
+    return False
+
+
 def ensure_venv(extras: str) -> Path:
     python = VENV / "bin" / "python"
+    if python.exists() and installed(extras):
+        return VENV / "bin"
     if not python.exists():
         try:
             venv.EnvBuilder(with_pip=True).create(VENV)
@@ -91,6 +132,7 @@ def ensure_venv(extras: str) -> Path:
             venv.EnvBuilder(with_pip=True).create(VENV)
     sh(str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "pip")
     sh(str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f"{REPO}{extras}")
+    stamp_path(extras).write_text(install_stamp(extras) + "\n", encoding="utf-8")
     return VENV / "bin"
 
 
@@ -124,6 +166,7 @@ def main() -> None:
 
 
 def run(argv: list[str]) -> None:
+    check_python()
     if not argv or argv[0] not in {"render", "test", "setup"}:
         sys.exit(__doc__)
     if argv[0] == "render":

@@ -26,6 +26,9 @@ class Listener(Protocol):
     def progress(self, line: str, *, source: str = "") -> None:
         """One line of progress; ``source`` names the runner it comes from ("vm"), or is empty."""
 
+    def file_verbs(self, result: RenderResult) -> None:
+        """A render's warnings and its per-file verbs (create, update, identical), as `kgen render` shows."""
+
 
 class Silent:
     """A listener that drops everything."""
@@ -34,6 +37,9 @@ class Silent:
         pass
 
     def progress(self, line: str, *, source: str = "") -> None:
+        pass
+
+    def file_verbs(self, result: RenderResult) -> None:
         pass
 
 
@@ -55,7 +61,8 @@ class RenderResult:
     secrets_path: Path
     secrets_created: bool
     dry_run: bool
-    token: TokenInfo | None = None
+    token: TokenInfo | None = None  # None on a dry run without a bundle: that token would never exist
+    secrets_would_create: bool = False  # a dry run without a bundle: a real render creates one
 
 
 @dataclass(frozen=True)
@@ -196,7 +203,8 @@ def _render_and_write(
         secrets_path=bundle_path,
         secrets_created=created and not dry_run,
         dry_run=dry_run,
-        token=_token_info(cluster, bundle),
+        token=None if created and dry_run else _token_info(cluster, bundle),
+        secrets_would_create=created and dry_run,
     )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from generator.api.cluster import Listener, RenderResult, Silent, render_cluster
+from generator.api.cluster import Listener, RenderResult, Silent, load_cluster, render_cluster
 from generator.errors import UserError
 from generator.runners import bake as bake_runner
 from generator.runners import qemu
@@ -86,13 +86,23 @@ def vm(
     (:func:`generator.runners.qemu.run_vm`). ``workdir`` defaults to a new temporary folder. A guest
     that fails is no error: see ``VmOutcome.ok`` and ``VmOutcome.run.report``."""
     hear = listener or Silent()
-    result = render_cluster(config_path, out_dir=out_dir, secrets_path=secrets_path)
-    hear.warnings(result.warnings)
-    names = [n.name for n in result.nodes]
+    # Every input is checked before anything is written: a render would overwrite hand edits in the
+    # output folder, and a boot that cannot work wastes minutes.
+    cluster = load_cluster(config_path).cluster
+    names = [n.name for n in cluster.nodes]
     if node not in names:
-        raise UserError(f"cluster {result.cluster!r} has no node {node!r}; its nodes are: {', '.join(names)}")
+        raise UserError(f"cluster {cluster.name!r} has no node {node!r}; its nodes are: {', '.join(names)}")
+    if cluster.image_mode == "install" and network == "none":
+        raise UserError(
+            f"cluster {cluster.name!r} uses image.mode install: the first boot downloads containerd and the "
+            "Kubernetes packages, so the VM needs a network; add --network user (qemu's NAT)"
+        )
+    qemu.check_inputs(
+        image=image, kernel=kernel, initrd=initrd, append=append, memory_mb=memory_mb, cpus=cpus, network=network
+    )
+    result = render_cluster(config_path, out_dir=out_dir, secrets_path=secrets_path)
+    hear.file_verbs(result)
     node_dir = result.out_dir / "nodes" / node
-    hear.progress(f"rendered {node_dir}")
     work = workdir or Path(tempfile.mkdtemp(prefix=f"kgen-vm-{node}-"))
     work.mkdir(parents=True, exist_ok=True)
     run = qemu.run_vm(

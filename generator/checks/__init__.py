@@ -19,6 +19,7 @@ from generator.checks import (
     proxy,
     registries,
     scale,
+    ssh_keys,
     token,
     versions,
 )
@@ -41,8 +42,10 @@ CHECKS: tuple[Check, ...] = (
     certificates.check_schedule,
     names.check_labels,
     registries.check_registries,
+    ssh_keys.check_ssh_keys,
     openstack.check_openstack_load_balancer,
     openstack.check_openstack_values,
+    openstack.check_openstack_api_cidrs,
     openstack.check_openstack_calico,
     etcd_backup.check_etcd_backup,
     scale.check_node_count,

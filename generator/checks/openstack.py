@@ -137,6 +137,33 @@ def check_openstack_values(n: Normalized) -> Iterator[Problem]:
                 yield doc.problem((*OPENSTACK, "sshAllowedCidr"), f"{network} is IPv6; the kit writes IPv4 rules")
 
 
+def check_openstack_api_cidrs(n: Normalized) -> Iterator[Problem]:
+    """openstack.apiAllowedCidrs: IPv4 CIDRs (the kit writes IPv4 rules), and with the load balancer a
+    networking.nodeSubnet, which the kit adds: Octavia forwards from it and the nodes call the API
+    through the VIP, whose listener would otherwise refuse them."""
+    doc = n.doc
+    path: KeyPath = (*OPENSTACK, "apiAllowedCidrs")
+    cidrs = lookup(doc.data, *path)
+    if not isinstance(cidrs, list):
+        return
+    for index, cidr in enumerate(cidrs):
+        if not isinstance(cidr, str):
+            continue
+        try:
+            network = ipaddress.ip_network(cidr, strict=True)
+        except ValueError as exc:
+            yield doc.problem((*path, index), f"{cidr!r} is not a valid CIDR ({exc})")
+        else:
+            if network.version != 4:
+                yield doc.problem((*path, index), f"{network} is IPv6; the kit writes IPv4 rules")
+    if lookup(doc.data, *LOAD_BALANCER, "enabled") is True and not lookup(doc.data, "spec", "networking", "nodeSubnet"):
+        yield doc.problem(
+            path,
+            "with loadBalancer.enabled, restricting the API needs networking.nodeSubnet: the load balancer "
+            "forwards from the nodes' subnet and the nodes reach the API through it, so the kit allows it too",
+        )
+
+
 def check_openstack_calico(n: Normalized) -> Iterator[Problem]:
     """An unencapsulated Calico mode set in the file, with the launch kit: Neutron's port security would
     drop the pod traffic (see :data:`generator.openstack.UNENCAPSULATED_CALICO_MODES`). Left unset, the

@@ -75,6 +75,8 @@ def _heat_load_balancer(lb: ApiLoadBalancer, prefix: str) -> dict[str, Any]:
                 "loadbalancer": _resource("api-loadbalancer"),
                 "protocol": "TCP",
                 "protocol_port": lb.port,
+                # heat/engine/resources/openstack/octavia/listener.py: allowed_cidrs, since Heat 14.0.0
+                **({"allowed_cidrs": list(lb.allowed_cidrs)} if lb.allowed_cidrs else {}),
             },
         },
         "api-pool": {

@@ -60,7 +60,11 @@ def load_balancer_steps(lb: ApiLoadBalancer) -> list[tuple[str, list[str], list[
             ["openstack", "loadbalancer", "listener", "show", "--", lb.listener],
             [
                 *("openstack", "loadbalancer", "listener", "create", "--name", lb.listener),
-                *("--protocol", "TCP", "--protocol-port", str(lb.port), "--wait", "--", lb.name),
+                *("--protocol", "TCP", "--protocol-port", str(lb.port)),
+                # python-octaviaclient octaviaclient/osc/v2/listener.py CreateListener: --allowed-cidr,
+                # repeatable (Octavia API listener allowed_cidrs)
+                *(arg for cidr in lb.allowed_cidrs for arg in ("--allowed-cidr", cidr)),
+                *("--wait", "--", lb.name),
             ],
         ),
         (

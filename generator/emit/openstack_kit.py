@@ -64,6 +64,7 @@ class ApiLoadBalancer:
     port: int
     members: tuple[tuple[str, str], ...]  # (member name, address)
     floating_ip_network: str | None
+    allowed_cidrs: tuple[str, ...] = ()  # the listener's allowed_cidrs; empty: any source
 
 
 @dataclass(frozen=True)
@@ -91,13 +92,24 @@ def security_groups(cluster: Cluster, kit: OpenStack) -> dict[str, str]:
     return {"control-plane": f"{prefix}-control-plane", "worker": f"{prefix}-worker"}
 
 
+def api_sources(kit: OpenStack) -> tuple[str, ...]:
+    """Who may reach the API port from outside the node groups: ``openstack.apiAllowedCidrs``, and with
+    the load balancer also the node subnet (Octavia's amphorae forward from there, and the nodes reach
+    the API through the VIP, which the listener's allowed CIDRs also filter); () when unrestricted."""
+    cidrs = list(kit.api_allowed_cidrs)
+    if cidrs and kit.load_balancer.enabled and kit.node_subnet and kit.node_subnet not in cidrs:
+        cidrs.append(kit.node_subnet)
+    return tuple(cidrs)
+
+
 def security_rules(cluster: Cluster, kit: OpenStack) -> list[Rule]:
     """The port table (``data/ports.yaml`` by role, the CNI row's ``ports``) turned into ingress rules:
     each role's ports on its group,
     the CNI's ports on both, open to the cluster's own nodes (both groups), except the ports marked
     ``from: control-plane`` (etcd, the scheduler, the controller manager), which only the control-plane
-    group reaches. Two additions the table cannot say: the API server port from anywhere (clients, and a
-    load balancer's health checks, come from outside the node groups), and SSH from ``sshAllowedCidr``
+    group reaches. Two additions the table cannot say: the API server port from :func:`api_sources`, or
+    anywhere when unrestricted (clients, and a load balancer's health checks, come from outside the node
+    groups), and SSH from ``sshAllowedCidr``
     when set."""
     merged = ports_by_role(cluster.cni.plugin)
     groups = security_groups(cluster, kit)
@@ -119,9 +131,11 @@ def security_rules(cluster: Cluster, kit: OpenStack) -> list[Rule]:
                     )
                 )
     api = cluster.endpoint_port
-    rules.append(
-        Rule(groups["control-plane"], "tcp", api, api, None, ANYWHERE, "Kubernetes API server from anywhere (kgen)")
-    )
+    for cidr in api_sources(kit) or (ANYWHERE,):
+        where = "anywhere" if cidr == ANYWHERE else cidr
+        rules.append(
+            Rule(groups["control-plane"], "tcp", api, api, None, cidr, f"Kubernetes API server from {where} (kgen)")
+        )
     if kit.ssh_allowed_cidr:
         rules.extend(Rule(group, "tcp", 22, 22, None, kit.ssh_allowed_cidr, "SSH (kgen)") for group in groups.values())
     unique: dict[tuple[Any, ...], Rule] = {}
@@ -173,6 +187,7 @@ def kit(cluster: Cluster, settings: OpenStack, gzipped: Mapping[str, bool]) -> K
             port=cluster.endpoint_port,
             members=tuple((f"{prefix}-{n.name}", n.ip) for n in cluster.control_planes if n.ip),
             floating_ip_network=settings.floating_ip_network,
+            allowed_cidrs=api_sources(settings),
         )
     return Kit(
         cluster=cluster.name,

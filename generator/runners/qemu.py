@@ -131,6 +131,28 @@ def _check_options(*, kernel: Path | None, initrd: Path | None, append: str | No
         raise VmError("the VM needs at least 256 MiB of memory and one CPU")
 
 
+def check_inputs(
+    *,
+    image: Path,
+    kernel: Path | None = None,
+    initrd: Path | None = None,
+    append: str | None = None,
+    memory_mb: int = 2048,
+    cpus: int = 2,
+    network: str = "none",
+) -> str:
+    """Everything :func:`run_vm` needs that can be checked before anything is written: the options,
+    the disk image (there, readable, qcow2 or raw) and the tools. Returns the image's format."""
+    _check_options(kernel=kernel, initrd=initrd, append=append, memory_mb=memory_mb, cpus=cpus)
+    if network not in ("none", "user"):
+        raise VmError(f"unknown network {network!r}: use none or user")
+    if not image.is_file():
+        raise VmError(f"disk image not found: {image}")
+    require(QEMU, "qemu-system-x86")
+    require(QEMU_IMG, "qemu-utils")
+    return image_format(image.resolve())
+
+
 def _qemu_command(
     qemu: str,
     *,
@@ -194,11 +216,11 @@ def run_vm(
     to start. A guest that fails is no error: see ``VmResult.ok`` and ``VmResult.report``.
     """
     say: Callable[[str], None] = progress or (lambda _line: None)
+    fmt = check_inputs(
+        image=image, kernel=kernel, initrd=initrd, append=append, memory_mb=memory_mb, cpus=cpus, network=network
+    )
     qemu = require(QEMU, "qemu-system-x86")
-    require(QEMU_IMG, "qemu-utils")
-    _check_options(kernel=kernel, initrd=initrd, append=append, memory_mb=memory_mb, cpus=cpus)
     image = image.resolve()
-    fmt = image_format(image)
     check_user_data(user_data)
     accel = _resolve_accel(accel, say, kernel)
 
