@@ -75,20 +75,21 @@ class Cni:
 
 @dataclass(frozen=True)
 class Runtime:
-    """The container runtime: its package version (a pin or a minor stream) and its CRI socket."""
+    """The container runtime: its package version (a pin or a minor stream) and its CRI socket. Its label
+    and service are its row of the version table (``runtimes``)."""
 
-    name: Literal["containerd", "cri-o"]
+    name: str
     version: str
     socket: str
-    repositories: tuple[tuple[str, str], ...] = ()  # (package format, URL) for CRI-O
+    repositories: tuple[tuple[str, str], ...] = ()  # (package format, URL) when the row has its own
 
     @property
     def label(self) -> str:
-        return "CRI-O" if self.name == "cri-o" else "containerd"
+        return str(runtime_table(self.name)["label"])
 
     @property
     def service(self) -> str:
-        return "crio" if self.name == "cri-o" else "containerd"
+        return str(runtime_table(self.name)["service"])
 
     def repository(self, kind: str) -> str:
         return dict(self.repositories)[kind]
@@ -268,14 +269,16 @@ def _labels(raw: Any) -> tuple[tuple[str, str], ...]:
 
 
 def _runtime(spec: dict[str, Any], kubernetes: KubernetesRelease) -> Runtime:
+    """The runtime's row (``runtimes.<name>``) says how its version follows Kubernetes: one release line a
+    minor (the default is the minor) or pinned by the Kubernetes row (its containerd package)."""
     wanted = spec["runtime"]
-    if wanted["name"] == "cri-o":
-        crio = runtime_table("cri-o")
-        version = str(wanted.get("version", kubernetes.minor)).lstrip("v")
-        repositories = tuple((kind, crio[kind].format(minor=kubernetes.minor)) for kind in ("deb", "rpm"))
-        return Runtime(name="cri-o", version=version, socket=crio["socket"], repositories=repositories)
-    version = str(wanted.get("version", kubernetes.containerd_package)).lstrip("v")
-    return Runtime(name="containerd", version=version, socket=str(runtime_table("containerd")["socket"]))
+    row = runtime_table(wanted["name"])
+    default = kubernetes.minor if row["versions"] == "kubernetes-minor" else kubernetes.containerd_package
+    version = str(wanted.get("version", default)).lstrip("v")
+    repositories = tuple(
+        (kind, str(row[kind]).format(minor=kubernetes.minor)) for kind in ("deb", "rpm") if kind in row
+    )
+    return Runtime(name=wanted["name"], version=version, socket=str(row["socket"]), repositories=repositories)
 
 
 def build(source: Normalized | Document) -> Cluster:

@@ -113,6 +113,8 @@ def install_script(cluster: Cluster, cni: CniAssets | None = None) -> str:
         cluster=cluster,
         kubernetes_minor=cluster.kubernetes.minor,
         runtime=cluster.runtime,
+        # the runtime's sections of the script (generator/runtimes/base.py)
+        runtime_install=runtimes.plugin(cluster.runtime.name).piece(f"install-{cluster.os_family}.sh.j2"),
         docker_distro=release.docker_distro,
         codename=release.codename,
         os_release=release,
@@ -129,17 +131,20 @@ def install_script(cluster: Cluster, cni: CniAssets | None = None) -> str:
 
 
 def configure_script(cluster: Cluster) -> str:
+    plugin = runtimes.plugin(cluster.runtime.name)
     return templating.render(
         "prepare/configure.sh.j2",
         kgen_version=__version__,
         cluster=cluster,
         runtime=cluster.runtime,
-        runtime_plugin=runtimes.plugin(cluster.runtime.name).configure(cluster),
+        runtime_plugin=plugin.configure(cluster),
         crictl_yaml=crictl_config(cluster),
         firewall=firewall_ports(cluster),
         metadata=metadata_block(),
         # trusted CAs and registry mirrors (templates/prepare/_registries.sh.j2)
-        registries=registries.configure_context(cluster.registries, cluster.os_family, cluster.runtime.name),
+        registries=registries.configure_context(
+            cluster.registries, cluster.os_family, plugin.registry_files(cluster.registries, cluster.os_family)
+        ),
         **proxy.script_context(cluster.proxy, cluster.runtime.service),  # spec.proxy
     )
 
@@ -215,11 +220,5 @@ def repositories(cluster: Cluster) -> Repositories:
     kubernetes = mirrors.repository(
         cluster.mirrors, "kubernetes", *_upstream_repository("kubernetes", kind, minor, distro)
     )
-    if cluster.runtime.name == "cri-o":
-        # runtimes.cri-o in the version table; the key sits in the repository (cri-o/packaging README).
-        url = cluster.runtime.repository(kind)
-        key = f"{url}Release.key" if kind == "deb" else f"{url}repodata/repomd.xml.key"
-        runtime = mirrors.repository(cluster.mirrors, "crio", url, key)
-    else:
-        runtime = mirrors.repository(cluster.mirrors, "docker", *_upstream_repository("docker", kind, minor, distro))
+    runtime = mirrors.repository(cluster.mirrors, *runtimes.plugin(cluster.runtime.name).repository(cluster, kind))
     return Repositories(kubernetes=kubernetes, runtime=runtime)

@@ -152,11 +152,13 @@ def cri_registry_plugin(major: int) -> str:
 # --- the configure phase ---------------------------------------------------------------------------------
 
 
-def configure_context(registries: Registries, os_family: Literal["debian", "rhel"], runtime: str) -> dict[str, Any]:
-    """What templates/prepare/_registries.sh.j2 needs. Every file is written by the configure phase, so
-    install-mode nodes and golden images (the bake runs the same script) get the same bytes."""
+def configure_context(
+    registries: Registries, os_family: Literal["debian", "rhel"], files: list[NodeFile]
+) -> dict[str, Any]:
+    """What templates/prepare/_registries.sh.j2 needs; ``files`` are the runtime's (its plugin's
+    ``registry_files``). Every file is written by the configure phase, so install-mode nodes and golden
+    images (the bake runs the same script) get the same bytes."""
     folder, update_command = TRUST_STORE[os_family]
-    files = containerd_files(registries, os_family) if runtime == "containerd" else crio_files(registries)
     for f in files:  # the files travel in quoted heredocs: a line equal to the terminator would end one early
         if any(line == "KGEN_EOF" for line in f.content.splitlines()):
             raise ValueError(f"{f.path}: a line equals the heredoc terminator")
@@ -167,6 +169,4 @@ def configure_context(registries: Registries, os_family: Literal["debian", "rhel
         "trusted_cas": trusted_ca_files(registries, os_family),
         "files": files,
         "credentials_file": registries.credentials_file,
-        "containerd_auth_path": CONTAINERD_AUTH_PATH,
-        "cri_plugins": CRI_REGISTRY_PLUGIN,
     }

@@ -27,12 +27,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import __version__, prepare, templating
+from generator import __version__, prepare, runtimes, templating
 from generator.errors import Problem, UserError
 from generator.etcd_backup import BACKUP_SCRIPT, ETCD_CA, ETCD_CLIENT_CERT, ETCD_CLIENT_KEY, ETCD_ENDPOINT, SERVICE
 from generator.load import Document, KeyPath
 from generator.model import Cluster, Node
-from generator.runtimes import containerd, crio
 from generator.tree import PUBLIC_MODE, OutputFile
 from generator.versions import KubernetesRelease, Version, kubernetes_release, supported_minors
 
@@ -176,6 +175,7 @@ def steps(cluster: Cluster) -> list[NodeStep]:
 
 
 def node_script(cluster: Cluster, from_version: Version, step: NodeStep) -> str:
+    plugin = runtimes.plugin(cluster.runtime.name)
     return templating.render(
         f"upgrade/node-{cluster.os_family}.sh.j2",
         kgen_version=__version__,
@@ -187,11 +187,12 @@ def node_script(cluster: Cluster, from_version: Version, step: NodeStep) -> str:
         minor=cluster.kubernetes.minor,
         runtime=cluster.runtime,
         pause_changes=pause_changes(from_version, cluster.kubernetes),
-        crio_minor_changes=from_version.minor_key != cluster.kubernetes.minor,
+        minor_changes=from_version.minor_key != cluster.kubernetes.minor,
         from_pause=kubernetes_release(from_version.minor_key).pause_image,
-        # the runtime's files as the configure phase writes them (the template picks its runtime's)
-        **containerd.values(cluster),
-        **crio.values(cluster),
+        # the runtime's pieces (generator/runtimes/base.py) and its files as the configure phase writes them
+        runtime_upgrade=plugin.piece(f"upgrade-{cluster.os_family}.sh.j2"),
+        runtime_pause=plugin.piece("pause.sh.j2"),
+        runtime_plugin=plugin.configure(cluster),
         admin_kubeconfig=ADMIN_KUBECONFIG,
         apiserver_manifest=KUBE_APISERVER_MANIFEST,
         repos=prepare.repositories(cluster),  # the package repositories, or their mirrors

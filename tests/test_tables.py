@@ -12,6 +12,7 @@ import pytest
 
 from generator import cni, runtimes, tables, versions
 from generator.resources import load_data, load_schema, templates_dir
+from generator.runtimes.base import pieces as runtime_pieces
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "docs" / "CONTRIBUTING.md"
@@ -66,8 +67,41 @@ def test_runtimes_agree() -> None:
     assert spec_property("runtime", "name")["enum"] == sorted(runtimes.PLUGINS)
     assert sorted(versions.table()["runtimes"]) == sorted(runtimes.PLUGINS)
     for name in runtimes.PLUGINS:
-        assert (templates_dir() / f"runtimes/{name}/configure.sh.j2").is_file(), name
-        assert str(versions.runtime_table(name)["socket"]).startswith("unix:///"), name
+        row = versions.runtime_table(name)
+        assert str(row["socket"]).startswith("unix:///"), name
+        assert row["label"] and row["service"], f"versions.yaml runtimes.{name} needs a label and a service"
+        assert row["versions"] in ("kubernetes-minor", "kubernetes-row"), name
+
+
+def os_families() -> tuple[str, ...]:
+    return tuple(sorted({row.family for row in tables.os_table().values()}))
+
+
+def missing_runtime_pieces(name: str) -> list[str]:
+    return [p for p in runtime_pieces(name, os_families()) if not (templates_dir() / p).is_file()]
+
+
+def test_every_runtime_has_its_pieces() -> None:
+    """A runtime module without its template folder, or without a piece some OS family needs, is caught
+    here rather than by a render that fails for that family only."""
+    missing = {name: missing_runtime_pieces(name) for name in runtimes.PLUGINS}
+    missing = {name: pieces for name, pieces in missing.items() if pieces}
+    assert not missing, (
+        "runtime modules without their template pieces (templates/): "
+        + "; ".join(f"{name}: {', '.join(pieces)}" for name, pieces in sorted(missing.items()))
+        + ". Each runtime's folder templates/runtimes/<name>/ holds the pieces listed in "
+        "generator/runtimes/base.py for every OS family of generator/data/os.yaml (docs/CONTRIBUTING.md)"
+    )
+
+
+def test_a_runtime_without_its_pieces_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The check above must fail for a module whose folder is missing a family's piece.
+    monkeypatch.setattr(tables, "os_table", lambda: {"x": type("Row", (), {"family": "suse"})()})
+    assert missing_runtime_pieces("containerd") == [
+        "runtimes/containerd/install-suse.sh.j2",
+        "runtimes/containerd/upgrade-suse.sh.j2",
+    ]
+    assert "runtimes/wasm/configure.sh.j2" in missing_runtime_pieces("wasm")
 
 
 def test_schema_names_the_supported_kubernetes_minors() -> None:
@@ -103,5 +137,7 @@ def test_the_guide_names_files_that_exist() -> None:
                 concrete = path.replace("<name>", name)
                 if concrete.startswith("generator/runtimes/"):
                     concrete = concrete.replace("cri-o", "crio")  # a module name cannot hold '-'
-
                 assert (ROOT / concrete).exists(), f"docs/CONTRIBUTING.md names {concrete}, which does not exist"
+                if concrete.startswith("templates/runtimes/"):  # a folder: the pieces every family needs
+                    assert concrete.endswith("/") and (ROOT / concrete).is_dir(), concrete
+                    assert not missing_runtime_pieces(name), (concrete, missing_runtime_pieces(name))

@@ -8,7 +8,7 @@ from generator.errors import Problem
 from generator.load import KeyPath
 from generator.normalize import Normalized
 from generator.rawconfig import lookup
-from generator.versions import Version, cni_release, kubernetes_release, supported_minors
+from generator.versions import Version, cni_release, kubernetes_release, supported_minors, table
 
 
 def check_kubernetes_version(n: Normalized) -> Iterator[Problem]:
@@ -54,13 +54,16 @@ def check_kubernetes_version(n: Normalized) -> Iterator[Problem]:
 
 
 def check_runtime(n: Normalized) -> Iterator[Problem]:
-    """CRI-O follows Kubernetes minors; containerd must be in the range containerd supports for it."""
+    """The runtime's row (``runtimes.<name>``, key ``versions``) says how its version follows Kubernetes:
+    ``kubernetes-minor`` (CRI-O) must be in the Kubernetes minor; ``kubernetes-row`` (containerd) must be
+    a pinned patch in a range the Kubernetes row supports."""
     doc = n.doc
     path: KeyPath = ("spec", "runtime", "version")
     wanted, name = lookup(doc.data, *path), lookup(doc.data, "spec", "runtime", "name")
     k8s = n.kubernetes_version
-    if not isinstance(wanted, str) or k8s is None:
-        return
+    row = table()["runtimes"].get(name) if isinstance(name, str) else None
+    if not isinstance(wanted, str) or k8s is None or row is None:
+        return  # a name outside the table is reported by the schema's enum
     try:
         release = kubernetes_release(k8s.minor_key)
     except KeyError:
@@ -68,16 +71,16 @@ def check_runtime(n: Normalized) -> Iterator[Problem]:
     parts = wanted.lstrip("v").split(".")
     if len(parts) < 2 or not all(p.isdigit() for p in parts):
         return  # reported by the schema pattern
-    minor = f"{parts[0]}.{parts[1]}"
-    if name == "cri-o" and minor != k8s.minor_key:
+    minor, label = f"{parts[0]}.{parts[1]}", row["label"]
+    if row["versions"] == "kubernetes-minor" and minor != k8s.minor_key:
         yield doc.problem(
             path,
-            f"CRI-O {wanted} does not match Kubernetes {k8s}: CRI-O's minor version must equal Kubernetes' "
+            f"{label} {wanted} does not match Kubernetes {k8s}: {label}'s minor version must equal Kubernetes' "
             f"({k8s.minor_key}); leave version out to follow Kubernetes",
         )
-    if name == "containerd":
+    if row["versions"] == "kubernetes-row":
         if len(parts) != 3:
-            yield doc.problem(path, f"containerd {wanted}: pin the patch version, such as {release.containerd_package}")
+            yield doc.problem(path, f"{label} {wanted}: pin the patch version, such as {release.containerd_package}")
             return
         version = Version.parse(wanted)
         lines = {Version.parse(m).minor_key: Version.parse(m) for m in release.containerd_minimums}
@@ -85,5 +88,5 @@ def check_runtime(n: Normalized) -> Iterator[Problem]:
         if floor is None or version < floor:
             supported = ", ".join(f"{m}+" for m in release.containerd_minimums)
             yield doc.problem(
-                path, f"containerd {wanted} is not supported with Kubernetes {k8s.minor_key} (supported: {supported})"
+                path, f"{label} {wanted} is not supported with Kubernetes {k8s.minor_key} (supported: {supported})"
             )

@@ -118,6 +118,8 @@ def _script_context(cluster: Cluster, prep: ClusterPrep | None = None) -> dict[s
         "cluster": cluster,
         "runtime": cluster.runtime,
         "runtime_package": _runtime_package(cluster),
+        # every runtime's self-check branch: the script picks the image's on the node (RUNTIME)
+        "runtime_checks": [(name, p.piece("self-check.sh.j2")) for name, p in sorted(runtimes.PLUGINS.items())],
         "cni_label": _cni_label(cluster),
         "control_plane_images": sorted(normalize_image(i) for i in first_boot.kubeadm),
         "other_images": list(first_boot.others),

@@ -9,6 +9,8 @@ import tomli_w
 from generator import __version__, registries
 from generator.model import Cluster
 from generator.runtimes.base import RuntimePlugin
+from generator.tables import os_release
+from generator.versions import table
 
 
 def containerd_config(cluster: Cluster, major: int) -> str:
@@ -50,7 +52,26 @@ def containerd_config(cluster: Cluster, major: int) -> str:
 
 
 def values(cluster: Cluster) -> dict[str, Any]:
-    return {"containerd_configs": {1: containerd_config(cluster, 1), 2: containerd_config(cluster, 2)}}
+    return {
+        "containerd_configs": {1: containerd_config(cluster, 1), 2: containerd_config(cluster, 2)},
+        # registry_credentials MAJOR (configure.sh.j2): the credentials TOML and its CRI plugin per major
+        "auth_path": registries.CONTAINERD_AUTH_PATH,
+        "cri_plugins": registries.CRI_REGISTRY_PLUGIN,
+    }
 
 
-PLUGIN = RuntimePlugin(name="containerd", package="containerd.io", service="containerd", values=values)
+def repository(cluster: Cluster, kind: str) -> tuple[str, str, str]:
+    """Docker's repository (``packageRepositories.docker``): the distribution's containerd is too old."""
+    entry = table()["packageRepositories"]["docker"][kind]
+    minor, distro = cluster.kubernetes.minor, os_release(cluster.os).docker_distro
+    return "docker", entry["url"].format(minor=minor, distro=distro), entry["key"].format(minor=minor, distro=distro)
+
+
+PLUGIN = RuntimePlugin(
+    name="containerd",
+    package="containerd.io",
+    values=values,
+    repository=repository,
+    registry_files=registries.containerd_files,
+    credentials_function=True,
+)

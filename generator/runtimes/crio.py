@@ -6,9 +6,12 @@ from typing import Any
 
 import tomli_w
 
-from generator import __version__, guest
+from generator import __version__, guest, registries
 from generator.model import Cluster
+from generator.registries import NodeFile
 from generator.runtimes.base import RuntimePlugin
+from generator.settings import Registries
+from generator.tables import Family
 
 CRIO_DROPIN_PATH = guest.CRIO_DROPIN_PATH
 
@@ -26,4 +29,17 @@ def values(cluster: Cluster) -> dict[str, Any]:
     return {"crio_dropin": crio_dropin(cluster), "crio_dropin_path": CRIO_DROPIN_PATH}
 
 
-PLUGIN = RuntimePlugin(name="cri-o", package="cri-o", service="crio", values=values)
+def repository(cluster: Cluster, kind: str) -> tuple[str, str, str]:
+    """``runtimes.cri-o`` in the version table, one repository a minor; the key sits in the repository
+    (cri-o/packaging README)."""
+    url = cluster.runtime.repository(kind)
+    return "crio", url, f"{url}Release.key" if kind == "deb" else f"{url}repodata/repomd.xml.key"
+
+
+def registry_files(config: Registries, os_family: Family) -> list[NodeFile]:
+    return registries.crio_files(config)  # CRI-O reads the same files on every family
+
+
+PLUGIN = RuntimePlugin(
+    name="cri-o", package="cri-o", values=values, repository=repository, registry_files=registry_files
+)
