@@ -140,12 +140,15 @@ def render_cluster(
     secrets_path: Path | None = None,
     dry_run: bool = False,
     check: bool = False,
+    diff: bool = False,
 ) -> RenderResult:
     """Render every node of the cluster in ``config_path`` into ``out_dir/<cluster>/``.
 
     The first render generates the secrets bundle (written only after rendering succeeded); later
     renders reuse it. ``dry_run`` and ``check`` write nothing; ``check`` raises DriftFound when the
-    files on disk differ from what would be rendered."""
+    files on disk differ from what would be rendered (with ``diff``, the exception carries a
+    unified diff that never shows a secret file's content: :func:`generator.write.diff_text`)."""
+    check = check or diff
     loaded = load_cluster(config_path)
     cluster = loaded.cluster
     bundle_path = secrets_path or secrets.default_path(config_path)
@@ -153,7 +156,14 @@ def render_cluster(
     created = not secrets.bundle_exists(bundle_path) and not check and secrets_path is None
     bundle = secrets.generate(cluster.name) if created else load_secrets(config_path, cluster, secrets_path)
     return _render_and_write(
-        loaded, bundle, bundle_path=bundle_path, out_dir=out_dir, created=created, dry_run=dry_run, check=check
+        loaded,
+        bundle,
+        bundle_path=bundle_path,
+        out_dir=out_dir,
+        created=created,
+        dry_run=dry_run,
+        check=check,
+        diff=diff,
     )
 
 
@@ -167,6 +177,7 @@ def _render_and_write(
     dry_run: bool,
     check: bool,
     write_bundle: bool = False,
+    diff: bool = False,
 ) -> RenderResult:
     cluster = loaded.cluster
     rendered = render_located(loaded.normalized, cluster, bundle)
@@ -181,7 +192,8 @@ def _render_and_write(
         changes = write.diff_tree(rendered.files, root)
         if check and any(c.status != "identical" for c in changes):
             drift = [f"{c.status}: {c.path}" for c in changes if c.status != "identical"]
-            raise DriftFound(f"{root} differs from what kgen would render:\n" + "\n".join(drift))
+            patch = write.diff_text(rendered.files, root, changes) if diff else ""
+            raise DriftFound(f"{root} differs from what kgen would render:\n" + "\n".join(drift), diff=patch)
     else:
         # The bundle is written in the same all-or-nothing step as the tree: a render that fails to
         # write leaves no new bundle behind (and so no CA that no output was rendered with).
