@@ -11,17 +11,79 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
+from typer.core import TyperCommand
 
 from generator.errors import ConfigInvalid, DriftFound, KgenError, one_line
 from generator.reporters import err
 
 P = ParamSpec("P")
 R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
-app = typer.Typer(
+
+class KgenCommand(TyperCommand):
+    """A command whose help names arguments by their metavar alone: ``CONFIG`` and ``[PATH]`` in the
+    usage line and the Arguments list, not typer's ``{CONFIG}`` and ``CONFIG <path>`` (a Python type)."""
+
+    # typer vendors click (typer._click), so parameters are told apart by param_type_name, as typer does.
+    @staticmethod
+    def _argument_name(param: Any) -> str:
+        name = param.metavar or (param.name or "").upper()
+        return name + ("..." if param.nargs != 1 else "")
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                name = self._argument_name(param)
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """An unknown option: ``No such option: --dry-rn. Did you mean --dry-run?`` when click found a
+        close match (difflib), and no suggestion otherwise; hidden (deprecated) options are never
+        suggested."""
+        try:
+            return list(super().parse_args(ctx, args))
+        except Exception as exc:
+            close = getattr(exc, "possibilities", None)  # only click's NoSuchOption has them
+            if close is None:
+                raise
+            hidden = {opt for param in self.params if getattr(param, "hidden", False) for opt in param.opts}
+            shown = sorted(set(close) - hidden)
+            exc.possibilities = None  # type: ignore[attr-defined]
+            if shown:
+                exc.message = f"{exc.message}. Did you mean {' or '.join(shown)}?"  # type: ignore[attr-defined]
+            raise
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        arguments, options = [], []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                arguments.append((self._argument_name(param), record[1]))
+            else:
+                options.append(record)
+        for title, rows in (("Arguments", arguments), ("Options", options)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+class KgenTyper(typer.Typer):
+    """Every command (and sub-command) of this app is a :class:`KgenCommand`."""
+
+    def command(self, name: str | None = None, **kwargs: Any) -> Callable[[F], F]:
+        kwargs.setdefault("cls", KgenCommand)
+        return super().command(name, **kwargs)
+
+
+app = KgenTyper(
     name="kgen",
     help="Render validated cloud-init user-data and Packer golden images for kubeadm clusters from one cluster.yaml.",
     no_args_is_help=True,

@@ -11,6 +11,7 @@ import typer
 from generator import api
 from generator.cli.common import (
     ConfigArg,
+    KgenTyper,
     LegacyOutOpt,
     OutDirOpt,
     OutputOpt,
@@ -29,9 +30,9 @@ from generator.resources import schemas_dir
 @app.command(short_help="Write a commented example cluster.yaml.")
 @handle_errors
 def init(
-    path: Annotated[
-        Path, typer.Argument(metavar="[PATH]", help="Where to write the example config [default: cluster.yaml].")
-    ] = Path("cluster.yaml"),
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Where to write the example config.")] = Path(
+        "cluster.yaml"
+    ),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented example cluster.yaml (and its JSON Schema beside it, for editors)."""
@@ -43,7 +44,7 @@ def init(
 @handle_errors
 def validate(
     configs: Annotated[
-        list[Path], typer.Argument(metavar="CONFIG...", help="One or more cluster configs.", readable=False)
+        list[Path], typer.Argument(metavar="CONFIG", help="One or more cluster configs.", readable=False)
     ],
     output: OutputOpt = None,
 ) -> None:
@@ -53,7 +54,7 @@ def validate(
     checked and reported; -o json takes one file."""
     fmt = output_format(output)
     if fmt == "json" and len(configs) > 1:
-        raise typer.BadParameter("-o json takes one file", param_hint="CONFIG...")
+        raise typer.BadParameter("-o json takes one file", param_hint="CONFIG")
     failed = False
     for config in configs:
         try:
@@ -103,7 +104,7 @@ def render(
     reporter_for(fmt, quiet=quiet).rendered(result, check=check or diff)
 
 
-token_app = typer.Typer(help="Manage the bootstrap token joining nodes use.", no_args_is_help=True)
+token_app = KgenTyper(help="Manage the bootstrap token joining nodes use.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 
 

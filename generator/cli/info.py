@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from generator import api, kubeconfig
-from generator.cli.common import ConfigArg, OutputOpt, SecretsOpt, app, handle_errors, output_format
+from generator.cli.common import ConfigArg, KgenTyper, OutputOpt, SecretsOpt, app, handle_errors, output_format
 from generator.errors import EXIT_INVALID
 from generator.reporters import TextReporter, err, reporter_for
 
@@ -64,7 +64,7 @@ def kubeconfig_command(
     path: Annotated[
         str | None,
         typer.Argument(
-            metavar="[PATH]",
+            metavar="PATH",
             help="Where to write it (mode 0600); - prints it. Default: ./<cluster>.kubeconfig.",
             show_default=False,
         ),
@@ -108,7 +108,7 @@ def kubeconfig_command(
     TextReporter().kubeconfig_written(result)
 
 
-certs_app = typer.Typer(help="Certificates: when the cluster's CAs expire.", no_args_is_help=True)
+certs_app = KgenTyper(help="Certificates: when the cluster's CAs expire.", no_args_is_help=True)
 app.add_typer(certs_app, name="certs")
 
 
