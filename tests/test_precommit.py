@@ -44,9 +44,9 @@ def test_hook_is_declared_as_pre_commit_expects() -> None:
 def test_hook_entry_passes_valid_files_and_fails_invalid_ones(tmp_path: Path) -> None:
     entry = shlex.split(_hook()["entry"])
     valid = [tmp_path / "a" / "cluster.yaml", tmp_path / "b" / "cluster-prod.yaml"]
-    for target, case in zip(valid, ("runbook-single-control-plane", "ha-three-control-planes"), strict=True):
+    for target, name in zip(valid, ("runbook-single-control-plane", "ha-three-control-planes"), strict=True):
         target.parent.mkdir()
-        shutil.copy(EXAMPLES / "valid" / case / "cluster.yaml", target)
+        shutil.copy(EXAMPLES / "valid" / name / "cluster.yaml", target)
     ok = runner.invoke(app, [*entry[1:], *map(str, valid)])
     assert ok.exit_code == 0, ok.output
     assert [line.endswith(": valid") for line in ok.stdout.splitlines()] == [True, True]

@@ -27,6 +27,7 @@ from generator.api.cluster import (
     versions,
     write_example,
 )
+from generator.api.example import InitAnswers
 from generator.api.operations import (
     KubeconfigResult,
     RestoreResult,
@@ -46,6 +47,7 @@ from generator.api.runs import (
 
 __all__ = [
     "BakeOutcome",
+    "InitAnswers",
     "KubeconfigResult",
     "Listener",
     "Loaded",

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Protocol
 
 from generator import info, model, placeholder, plan, secrets, write
+from generator.api.example import InitAnswers, example_text
 from generator.emit import render
 from generator.errors import ConfigInvalid, DriftFound, Problem, RenderError, UserError, errors_only
-from generator.load import Document, load
+from generator.load import Document, load, parse
 from generator.normalize import Normalized, normalize
 from generator.resources import schemas_dir, templates_dir
 from generator.validate import validate
@@ -242,13 +243,25 @@ def rotate_token(config_path: Path, *, out_dir: Path, secrets_path: Path | None 
     return Rotation(render=result, register_command=command)
 
 
-def write_example(path: Path, *, force: bool = False) -> list[tuple[str, Path]]:
+def write_example(path: Path, *, force: bool = False, answers: InitAnswers | None = None) -> list[tuple[str, Path]]:
     """Write the commented example config (the runbook's cluster) and its JSON Schema beside it, so
-    the `# yaml-language-server: $schema=` line works offline. Returns (status verb, path) pairs."""
+    the `# yaml-language-server: $schema=` line works offline. Returns (status verb, path) pairs.
+
+    ``answers`` (``kgen init --name ...``) replace the example's values, comments kept
+    (:func:`generator.api.example.example_text`); the result must pass validation, or nothing is
+    written. The example's placeholder SSH key is left for the user to replace unless one is given."""
     if path.exists() and not force:
         raise UserError(f"{path} already exists; use --force to overwrite it")
     schema_path = path.with_name("cluster.schema.json")
     example = (templates_dir() / "cluster.yaml").read_text(encoding="utf-8").replace("{schema}", schema_path.name)
+    if answers is not None and answers.given():
+        example = example_text(example, answers)
+        doc = parse(example, str(path))
+        problems = errors_only(validate(doc, normalize(doc)))
+        if answers.ssh_key is None:
+            problems = [p for p in problems if not p.path.startswith("spec.admin.sshAuthorizedKeys")]
+        if problems:
+            raise ConfigInvalid(problems)
     schema_text = (schemas_dir() / "cluster.schema.json").read_text(encoding="utf-8")
     done: list[tuple[str, Path]] = []
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,9 +22,27 @@ from generator.cli.common import (
     handle_errors,
     output_format,
 )
-from generator.errors import EXIT_INVALID, ConfigInvalid
+from generator.errors import EXIT_INVALID, ConfigInvalid, UserError
 from generator.reporters import TextReporter, err, reporter_for
 from generator.resources import schemas_dir
+
+
+def _str_opt(flag: str, metavar: str, text: str) -> Any:
+    return typer.Option(flag, metavar=metavar, help=text, show_default=False)
+
+
+def _public_key(path: Path) -> str:
+    """The one public key in ``path`` (an ``id_*.pub`` or a one-key authorized_keys file)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read --ssh-key {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if "PRIVATE KEY" in text:  # never echoed
+        raise UserError(f"--ssh-key {path} is a private key; pass the public one ({path}.pub)")
+    keys = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if len(keys) != 1:
+        raise UserError(f"--ssh-key {path} holds {len(keys)} keys; pass a file with one public key")
+    return keys[0]
 
 
 @app.command(short_help="Write a commented example cluster.yaml.")
@@ -34,9 +52,51 @@ def init(
         "cluster.yaml"
     ),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    name: Annotated[str | None, _str_opt("--name", "NAME", "metadata.name: the cluster's name.")] = None,
+    endpoint: Annotated[
+        str | None, _str_opt("--endpoint", "HOST:PORT", "Where nodes reach the API server (a VIP or DNS name for HA).")
+    ] = None,
+    kubernetes_version: Annotated[
+        str | None, _str_opt("--kubernetes-version", "VERSION", "The Kubernetes patch version, e.g. 1.34.3.")
+    ] = None,
+    control_planes: Annotated[
+        int | None,
+        typer.Option(
+            "--control-planes", metavar="N", min=1, help="Control-plane nodes (master-0...).", show_default=False
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", metavar="N", min=0, help="Worker nodes (worker-0...).", show_default=False),
+    ] = None,
+    os_name: Annotated[str | None, _str_opt("--os", "OS", "The nodes' OS, e.g. ubuntu-24.04 or rocky-9.")] = None,
+    cni: Annotated[str | None, _str_opt("--cni", "PLUGIN", "calico, cilium, flannel or none.")] = None,
+    runtime: Annotated[str | None, _str_opt("--runtime", "NAME", "containerd or cri-o.")] = None,
+    image_mode: Annotated[str | None, _str_opt("--image-mode", "MODE", "install or golden.")] = None,
+    ssh_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--ssh-key", metavar="FILE", help="A public key file (e.g. ~/.ssh/id_ed25519.pub) for the admin user."
+        ),
+    ] = None,
 ) -> None:
-    """Write a commented example cluster.yaml (and its JSON Schema beside it, for editors)."""
-    TextReporter().written(api.write_example(path, force=force))
+    """Write a commented example cluster.yaml (and its JSON Schema beside it, for editors).
+
+    Flags fill in the common answers, as `talosctl gen config` and `clusterctl generate cluster` do; the
+    comments stay. The result must pass `kgen validate`, or nothing is written."""
+    answers = api.InitAnswers(
+        name=name,
+        endpoint=endpoint,
+        kubernetes_version=kubernetes_version,
+        control_planes=control_planes,
+        workers=workers,
+        os=os_name,
+        cni=cni,
+        runtime=runtime,
+        image_mode=image_mode,
+        ssh_key=_public_key(ssh_key) if ssh_key is not None else None,
+    )
+    TextReporter().written(api.write_example(path, force=force, answers=answers))
     err(f"next: edit {path}, then run `kgen validate {path}` and `kgen render {path}`")
 
 
