@@ -282,10 +282,9 @@ def test_readme_command_list_names_real_commands_and_options() -> None:
     commands = [line.split("#", 1)[0].split() for line in block.splitlines() if line.startswith("kgen ")]
     assert {c[1] for c in commands} >= {"versions", "images", "ports", "join-command"}
     for words in commands:
-        if words[1].startswith("--"):  # kgen's own options (--install-completion): the top-level help
-            path = []
-        else:
-            path = words[1:3] if words[1] in ("certs", "token") else words[1:2]
+        # kgen's own options (--install-completion) are in the top-level help.
+        top = words[1].startswith("--")
+        path = [] if top else words[1:3] if words[1] in ("certs", "token") else words[1:2]
         help_text = runner.invoke(app, [*path, "--help"])
         assert help_text.exit_code == 0, words
         for option in (w for w in words if w.startswith("--")):
