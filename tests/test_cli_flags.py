@@ -154,3 +154,9 @@ def test_check_diff_shows_text_changes_and_never_a_secret(tmp_path: Path) -> Non
     assert (node / "meta-data").read_text(encoding="utf-8") == "instance-id: hand-edited\n"
     # --diff alone implies --check.
     assert runner.invoke(app, [*args, "--diff"]).exit_code == 3
+
+
+def test_validate_json_takes_one_file(tmp_path: Path) -> None:
+    config, _ = _setup(tmp_path)
+    result = runner.invoke(app, ["validate", str(config), str(config), "-o", "json"])
+    assert result.exit_code == 2 and "-o json takes one file" in result.stderr
