@@ -121,11 +121,11 @@ def main() -> None:
         cases: list[tuple[str, list[str], int]] = [
             ("kgen --version", [*kgen, "--version"], 0),
             ("bare import of dependencies", [*env_python, "-c", BARE_IMPORT], 0),
-            ("render example (2 nodes)", [*kgen, "render", "cluster.yaml", "-o", "out"], 2),
+            ("render example (2 nodes)", [*kgen, "render", "cluster.yaml", "-d", "out"], 2),
         ]
         for count in counts:
             config = cluster_with_workers(count, work)
-            cases.append((f"render {count} nodes", [*kgen, "render", config.name, "-o", "out"], count))
+            cases.append((f"render {count} nodes", [*kgen, "render", config.name, "-d", "out"], count))
         if not options.quick:
             config = cluster_with_workers(10000, work)
             stages = [*env_python, "-c", STAGES, config.name, "out"]

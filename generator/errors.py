@@ -79,7 +79,13 @@ class RenderError(KgenError):
 
 
 class DriftFound(KgenError):
+    """``render --check`` found files that differ; ``diff`` is the unified diff (``--diff``), or empty."""
+
     exit_code = EXIT_DRIFT
+
+    def __init__(self, message: str, *, diff: str = "") -> None:
+        super().__init__(message)
+        self.diff = diff
 
 
 def errors_only(problems: Sequence[Problem]) -> list[Problem]:

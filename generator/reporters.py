@@ -70,7 +70,10 @@ class Reporter(Protocol):
 
 
 class _Stderr:
-    """Warnings and progress: text on stderr, whatever the format."""
+    """Warnings and progress: text on stderr, whatever the format (``quiet``: no per-file verbs)."""
+
+    def __init__(self, *, quiet: bool = False) -> None:
+        self.quiet = quiet
 
     def warnings(self, problems: Sequence[Problem]) -> None:
         for problem in problems:
@@ -94,7 +97,7 @@ class _Stderr:
         self.change_verbs(result.changes, dry_run=result.dry_run)
 
     def change_verbs(self, changes: Sequence[FileChange], *, dry_run: bool = False) -> None:
-        for change in changes:
+        for change in [] if self.quiet else changes:
             verb = f"would {change.status}" if dry_run else change.status
             size = f" ({_human(change.size)})" if change.status != "remove" else ""
             err(f"{verb:>16}  {change.path}{size}")
@@ -399,6 +402,6 @@ class JsonReporter(_Stderr):
         )
 
 
-def reporter_for(output: str) -> Reporter:
+def reporter_for(output: str, *, quiet: bool = False) -> Reporter:
     """The reporter for an output format name (``text`` or ``json``)."""
-    return JsonReporter() if output == "json" else TextReporter()
+    return JsonReporter(quiet=quiet) if output == "json" else TextReporter(quiet=quiet)

@@ -69,7 +69,7 @@ def starting_version(root: Path, override: str | None) -> tuple[Version, str]:
     except FileNotFoundError:
         raise UserError(
             f"no {index}: kgen reads the cluster's current version from the last render; "
-            "pass --from VERSION, or --out with the folder you rendered into"
+            "pass --from VERSION, or --out-dir with the folder you rendered into"
         ) from None
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read {index}: {exc}") from None

@@ -7,6 +7,7 @@ previous output untouched. Files holding secrets keep mode 0600."""
 from __future__ import annotations
 
 import contextlib
+import difflib
 import errno
 import functools
 import os
@@ -76,6 +77,58 @@ def diff_tree(files: dict[str, OutputFile], root: Path) -> list[FileChange]:
     return changes
 
 
+# Text that marks a file as holding a secret whatever its mode says (a PEM private key).
+_SECRET_MARKERS = (b"PRIVATE KEY-----",)
+
+
+def _shown(content: bytes, mode: int) -> str | None:
+    """The text a diff may show, or None: secret files (mode 0600, or a private key in them) and
+    files that are not UTF-8 text are never shown."""
+    if mode & 0o077 == 0 or any(marker in content for marker in _SECRET_MARKERS):
+        return None
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _lines(text: str) -> list[str]:
+    return [
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in text.splitlines(True)
+    ]
+
+
+def diff_text(files: dict[str, OutputFile], root: Path, changes: list[FileChange]) -> str:
+    """A unified diff (``a/`` the files on disk, ``b/`` what would be written) for every change that is
+    not identical. A secret or binary file on either side, and a symlink on disk (never followed),
+    get one line saying it differs; their content is never read into the diff."""
+    chunks: list[str] = []
+    for change in changes:
+        if change.status == "identical":
+            continue
+        rel = change.path.relative_to(root).as_posix()
+        new = files.get(rel)
+        old_text: str | None = ""
+        old_mode = None
+        if change.path.is_symlink():
+            old_text = None
+        elif change.path.is_file():
+            old_mode = stat.S_IMODE(change.path.stat().st_mode)
+            # A secret file's mode already says: it is not even read.
+            old_text = None if old_mode & 0o077 == 0 else _shown(change.path.read_bytes(), old_mode)
+        new_text = "" if new is None else _shown(new.content, new.mode)
+        if old_text is None or new_text is None:
+            why = "a symlink on disk" if change.path.is_symlink() else "a secret or binary file"
+            chunks.append(f"{change.status} {rel}: {why}, content not shown\n")
+            continue
+        if new is not None and old_mode is not None and old_mode != new.mode:
+            chunks.append(f"{rel}: mode {old_mode:04o} -> {new.mode:04o}\n")
+        a = f"a/{rel}" if change.status != "create" else "/dev/null"
+        b = f"b/{rel}" if change.status != "remove" else "/dev/null"
+        chunks.extend(difflib.unified_diff(_lines(old_text), _lines(new_text), a, b))
+    return "".join(chunks)
+
+
 @dataclass(frozen=True)
 class SecretFile:
     """A file holding secrets (the bundle) written in the same all-or-nothing step as the tree."""
@@ -104,7 +157,7 @@ def check_targets(root: Path, *, writable: bool) -> None:
     if root.is_symlink():
         raise UserError(
             f"{root} is a symlink; kgen replaces the cluster folder as a whole and will not write through or "
-            "replace a symlink: remove it, or point -o at the folder it links to"
+            "replace a symlink: remove it, or point --out-dir at the folder it links to"
         )
     if os.path.lexists(root) and not root.is_dir():
         raise UserError(f"{root} exists and is not a folder; move it away first, kgen will not replace it")

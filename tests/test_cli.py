@@ -116,7 +116,7 @@ def _config_copy(tmp_path: Path) -> tuple[Path, Path]:
 def test_render_dry_run_writes_nothing(tmp_path: Path) -> None:
     config = tmp_path / "cluster.yaml"
     shutil.copy(EXAMPLE, config)
-    result = runner.invoke(app, ["render", str(config), "-o", str(tmp_path / "out"), "--dry-run"])
+    result = runner.invoke(app, ["render", str(config), "-d", str(tmp_path / "out"), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "would create" in result.output
     assert "nodes/master-0/user-data (" in result.output
@@ -127,7 +127,7 @@ def test_render_dry_run_writes_nothing(tmp_path: Path) -> None:
 def test_render_status_verbs_and_check(tmp_path: Path) -> None:
     config, bundle = _config_copy(tmp_path)
     out = tmp_path / "out"
-    args = ["render", str(config), "-o", str(out), "--secrets", str(bundle)]
+    args = ["render", str(config), "-d", str(out), "--secrets", str(bundle)]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     assert "create  " in first.output and "identical" not in first.output
@@ -157,7 +157,7 @@ def test_render_status_verbs_and_check(tmp_path: Path) -> None:
 def test_check_without_bundle_is_a_user_error(tmp_path: Path) -> None:
     config = tmp_path / "cluster.yaml"
     shutil.copy(EXAMPLE, config)
-    result = runner.invoke(app, ["render", str(config), "-o", str(tmp_path / "out"), "--check"])
+    result = runner.invoke(app, ["render", str(config), "-d", str(tmp_path / "out"), "--check"])
     assert result.exit_code == 1
     assert "no secrets bundle" in result.output
 
@@ -166,7 +166,7 @@ def test_no_traceback_for_unreadable_config(tmp_path: Path) -> None:
     for content in (b"\xff\xfe\x00bad", b"", b"- just\n- a list\n", b"spec: {nodes: 5}\n"):
         config = tmp_path / "c.yaml"
         config.write_bytes(content)
-        for command in (["validate", str(config)], ["render", str(config), "-o", str(tmp_path / "o")]):
+        for command in (["validate", str(config)], ["render", str(config), "-d", str(tmp_path / "o")]):
             result = runner.invoke(app, command)
             assert result.exit_code == 1, (content, command, result.output)
             assert "Traceback" not in result.output
@@ -221,8 +221,8 @@ def test_alias_bombs_are_refused_cheaply_in_config_and_bundle(tmp_path: Path, do
     out = tmp_path / "out"
     runs = {
         "config": _run_measured("validate", str(in_node)),
-        "label": _run_measured("render", str(in_labels), "-o", str(out)),
-        "bundle": _run_measured("render", str(config), "--secrets", str(bundle), "-o", str(out)),
+        "label": _run_measured("render", str(in_labels), "-d", str(out)),
+        "bundle": _run_measured("render", str(config), "--secrets", str(bundle), "-d", str(out)),
     }
     for where, run in runs.items():
         assert run["code"] == 1, (where, run)
@@ -253,13 +253,13 @@ def test_unreadable_config_and_bundle_exit_1_with_the_reason(tmp_path: Path, mon
     result = runner.invoke(app, ["validate", str(config)])
     assert (result.exit_code, result.output) == (1, f"{config}: cannot read: Permission denied\n")
     unreadable.discard(str(config))
-    result = runner.invoke(app, ["render", str(config), "--secrets", str(bundle), "-o", str(tmp_path / "out")])
+    result = runner.invoke(app, ["render", str(config), "--secrets", str(bundle), "-d", str(tmp_path / "out")])
     assert (result.exit_code, result.output) == (1, f"{bundle}: cannot read: Permission denied\n")
 
 
 def test_bundle_path_that_is_a_directory_says_so(tmp_path: Path) -> None:
     config, _ = _config_copy(tmp_path)
-    result = runner.invoke(app, ["render", str(config), "--secrets", str(tmp_path), "-o", str(tmp_path / "out")])
+    result = runner.invoke(app, ["render", str(config), "--secrets", str(tmp_path), "-d", str(tmp_path / "out")])
     assert (result.exit_code, result.output) == (1, f"{tmp_path}: is a directory, expected a secrets bundle file\n")
 
 
@@ -337,7 +337,7 @@ def test_bundle_problems_never_echo_values(tmp_path: Path) -> None:
     text = bundle.read_text(encoding="utf-8")
     key = yaml.safe_load(text)["certificateKey"]
     bundle.write_text(text.replace(f"certificateKey: {key}", "certificateKey: 0x5ec2e7"), encoding="utf-8")
-    result = runner.invoke(app, ["render", str(config), "--secrets", str(bundle), "-o", str(tmp_path / "out")])
+    result = runner.invoke(app, ["render", str(config), "--secrets", str(bundle), "-d", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "certificateKey: YAML 1.1 reads this value as" in result.output
     assert "5ec2e7" not in result.output and "6218471" not in result.output

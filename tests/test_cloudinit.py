@@ -143,7 +143,7 @@ def test_user_data_too_large_even_gzipped_is_an_error(tmp_path: Path) -> None:
     keys = [_key(600) for _ in range(200)]  # random, so gzip cannot save it
     config = _config_with_keys(tmp_path, keys)
     bundle = write_bundle(config, tmp_path)
-    result = CliRunner().invoke(app, ["render", str(config), "-o", str(tmp_path / "out"), "--secrets", str(bundle)])
+    result = CliRunner().invoke(app, ["render", str(config), "-d", str(tmp_path / "out"), "--secrets", str(bundle)])
     assert result.exit_code == 1
     assert "user-data for node 'master-0'" in result.output
     assert "over OpenStack Nova's limit of 65535 bytes of base64" in result.output

@@ -186,7 +186,7 @@ def test_cli_refuses_bad_arguments(tmp_path: Path, args: list[str], message: str
     rendered = render_case(tmp_path)
     config = rendered.root.parent.parent / "cluster.yaml"
     out = rendered.root.parent
-    result = CliRunner().invoke(app, ["restore", str(config), "-o", str(out), *args])
+    result = CliRunner().invoke(app, ["restore", str(config), "-d", str(out), *args])
     assert result.exit_code == 1
     assert message in result.output
     assert "Traceback" not in result.output
@@ -197,7 +197,7 @@ def test_cli_needs_the_existing_bundle_and_the_node_ip(tmp_path: Path) -> None:
     data: dict[str, Any] = yaml.safe_load((EXAMPLES / "valid" / "ha-three-control-planes" / "cluster.yaml").read_text())
     config = tmp_path / "cluster.yaml"
     config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    result = CliRunner().invoke(app, ["restore", str(config), "--snapshot", URL, "-o", str(tmp_path / "out")])
+    result = CliRunner().invoke(app, ["restore", str(config), "--snapshot", URL, "-d", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "no secrets bundle" in result.output  # restore never mints a new CA
     assert not (tmp_path / "out").exists()
@@ -213,7 +213,7 @@ def test_cli_needs_the_existing_bundle_and_the_node_ip(tmp_path: Path) -> None:
             URL,
             "--secrets",
             str(tmp_path / "cluster.secrets.yaml"),
-            "-o",
+            "-d",
             str(rendered.root.parent),
         ],
     )
@@ -235,7 +235,7 @@ def test_cli_prints_where_the_user_data_went(tmp_path: Path) -> None:
             SHA.upper(),
             "--secrets",
             str(tmp_path / "cluster.secrets.yaml"),
-            "-o",
+            "-d",
             str(rendered.root.parent),
         ],
     )

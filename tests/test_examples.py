@@ -76,7 +76,7 @@ def test_invalid_example_via_cli_exit_1_one_line_per_problem(case: Path) -> None
 @pytest.mark.parametrize("case", invalid_cases(), ids=lambda p: p.name)
 def test_invalid_example_render_writes_nothing(case: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = runner.invoke(app, ["render", str(case / "cluster.yaml"), "-o", str(out)])
+    result = runner.invoke(app, ["render", str(case / "cluster.yaml"), "-d", str(out)])
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert not out.exists()

@@ -69,7 +69,7 @@ def test_embedded_scripts_equal_their_pinned_copies(case: Path, rendered_valid: 
 
 def test_golden_store_has_no_dangling_or_stale_files() -> None:
     names = stored_names()
-    assert {n.split("/", 1)[0] for n in names} <= {"render", "prepare", "packer", "upgrade", FILES}
+    assert {n.split("/", 1)[0] for n in names} <= {"render", "prepare", "packer", "upgrade", "help", FILES}
     referenced = {target for name in names for target in references(name)}
     assert referenced <= set(names), f"references to missing goldens: {sorted(referenced - set(names))}"
     unused = [n for n in names if n.startswith(f"{FILES}/") and n not in referenced]

@@ -21,6 +21,7 @@ import yaml
 from typer.testing import CliRunner
 
 from generator import api, images
+from generator.api.example import InitAnswers
 from generator.cli import app
 from generator.emit import packer
 from generator.reporters import JsonReporter
@@ -29,6 +30,7 @@ from generator.runners.bake import bake_paths
 from generator.tables import os_release
 from tests.conftest import EXAMPLES, REPO, fixture_bundle, render_config, valid_cases, write_bundle
 from tests.test_first_boot_images import golden_config, kubeadm_wants, shell_array
+from tests.test_ssh_keys import TEST_KEY
 
 runner = CliRunner()
 EXAMPLE = EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml"
@@ -255,7 +257,7 @@ def test_readme_image_names_follow_the_naming_scheme(tmp_path: Path) -> None:
     (packer.image_name, the HCL's image_name default), its qemu disk sits where `kgen bake` puts it, and
     the Glance properties are the OS's."""
     config = tmp_path / "cluster.yaml"
-    api.write_example(config)
+    api.write_example(config, answers=InitAnswers(ssh_key=TEST_KEY))  # the placeholder key does not validate
     cluster = api.load_cluster(config).cluster
     name = packer.image_name(cluster)
     variables = (render_config(config, tmp_path / "r").root / "packer" / "variables.pkr.hcl").read_text("utf-8")
@@ -278,10 +280,13 @@ def test_readme_command_list_names_real_commands_and_options() -> None:
     """Each line of the README's "Using kgen" list is a kgen command with options the CLI has."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     block = readme.split("## Using kgen", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    block = block.replace("\\\n", " ")  # a command continued on the next line
     commands = [line.split("#", 1)[0].split() for line in block.splitlines() if line.startswith("kgen ")]
     assert {c[1] for c in commands} >= {"versions", "images", "ports", "join-command"}
     for words in commands:
-        path = words[1:3] if words[1] in ("certs", "token") else words[1:2]
+        # kgen's own options (--install-completion) are in the top-level help.
+        top = words[1].startswith("--")
+        path = [] if top else words[1:3] if words[1] in ("certs", "token") else words[1:2]
         help_text = runner.invoke(app, [*path, "--help"])
         assert help_text.exit_code == 0, words
         for option in (w for w in words if w.startswith("--")):

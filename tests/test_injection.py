@@ -634,7 +634,7 @@ def test_hostile_value_is_rejected_or_rendered_safely(field: Field, payload: str
     out = tmp_path / "out"
 
     validate_code, validate_output = invoke(["validate", str(config)], text)
-    render_code, render_output = invoke(["render", str(config), "-o", str(out), "--secrets", str(bundle)], text)
+    render_code, render_output = invoke(["render", str(config), "-d", str(out), "--secrets", str(bundle)], text)
     assert validate_code == render_code, f"validate exit {validate_code}, render exit {render_code}"
     assert not secrets.default_path(config).exists(), "kgen wrote a secrets bundle beside the config"
 
@@ -668,6 +668,6 @@ def test_base_config_renders_every_field(field: Field, tmp_path: Path) -> None:
     assert problems == []
     bundle = tmp_path / "bundle.secrets.yaml"
     bundle.write_text(bundle_text(doc["metadata"]["name"]), encoding="utf-8")
-    code, output = invoke(["render", str(config), "-o", str(tmp_path / "out"), "--secrets", str(bundle)], "")
+    code, output = invoke(["render", str(config), "-d", str(tmp_path / "out"), "--secrets", str(bundle)], "")
     assert code == 0, output
     field.expect(check_render(tmp_path / "out", tmp_path / "sandbox"), value)

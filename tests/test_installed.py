@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import venv
@@ -98,3 +99,49 @@ def test_installed_info_commands(installed: Path, tmp_path: Path) -> None:
     assert join.returncode == 0, join.stderr
     assert join.stdout.startswith("kubeadm join ") and join.stdout.rstrip().endswith(" --control-plane")
     assert "/etc/kubernetes/pki/" in join.stderr and "PRIVATE KEY" not in join.stdout + join.stderr
+
+
+def test_installed_cli_shape(installed: Path, tmp_path: Path) -> None:
+    """Issue 13's CLI shape from the wheel: init with flags, -d/-o (and the deprecated -o DIR), render
+    -o json, --check --diff, the pre-commit hook's entry on several files, help without type leaks and
+    shell completion."""
+    pub = tmp_path / "id.pub"
+    pub.write_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOo2Jm0vYb1Q1xk0b5KHb0rYxV0oK5jv9Zt0pR3xq7N9 me@x\n")
+    init = run(
+        installed,
+        "init",
+        "cluster.yaml",
+        "--name",
+        "lab",
+        "--control-planes",
+        "3",
+        "--endpoint",
+        "api.lab.example:6443",
+        "--ssh-key",
+        str(pub),
+        cwd=tmp_path,
+    )
+    assert init.returncode == 0, init.stderr
+    schemas = json.loads((REPO / "schemas" / "kgen-render.schema.json").read_text(encoding="utf-8"))
+    dry = run(installed, "render", "cluster.yaml", "-d", "out", "-o", "json", "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    jsonschema.validate(json.loads(dry.stdout), schemas)
+    old = run(installed, "render", "cluster.yaml", "-o", "out", "-q", cwd=tmp_path)
+    assert old.returncode == 0 and "deprecated" in old.stderr and "create  out/" not in old.stderr  # -q
+    meta = tmp_path / "out" / "lab" / "nodes" / "master-0" / "meta-data"
+    meta.write_text("edited: true\n", encoding="utf-8")
+    diff = run(installed, "render", "cluster.yaml", "-d", "out", "--check", "--diff", cwd=tmp_path)
+    assert diff.returncode == 3 and "--- a/nodes/master-0/meta-data" in diff.stdout and "-edited: true" in diff.stdout
+    shutil.copy(tmp_path / "cluster.yaml", tmp_path / "cluster-b.yaml")
+    assert run(installed, "validate", "cluster.yaml", "cluster-b.yaml", cwd=tmp_path).returncode == 0
+    (tmp_path / "cluster-c.yaml").write_text("kind: Cluster\n", encoding="utf-8")
+    assert run(installed, "validate", "cluster.yaml", "cluster-c.yaml", cwd=tmp_path).returncode == 1
+    helped = run(installed, "render", "--help", cwd=tmp_path)
+    assert helped.returncode == 0 and "Usage: kgen render [OPTIONS] CONFIG" in helped.stdout
+    assert "<path>" not in helped.stdout and "{CONFIG}" not in helped.stdout
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"] = "1"
+    completion = subprocess.run(
+        [str(installed / "kgen"), "--show-completion", "bash"], capture_output=True, text=True, env=env, check=False
+    )
+    assert completion.returncode == 0 and "complete -o default -F _kgen_completion kgen" in completion.stdout

@@ -40,7 +40,7 @@ class Setup:
     out: Path  # where the kubeconfig goes
 
     def args(self, *extra: str) -> list[str]:
-        return ["kubeconfig", str(self.config), "--secrets", str(self.bundle), "-o", str(self.out), *extra]
+        return ["kubeconfig", str(self.config), "--secrets", str(self.bundle), str(self.out), *extra]
 
 
 @pytest.fixture
@@ -173,7 +173,7 @@ def test_kubectl_reads_it(setup: Setup) -> None:
 
 def test_dash_prints_it_for_a_pipe_and_writes_nothing(setup: Setup, tmp_path: Path) -> None:
     kubectl = require_tool("kubectl", reason="Debian package kubernetes-client")
-    result = _run(["kubeconfig", str(setup.config), "--secrets", str(setup.bundle), "-o", "-"])
+    result = _run(["kubeconfig", str(setup.config), "--secrets", str(setup.bundle), "-"])
     assert result.exit_code == 0, result.output
     assert not list(tmp_path.glob("*.kubeconfig"))
     piped = tmp_path / "piped"

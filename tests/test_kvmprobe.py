@@ -262,12 +262,12 @@ def test_kgen_bake_dry_run_says_the_accelerator_and_accel_overrides_it(host: Fak
     out = str(tmp_path / "out")
     host.mode("msr")
     host.monkeypatch.setenv("KGEN_KVM_PROBE_KERNEL", str(host.kernel))
-    result = runner.invoke(app, ["bake", config, "--only", "qemu", "--dry-run", "-o", out])
+    result = runner.invoke(app, ["bake", config, "--only", "qemu", "--dry-run", "-d", out])
     assert result.exit_code == 0, result.output
     assert "qemu accelerator: using tcg (software emulation, several times slower): KVM cannot boot" in result.output
     assert "-var=qemu_accelerator=tcg" in result.output
     calls = len(host.calls())
-    result = runner.invoke(app, ["bake", config, "--only", "qemu", "--dry-run", "--accel", "kvm", "-o", out])
+    result = runner.invoke(app, ["bake", config, "--only", "qemu", "--dry-run", "--accel", "kvm", "-d", out])
     assert result.exit_code == 0, result.output
     assert "-var=qemu_accelerator=kvm" in result.output and "qemu accelerator:" not in result.output
     assert len(host.calls()) == calls

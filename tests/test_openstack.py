@@ -867,7 +867,7 @@ def test_option_like_values_are_refused_in_every_cli_field(tmp_path: Path) -> No
     assert {f"spec.{field}" for field in CLI_FIELDS} <= errors, sorted(errors)
     config = tmp_path / "cluster.yaml"
     config.write_text(yaml.safe_dump(data), encoding="utf-8")
-    result = CliRunner().invoke(app, ["render", str(config), "-o", str(tmp_path / "out")])
+    result = CliRunner().invoke(app, ["render", str(config), "-d", str(tmp_path / "out")])
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "out").exists()

@@ -420,7 +420,7 @@ def run_example(doc: dict[str, Any], workdir: Path, collected: Collected) -> Non
     text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
     config.write_text(text, encoding="utf-8")
     out = workdir / "out"
-    args = ["render", str(config), "-o", str(out)]
+    args = ["render", str(config), "-d", str(out)]
     metadata = doc.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
     if isinstance(name, str):
@@ -714,7 +714,7 @@ def run_mutated(text: str, command: str, odd_bundle: bool, workdir: Path, outcom
     commands = {
         "validate": ["validate", str(config)],
         "validate-json": ["validate", "-o", "json", str(config)],
-        "render": ["render", str(config), "--secrets", str(bundle), "--dry-run", "-o", str(workdir / "out")],
+        "render": ["render", str(config), "--secrets", str(bundle), "--dry-run", "-d", str(workdir / "out")],
     }
     for args in [commands[command]]:
         result = RUNNER.invoke(app, args)

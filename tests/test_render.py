@@ -89,7 +89,7 @@ def test_validate_and_render_refuse_user_data_over_nova_limit_alike(tmp_path: Pa
     assert line.startswith(f"{config}:") and "spec.nodes[0]: user-data for node 'master-0' is" in line
     assert "over OpenStack Nova's limit of 65535 bytes of base64" in line
     before = snapshot(tmp_path)
-    rendered = runner.invoke(app, ["render", str(config), "-o", str(tmp_path / "out")])
+    rendered = runner.invoke(app, ["render", str(config), "-d", str(tmp_path / "out")])
     assert rendered.exit_code == 1
     assert "Traceback" not in rendered.output
     (render_line,) = rendered.output.splitlines()
@@ -128,5 +128,5 @@ def test_seventy_thousand_cert_sans_are_refused_by_validate(tmp_path: Path) -> N
 def test_the_most_cert_sans_the_schema_allows_render(tmp_path: Path) -> None:
     config = _with_cert_sans(tmp_path, [f"api-{i}.example.com" for i in range(256)])
     assert runner.invoke(app, ["validate", str(config)]).exit_code == 0
-    result = runner.invoke(app, ["render", str(config), "-o", str(tmp_path / "out")])
+    result = runner.invoke(app, ["render", str(config), "-d", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output

@@ -90,13 +90,13 @@ def test_openssl_verifies_the_ca_key_pair(bundle: secrets.SecretsBundle, tmp_pat
 def test_first_render_creates_bundle_0600_and_reuses_it(tmp_path: Path) -> None:
     config = tmp_path / "cluster.yaml"
     config.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
-    first = runner.invoke(app, ["render", str(config), "-o", str(tmp_path / "out")])
+    first = runner.invoke(app, ["render", str(config), "-d", str(tmp_path / "out")])
     assert first.exit_code == 0, first.output
     bundle_path = tmp_path / "cluster.secrets.yaml"
     assert f"create  {bundle_path}" in first.output
     assert stat.S_IMODE(bundle_path.stat().st_mode) == 0o600
     before = bundle_path.read_bytes()
-    second = runner.invoke(app, ["render", str(config), "-o", str(tmp_path / "out")])
+    second = runner.invoke(app, ["render", str(config), "-d", str(tmp_path / "out")])
     assert second.exit_code == 0
     assert bundle_path.read_bytes() == before
     assert "new secrets bundle" not in second.output
@@ -107,7 +107,7 @@ def test_first_render_creates_bundle_0600_and_reuses_it(tmp_path: Path) -> None:
 
 def test_secrets_option_points_elsewhere_and_must_exist(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.yaml"
-    result = runner.invoke(app, ["render", str(EXAMPLE), "-o", str(tmp_path / "out"), "--secrets", str(missing)])
+    result = runner.invoke(app, ["render", str(EXAMPLE), "-d", str(tmp_path / "out"), "--secrets", str(missing)])
     assert result.exit_code == 1
     assert "no secrets bundle" in result.output
     assert not (tmp_path / "out").exists()
@@ -132,7 +132,7 @@ def test_bad_bundle_errors_never_show_secret_values(tmp_path: Path) -> None:
     messages = "\n".join(str(p) for p in info.value.problems)
     assert "ca.key: the private key does not belong to the certificate" in messages
     assert "PRIVATE KEY" not in messages
-    result = runner.invoke(app, ["render", str(EXAMPLE), "-o", str(tmp_path / "out"), "--secrets", str(path)])
+    result = runner.invoke(app, ["render", str(EXAMPLE), "-d", str(tmp_path / "out"), "--secrets", str(path)])
     assert result.exit_code == 1
     assert "PRIVATE KEY" not in result.output and good.bootstrap_token not in result.output
 

@@ -25,11 +25,11 @@ def test_rotate_changes_only_join_configs(tmp_path: Path) -> None:
     shutil.copy(EXAMPLES / "valid" / "ha-three-control-planes" / "cluster.yaml", config)
     bundle_path = write_bundle(config, tmp_path)
     out = tmp_path / "out"
-    assert runner.invoke(app, ["render", str(config), "-o", str(out), "--secrets", str(bundle_path)]).exit_code == 0
+    assert runner.invoke(app, ["render", str(config), "-d", str(out), "--secrets", str(bundle_path)]).exit_code == 0
     before = snapshot(out / "demo")
     old = secrets.load_bundle(bundle_path, cluster="demo")
 
-    result = runner.invoke(app, ["token", "rotate", str(config), "-o", str(out), "--secrets", str(bundle_path)])
+    result = runner.invoke(app, ["token", "rotate", str(config), "-d", str(out), "--secrets", str(bundle_path)])
     assert result.exit_code == 0, result.output
     new = secrets.load_bundle(bundle_path, cluster="demo")
     assert new.bootstrap_token != old.bootstrap_token
@@ -71,7 +71,7 @@ def test_rotate_changes_only_join_configs(tmp_path: Path) -> None:
     join_command = runner.invoke(app, ["join-command", str(config), "--secrets", str(bundle_path)])
     assert f"--token {new.bootstrap_token} " in join_command.output
     assert (
-        runner.invoke(app, ["render", str(config), "-o", str(out), "--secrets", str(bundle_path), "--check"]).exit_code
+        runner.invoke(app, ["render", str(config), "-d", str(out), "--secrets", str(bundle_path), "--check"]).exit_code
         == 0
     )
 
@@ -80,7 +80,7 @@ def test_render_summary_states_token_lifetime(tmp_path: Path) -> None:
     config = tmp_path / "cluster.yaml"
     shutil.copy(EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml", config)
     bundle_path = write_bundle(config, tmp_path)
-    result = runner.invoke(app, ["render", str(config), "-o", str(tmp_path / "out"), "--secrets", str(bundle_path)])
+    result = runner.invoke(app, ["render", str(config), "-d", str(tmp_path / "out"), "--secrets", str(bundle_path)])
     token_id = secrets.load_bundle(bundle_path, cluster="demo").token_id
     assert f"bootstrap token {token_id}.****: valid for 24h0m0s after `kubeadm init` ran" in result.output
     bundle = secrets.load_bundle(bundle_path, cluster="demo")

@@ -58,7 +58,7 @@ def out_with_nodes_json(tmp_path: Path, case: Path) -> Path:
 def test_invalid_upgrade_example_reports_expected_error(case: Path, tmp_path: Path) -> None:
     out = out_with_nodes_json(tmp_path, case)
     config = case / "cluster.yaml"
-    result = runner.invoke(app, ["upgrade", str(config), "-o", str(out)])
+    result = runner.invoke(app, ["upgrade", str(config), "-d", str(out)])
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     expected = (case / "expected-error.txt").read_text(encoding="utf-8").strip()
@@ -100,7 +100,7 @@ def test_same_version_is_nothing_to_upgrade(tmp_path: Path) -> None:
 def test_upgrade_writes_only_its_kit(tmp_path: Path) -> None:
     out = out_with_nodes_json(tmp_path, VALID)
     (out / "demo" / "keep.txt").write_text("render output\n", encoding="utf-8")
-    result = runner.invoke(app, ["upgrade", str(VALID / "cluster.yaml"), "-o", str(out)])
+    result = runner.invoke(app, ["upgrade", str(VALID / "cluster.yaml"), "-d", str(out)])
     assert result.exit_code == 0, result.output
     kit = out / "demo" / "upgrade" / f"{FROM}-to-{TO}"
     assert sorted(p.relative_to(kit).as_posix() for p in kit.rglob("*") if p.is_file()) == sorted(

@@ -49,7 +49,7 @@ def _refused(tmp_path: Path, args: list[str], *needles: str) -> None:
 def test_out_is_a_file(tmp_path: Path, bundle: bool) -> None:
     config = _config(tmp_path, bundle=bundle)
     (tmp_path / "out").write_text("not a folder\n", encoding="utf-8")
-    _refused(tmp_path, ["render", str(config), "-o", str(tmp_path / "out")], "is not a folder")
+    _refused(tmp_path, ["render", str(config), "-d", str(tmp_path / "out")], "is not a folder")
     assert not (tmp_path / "cluster.secrets.yaml").exists() or bundle
 
 
@@ -57,7 +57,7 @@ def test_out_is_a_file(tmp_path: Path, bundle: bool) -> None:
 def test_out_below_a_file(tmp_path: Path, bundle: bool) -> None:
     config = _config(tmp_path, bundle=bundle)
     (tmp_path / "file").write_text("x\n", encoding="utf-8")
-    _refused(tmp_path, ["render", str(config), "-o", str(tmp_path / "file" / "out")], "is not a folder")
+    _refused(tmp_path, ["render", str(config), "-d", str(tmp_path / "file" / "out")], "is not a folder")
 
 
 @pytest.mark.parametrize("bundle", [False, True], ids=["new-bundle", "existing-bundle"])
@@ -65,7 +65,7 @@ def test_cluster_folder_is_a_file(tmp_path: Path, bundle: bool) -> None:
     config = _config(tmp_path, bundle=bundle)
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "demo").write_text("precious\n", encoding="utf-8")
-    _refused(tmp_path, ["render", str(config), "-o", str(tmp_path / "out")], "exists and is not a folder")
+    _refused(tmp_path, ["render", str(config), "-d", str(tmp_path / "out")], "exists and is not a folder")
     assert not (tmp_path / "cluster.secrets.yaml").exists() or bundle
 
 
@@ -79,16 +79,16 @@ def test_cluster_folder_is_a_symlink(tmp_path: Path, target: str) -> None:
         (elsewhere / "keep.txt").write_text("keep\n", encoding="utf-8")
     (tmp_path / "out" / "demo").symlink_to(elsewhere)
     for extra in ([], ["--dry-run"]):
-        _refused(tmp_path, ["render", str(config), "-o", str(tmp_path / "out"), *extra], "is a symlink")
+        _refused(tmp_path, ["render", str(config), "-d", str(tmp_path / "out"), *extra], "is a symlink")
     assert not (tmp_path / "cluster.secrets.yaml").exists()
 
 
 def test_successful_render_leaves_no_staging_or_old_folders(tmp_path: Path) -> None:
     config = _config(tmp_path, bundle=False)
     out = tmp_path / "out"
-    assert runner.invoke(app, ["render", str(config), "-o", str(out)]).exit_code == 0
+    assert runner.invoke(app, ["render", str(config), "-d", str(out)]).exit_code == 0
     config.write_text(config.read_text(encoding="utf-8").replace("24h", "12h"), encoding="utf-8")
-    assert runner.invoke(app, ["render", str(config), "-o", str(out)]).exit_code == 0
+    assert runner.invoke(app, ["render", str(config), "-d", str(out)]).exit_code == 0
     assert sorted(p.name for p in out.iterdir()) == ["demo"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cluster.secrets.yaml", "cluster.yaml", "out"]
 
@@ -104,7 +104,7 @@ def _read_only_render(tmp_path: Path, read_only: Path, config: Path) -> subproce
             pytest.fail("read-only bind mounts need root (KGEN_REQUIRE_VALIDATORS=1)")
         pytest.skip("read-only bind mounts need root")
     ro = shlex.quote(str(read_only))
-    kgen = shlex.join([sys.executable, "-m", "generator", "render", str(config), "-o", str(tmp_path / "out")])
+    kgen = shlex.join([sys.executable, "-m", "generator", "render", str(config), "-d", str(tmp_path / "out")])
     script = f"mount --bind {ro} {ro} && mount -o remount,ro,bind {ro} && exec {kgen}"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
@@ -127,7 +127,7 @@ def _assert_refused_read_only(tmp_path: Path, read_only: Path, config: Path) -> 
 
 def test_cluster_folder_unwritable(tmp_path: Path) -> None:
     config = _config(tmp_path, bundle=True)
-    assert runner.invoke(app, ["render", str(config), "-o", str(tmp_path / "out")]).exit_code == 0
+    assert runner.invoke(app, ["render", str(config), "-d", str(tmp_path / "out")]).exit_code == 0
     config.write_text(config.read_text(encoding="utf-8").replace("24h", "12h"), encoding="utf-8")
     _assert_refused_read_only(tmp_path, tmp_path / "out" / "demo", config)
 
@@ -154,23 +154,23 @@ def test_dangling_bundle_symlink_is_not_a_missing_bundle(tmp_path: Path) -> None
     config = _config(tmp_path, bundle=False)
     (tmp_path / "cluster.secrets.yaml").symlink_to(tmp_path / "vault" / "cluster.secrets.yaml")
     for command in ("render", "join-command"):
-        args = [command, str(config)] + (["-o", str(tmp_path / "out")] if command == "render" else [])
+        args = [command, str(config)] + (["-d", str(tmp_path / "out")] if command == "render" else [])
         _refused(tmp_path, args, "is a symlink to", "which does not exist")
-    _refused(tmp_path, ["token", "rotate", str(config), "-o", str(tmp_path / "out")], "which does not exist")
+    _refused(tmp_path, ["token", "rotate", str(config), "-d", str(tmp_path / "out")], "which does not exist")
 
 
 def test_bundle_symlink_loop(tmp_path: Path) -> None:
     config = _config(tmp_path, bundle=False)
     (tmp_path / "cluster.secrets.yaml").symlink_to(tmp_path / "loop")
     (tmp_path / "loop").symlink_to(tmp_path / "cluster.secrets.yaml")
-    _refused(tmp_path, ["render", str(config), "-o", str(tmp_path / "out")], "symlink loop")
+    _refused(tmp_path, ["render", str(config), "-d", str(tmp_path / "out")], "symlink loop")
 
 
 def test_bundle_path_is_a_folder(tmp_path: Path) -> None:
     config = _config(tmp_path, bundle=False)
     (tmp_path / "cluster.secrets.yaml").mkdir()
     _refused(
-        tmp_path, ["render", str(config), "-o", str(tmp_path / "out")], "is a directory, expected a secrets bundle file"
+        tmp_path, ["render", str(config), "-d", str(tmp_path / "out")], "is a directory, expected a secrets bundle file"
     )
 
 
@@ -181,9 +181,9 @@ def test_bundle_symlink_to_a_real_bundle_is_used_and_kept(tmp_path: Path) -> Non
     (tmp_path / "cluster.secrets.yaml").rename(vault / "cluster.secrets.yaml")
     (tmp_path / "cluster.secrets.yaml").symlink_to(vault / "cluster.secrets.yaml")
     before = (vault / "cluster.secrets.yaml").read_bytes()
-    assert runner.invoke(app, ["render", str(config), "-o", str(tmp_path / "out")]).exit_code == 0
+    assert runner.invoke(app, ["render", str(config), "-d", str(tmp_path / "out")]).exit_code == 0
     assert (vault / "cluster.secrets.yaml").read_bytes() == before
-    rotated = runner.invoke(app, ["token", "rotate", str(config), "-o", str(tmp_path / "out")])
+    rotated = runner.invoke(app, ["token", "rotate", str(config), "-d", str(tmp_path / "out")])
     assert rotated.exit_code == 0, rotated.output
     assert (tmp_path / "cluster.secrets.yaml").is_symlink()  # written through the link, not replaced
     assert (vault / "cluster.secrets.yaml").read_bytes() != before
@@ -197,12 +197,12 @@ def test_world_readable_bundle_is_used_with_a_warning(tmp_path: Path) -> None:
     bundle = tmp_path / "cluster.secrets.yaml"
     bundle.chmod(0o644)
     before = snapshot(tmp_path)
-    result = runner.invoke(app, ["render", str(config), "-o", str(tmp_path / "out")])
+    result = runner.invoke(app, ["render", str(config), "-d", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert f"{bundle}: warning: permissions 0644 are too open" in result.output
     assert f"chmod 600 {bundle}" in result.output
     after = snapshot(tmp_path)
     assert {k: v for k, v in after.items() if not k.startswith("out")} == before
     bundle.chmod(0o600)
-    quiet = runner.invoke(app, ["render", str(config), "-o", str(tmp_path / "out")])
+    quiet = runner.invoke(app, ["render", str(config), "-d", str(tmp_path / "out")])
     assert "too open" not in quiet.output

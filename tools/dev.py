@@ -138,7 +138,7 @@ def ensure_venv(extras: str) -> Path:
 
 def render() -> None:
     bindir = ensure_venv("")
-    sh(str(bindir / "kgen"), "render", "examples/cluster.yaml", "-o", "out", cwd=REPO)
+    sh(str(bindir / "kgen"), "render", "examples/cluster.yaml", "-d", "out", cwd=REPO)
 
 
 XDIST = ["-n", "auto", "--dist", "loadgroup"]

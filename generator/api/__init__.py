@@ -28,6 +28,7 @@ from generator.api.cluster import (
     versions,
     write_example,
 )
+from generator.api.example import InitAnswers
 from generator.api.operations import (
     KubeconfigResult,
     RestoreResult,
@@ -47,6 +48,7 @@ from generator.api.runs import (
 
 __all__ = [
     "BakeOutcome",
+    "InitAnswers",
     "KubeconfigResult",
     "Listener",
     "Loaded",

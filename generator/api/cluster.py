@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Protocol
 
 from generator import info, mirror, model, placeholder, plan, secrets, write
+from generator.api.example import InitAnswers, example_text
 from generator.emit import render
 from generator.errors import ConfigInvalid, DriftFound, Problem, RenderError, UserError, errors_only
-from generator.load import Document, load
+from generator.load import Document, load, parse
 from generator.normalize import Normalized, normalize
 from generator.resources import schemas_dir, templates_dir
 from generator.validate import validate
@@ -147,12 +148,15 @@ def render_cluster(
     secrets_path: Path | None = None,
     dry_run: bool = False,
     check: bool = False,
+    diff: bool = False,
 ) -> RenderResult:
     """Render every node of the cluster in ``config_path`` into ``out_dir/<cluster>/``.
 
     The first render generates the secrets bundle (written only after rendering succeeded); later
     renders reuse it. ``dry_run`` and ``check`` write nothing; ``check`` raises DriftFound when the
-    files on disk differ from what would be rendered."""
+    files on disk differ from what would be rendered (with ``diff``, the exception carries a
+    unified diff that never shows a secret file's content: :func:`generator.write.diff_text`)."""
+    check = check or diff
     loaded = load_cluster(config_path)
     cluster = loaded.cluster
     bundle_path = secrets_path or secrets.default_path(config_path)
@@ -160,7 +164,14 @@ def render_cluster(
     created = not secrets.bundle_exists(bundle_path) and not check and secrets_path is None
     bundle = secrets.generate(cluster.name) if created else load_secrets(config_path, cluster, secrets_path)
     return _render_and_write(
-        loaded, bundle, bundle_path=bundle_path, out_dir=out_dir, created=created, dry_run=dry_run, check=check
+        loaded,
+        bundle,
+        bundle_path=bundle_path,
+        out_dir=out_dir,
+        created=created,
+        dry_run=dry_run,
+        check=check,
+        diff=diff,
     )
 
 
@@ -174,6 +185,7 @@ def _render_and_write(
     dry_run: bool,
     check: bool,
     write_bundle: bool = False,
+    diff: bool = False,
 ) -> RenderResult:
     cluster = loaded.cluster
     rendered = render_located(loaded.normalized, cluster, bundle)
@@ -188,7 +200,8 @@ def _render_and_write(
         changes = write.diff_tree(rendered.files, root)
         if check and any(c.status != "identical" for c in changes):
             drift = [f"{c.status}: {c.path}" for c in changes if c.status != "identical"]
-            raise DriftFound(f"{root} differs from what kgen would render:\n" + "\n".join(drift))
+            patch = write.diff_text(rendered.files, root, changes) if diff else ""
+            raise DriftFound(f"{root} differs from what kgen would render:\n" + "\n".join(drift), diff=patch)
     else:
         # The bundle is written in the same all-or-nothing step as the tree: a render that fails to
         # write leaves no new bundle behind (and so no CA that no output was rendered with).
@@ -238,13 +251,25 @@ def rotate_token(config_path: Path, *, out_dir: Path, secrets_path: Path | None 
     return Rotation(render=result, register_command=command)
 
 
-def write_example(path: Path, *, force: bool = False) -> list[tuple[str, Path]]:
+def write_example(path: Path, *, force: bool = False, answers: InitAnswers | None = None) -> list[tuple[str, Path]]:
     """Write the commented example config (the runbook's cluster) and its JSON Schema beside it, so
-    the `# yaml-language-server: $schema=` line works offline. Returns (status verb, path) pairs."""
+    the `# yaml-language-server: $schema=` line works offline. Returns (status verb, path) pairs.
+
+    ``answers`` (``kgen init --name ...``) replace the example's values, comments kept
+    (:func:`generator.api.example.example_text`); the result must pass validation, or nothing is
+    written. The example's placeholder SSH key is left for the user to replace unless one is given."""
     if path.exists() and not force:
         raise UserError(f"{path} already exists; use --force to overwrite it")
     schema_path = path.with_name("cluster.schema.json")
     example = (templates_dir() / "cluster.yaml").read_text(encoding="utf-8").replace("{schema}", schema_path.name)
+    if answers is not None and answers.given():
+        example = example_text(example, answers)
+        doc = parse(example, str(path))
+        problems = errors_only(validate(doc, normalize(doc)))
+        if answers.ssh_key is None:
+            problems = [p for p in problems if not p.path.startswith("spec.admin.sshAuthorizedKeys")]
+        if problems:
+            raise ConfigInvalid(problems)
     schema_text = (schemas_dir() / "cluster.schema.json").read_text(encoding="utf-8")
     done: list[tuple[str, Path]] = []
     try:

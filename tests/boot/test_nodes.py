@@ -99,7 +99,7 @@ def control_plane(base_image: BaseImage, tmp_path_factory: pytest.TempPathFactor
         workdir = tmp / "vm"
         args = ["vm", str(config), "master-0", "--image", str(disk.raw), "--kernel", str(base_image.kernel)]
         args += ["--initrd", str(base_image.initrd), "--accel", "tcg", "--timeout", str(BOOT_TIMEOUT), "--keep"]
-        args += ["--workdir", str(workdir), "-o", str(tmp / "out"), "--secrets", str(bundle)]
+        args += ["--workdir", str(workdir), "-d", str(tmp / "out"), "--secrets", str(bundle)]
         result = CliRunner().invoke(app, args)
     kept = next((line.split(": ", 1)[1] for line in result.output.splitlines() if line.startswith("kept disk: ")), "")
     boot = ControlPlaneBoot(
@@ -224,7 +224,7 @@ def test_worker_with_unreachable_control_plane_fails_clearly(
     bundle = write_bundle(config, tmp_path)
     disk = golden_test_disk(base_image, config, tmp_path)
     out = tmp_path / "out"
-    rendered = CliRunner().invoke(app, ["render", str(config), "-o", str(out), "--secrets", str(bundle)])
+    rendered = CliRunner().invoke(app, ["render", str(config), "-d", str(out), "--secrets", str(bundle)])
     assert rendered.exit_code == 0, rendered.output
     node = out / "demo" / "nodes" / "worker-0"
     result = run_vm(
