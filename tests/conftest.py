@@ -23,7 +23,7 @@ import typer.testing
 import yaml
 
 from generator import api, cni, secrets, versions
-from tests import golden, markers, validated
+from tests import golden, markers, schedule, validated
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
@@ -37,6 +37,7 @@ def _controller(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    schedule.register(config)
     if golden.updating() and _controller(config):
         golden.expand_all()  # the tests write plain files; pytest_unconfigure stores them compactly
 
@@ -48,6 +49,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     markers.apply(items)
+    schedule.order(config, items)
 
 
 @pytest.fixture(autouse=True, scope="session")
