@@ -47,6 +47,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         golden.compact()
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    return schedule.auto_workers(config)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     markers.apply(items)
     schedule.order(config, items)

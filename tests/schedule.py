@@ -14,13 +14,20 @@ A serial run (``-n 0`` or ``-p no:xdist``) keeps the collection order.
 
 The controller (or the only process, without xdist) records each test's setup + call + teardown time
 at the end of the session. The order changes nothing else: tests must not depend on it.
+
+``-n auto`` starts one worker more than there are cores when the ``-m`` expression leaves out the boot
+tests: several tests spend seconds waiting on timeouts without using the CPU (an etcd member that is
+gone, a KVM probe that hangs, network namespaces), and the extra worker keeps both cores busy meanwhile.
+With boot tests in the run the count stays at the cores (a VM needs its core).
 """
 
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
+from _pytest.mark.expression import Expression  # pytest's own -m parser (no public API for it)
 
 CACHE_KEY = "kgen/durations"
 TIER_RANK = {"boot": 0, "sandbox": 1, "validator": 2, "unit": 3}
@@ -77,3 +84,18 @@ def register(config: pytest.Config) -> None:
     """Record durations in the controller (or the only process): it sees every worker's reports."""
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(Recorder(config), "kgen-durations")
+
+
+def _only_boot(name: str, /, **_: str | int | bool | None) -> bool:
+    return name == "boot"
+
+
+def auto_workers(config: pytest.Config) -> int | None:
+    """Workers for ``-n auto``: the cores + 1 when ``-m`` deselects boot tests; else None (xdist's rule:
+    the cores, or PYTEST_XDIST_AUTO_NUM_WORKERS)."""
+    expression = config.option.markexpr
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") or not expression:
+        return None
+    if Expression.compile(expression).evaluate(_only_boot):
+        return None  # a test marked only `boot` would run
+    return len(os.sched_getaffinity(0)) + 1
