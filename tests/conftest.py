@@ -6,8 +6,10 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import json
 import os
 import posixpath
+import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -21,7 +23,7 @@ import typer.testing
 import yaml
 
 from generator import api, cni, secrets, versions
-from tests import golden, markers
+from tests import golden, markers, schedule, validated
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
@@ -35,6 +37,7 @@ def _controller(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    schedule.register(config)
     if golden.updating() and _controller(config):
         golden.expand_all()  # the tests write plain files; pytest_unconfigure stores them compactly
 
@@ -44,8 +47,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         golden.compact()
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    return schedule.auto_workers(config)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     markers.apply(items)
+    schedule.order(config, items)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -94,29 +102,103 @@ def write_bundle(config: Path, dest_dir: Path) -> Path:
     return path
 
 
-_SHELLCHECKED: set[str] = set()  # sha256 of script texts that passed shellcheck in this process
+@pytest.fixture(autouse=True, scope="session")
+def _validator_verdicts_shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Validator passes are remembered for the session in one folder every xdist worker sees (the
+    parent of a worker's basetemp is the session's temp root); see tests/validated.py."""
+    root = tmp_path_factory.getbasetemp()
+    validated.use_folder((root.parent if hasattr(request.config, "workerinput") else root) / "validated")
+
+
+SHELLCHECK_ARGS = ("--shell=bash", "--severity=style")
 
 
 def shellcheck(scripts: dict[str, str], workdir: Path) -> None:
-    """One shellcheck run (bash, every severity) over every script not already passed in this process.
+    """shellcheck (bash, every severity) passes every script: one run over the scripts not already passed.
 
-    Scripts are checked by content: identical texts from many nodes or cases are checked once."""
+    Scripts are checked by content, once per session across xdist workers (tests/validated.py):
+    identical texts from many nodes, cases or tests are checked once."""
     tool = require_tool("shellcheck", reason="Debian package shellcheck")
-    todo = {hashlib.sha256(text.encode()).hexdigest(): (name, text) for name, text in sorted(scripts.items())}
-    todo = {sha: item for sha, item in todo.items() if sha not in _SHELLCHECKED}
-    if not todo:
-        return
-    workdir.mkdir(parents=True, exist_ok=True)
-    files = []
-    for i, (name, text) in enumerate(todo.values()):
-        path = workdir / f"{i:03d}-{Path(name).name}"
-        path.write_text(text, encoding="utf-8")
-        files.append(str(path))
-    result = subprocess.run(
-        [tool, "--shell=bash", "--severity=style", *files], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    _SHELLCHECKED.update(todo)
+    items: dict[str, tuple[str, str]] = {}
+    for name, text in sorted(scripts.items()):
+        items.setdefault(validated.key("shellcheck", tool, *SHELLCHECK_ARGS, text), (name, text))
+
+    def check(todo: dict[str, tuple[str, str]]) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        files = []
+        for i, (name, text) in enumerate(todo.values()):
+            path = workdir / f"{i:03d}-{Path(name).name}"
+            path.write_text(text, encoding="utf-8")
+            files.append(str(path))
+        result = subprocess.run([tool, *SHELLCHECK_ARGS, *files], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    validated.checked_once(items, check)
+
+
+# Debian's `cloud-init schema --config-file PATH`, for many files in one process: cloudinit/cmd/main.py
+# (cloud-init 22.4.2, /usr/lib/python3/dist-packages) hands the `schema` subcommand's arguments to
+# cloudinit.config.schema.handle_schema_args, which reads the file (validate_cloudconfig_file: the
+# #cloud-config header, YAML, then the schema with strict=True), exits 1 through util.error with the
+# problems on stderr, or prints "Valid cloud-config: PATH". Each call here is that function with those
+# arguments, its exit code and output captured per file; nothing else of main() applies to `schema`.
+CLOUD_INIT_SCHEMA_BATCH = r"""
+import argparse, contextlib, io, json, sys
+from cloudinit.config.schema import handle_schema_args
+
+results = {}
+for path in json.load(sys.stdin):
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    args = argparse.Namespace(config_file=path, system=False, docs=None, annotate=False)
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            handle_schema_args("cloudconfig-schema", args)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    results[path] = [code, out.getvalue(), err.getvalue()]
+json.dump(results, sys.stdout)
+"""
+
+
+def cloud_init_schema(user_data: dict[str, bytes | str], workdir: Path) -> None:
+    """Debian's `cloud-init schema --config-file` accepts every user-data ({name: content}, gzipped or
+    not): exit 0 and "Valid cloud-config". One cloud-init process checks every file not already passed
+    in this session (by content, across xdist workers), with the interpreter of the installed tool."""
+    tool = require_tool("cloud-init", reason="Debian package cloud-init provides `cloud-init schema`")
+    shebang = Path(tool).read_bytes().split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    assert shebang.startswith("#!"), f"{tool} is not a script; cannot tell which Python runs cloud-init"
+    interpreter = shlex.split(shebang[2:])
+    items: dict[str, tuple[str, bytes]] = {}
+    for name, content in sorted(user_data.items()):
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        data = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+        items.setdefault(validated.key("cloud-init schema", tool, *interpreter, data), (name, data))
+
+    def check(todo: dict[str, tuple[str, bytes]]) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        names = {}
+        for i, (name, data) in enumerate(todo.values()):
+            path = workdir / f"{i:03d}-{name.replace('/', '__')}.user-data"
+            path.write_bytes(data)
+            names[str(path)] = name
+        result = subprocess.run(
+            [*interpreter, "-I", "-c", CLOUD_INIT_SCHEMA_BATCH],
+            input=json.dumps(sorted(names)),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        verdicts: dict[str, list[Any]] = json.loads(result.stdout)
+        assert sorted(verdicts) == sorted(names)
+        failed = {
+            names[path]: f"exit {code}: {out}{err}"
+            for path, (code, out, err) in verdicts.items()
+            if code != 0 or f"Valid cloud-config: {path}" not in out
+        }
+        assert not failed, f"cloud-init schema rejects: {failed}"
+
+    validated.checked_once(items, check)
 
 
 @dataclasses.dataclass

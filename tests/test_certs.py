@@ -29,7 +29,7 @@ from generator.resources import schemas_dir
 from generator.secrets import generate_ca
 from generator.settings import CertificateRenewal
 from generator.validate import validate
-from tests.conftest import EXAMPLES, fixture_bundle, require_tool
+from tests.conftest import EXAMPLES, fixture_bundle, require_tool, shellcheck
 from tests.sandbox import STANDIN_BIN, STANDINS, Sandbox
 
 runner = CliRunner()
@@ -152,16 +152,10 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
 
 
 def test_script_passes_shellcheck(tmp_path: Path) -> None:
-    tool = require_tool("shellcheck", reason="Debian package shellcheck")
     cluster, renewal = build(example_data())
     script = certs.renew_script(cluster, renewal, cluster.first_control_plane)
     assert "\nset -euo pipefail\n" in script
-    path = tmp_path / "kgen-certs-renew"
-    path.write_text(script, encoding="utf-8")
-    result = subprocess.run(
-        [tool, "--shell=bash", "--severity=style", str(path)], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    shellcheck({"kgen-certs-renew": script}, tmp_path)
 
 
 # --- kgen certs check --------------------------------------------------------------------------------

@@ -648,18 +648,9 @@ def test_install_phase_adds_rclone_only_for_a_remote(os_name: str, tmp_path: Pat
         install
     )
     assert "\n  check_rclone\n" in emit_packer.self_check_script(cluster)
-    tool = require_tool("shellcheck", reason="Debian package shellcheck")
     files = {
         "install.sh": install,
         "self-check.sh": emit_packer.self_check_script(cluster),
         "backup.sh": etcd_backup.backup_script(cluster, backup, cluster.first_control_plane),
     }
-    for name, text in files.items():
-        (tmp_path / name).write_text(text, encoding="utf-8")
-    result = subprocess.run(
-        [tool, "--shell=bash", "--severity=style", *(str(tmp_path / n) for n in files)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    shellcheck(files, tmp_path)

@@ -9,9 +9,7 @@ tests/test_etcd_real.py), then `kubeadm init` (the stand-in, whose preflight ref
 from __future__ import annotations
 
 import copy
-import gzip
 import hashlib
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +23,11 @@ from generator.load import load
 from tests.conftest import (
     EXAMPLES,
     Rendered,
+    cloud_init_schema,
     load_user_data,
     render_config,
     require_tool,
+    shellcheck,
     stand_in_cni_manifests,
     user_data_scripts,
     valid_cases,
@@ -123,12 +123,7 @@ def test_restore_user_data_passes_cloud_init_schema_and_shellcheck(case: Path, t
         secrets_path=bundle,
     )
     content = (result.out_dir / result.node.name / "user-data").read_bytes()
-    tool = require_tool("cloud-init", reason="Debian package cloud-init provides `cloud-init schema`")
-    path = tmp_path / "restore-user-data"
-    path.write_bytes(gzip.decompress(content) if content[:2] == b"\x1f\x8b" else content)
-    checked = subprocess.run([tool, "schema", "--config-file", str(path)], capture_output=True, text=True, check=False)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "Valid cloud-config" in checked.stdout
+    cloud_init_schema({f"{result.node.name}/user-data": content}, tmp_path / "schema")
     user_data = load_user_data(content)
     # The version checks: the first-boot script checks the same Kubernetes version, and the kubeadm
     # config (kubernetesVersion, API version) is the normal render's.
@@ -141,19 +136,12 @@ def test_restore_user_data_passes_cloud_init_schema_and_shellcheck(case: Path, t
         f"v{cluster.kubernetes_version}"
     )
     assert all(d["apiVersion"] == cluster.kubernetes.kubeadm_api_version for d in docs[:2])
-    shellcheck = require_tool("shellcheck", reason="Debian package shellcheck")
-    scripts = []
-    for i, (guest, text) in enumerate(user_data_scripts(user_data)):
+    scripts = dict(user_data_scripts(user_data))
+    for guest, text in scripts.items():
         assert "\nset -euo pipefail\n" in text, guest
-        script = tmp_path / f"{i:02d}-{Path(guest).name}"
-        script.write_text(text, encoding="utf-8")
-        scripts.append(str(script))
     assert any(s.endswith("kgen-etcd-restore") for s in scripts)
     assert any(s.endswith("kgen-etcd-tools") for s in scripts)
-    linted = subprocess.run(
-        [shellcheck, "--shell=bash", "--severity=style", *scripts], capture_output=True, text=True, check=False
-    )
-    assert linted.returncode == 0, linted.stdout + linted.stderr
+    shellcheck(scripts, tmp_path / "shellcheck")
 
 
 def test_restore_without_backups_still_installs_etcdutl(tmp_path: Path) -> None:

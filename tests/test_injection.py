@@ -45,7 +45,7 @@ from generator.api import check_config
 from generator.cli import app
 from generator.errors import ConfigInvalid
 from generator.load import format_path
-from tests.conftest import fixture_bundle, require_tool, user_data_scripts
+from tests.conftest import fixture_bundle, shellcheck, user_data_scripts
 
 RUNNER = CliRunner()
 CANARY = "CANARY"
@@ -493,26 +493,23 @@ _checked_scripts: set[str] = set()  # sha256 of scripts that passed bash -n and 
 
 
 def check_scripts(scripts: dict[str, str], workdir: Path) -> None:
-    """bash -n and shellcheck on every script not already checked in this session."""
-    shellcheck = require_tool("shellcheck", reason="Debian package shellcheck")
+    """bash -n and shellcheck on every script not already checked in this session (shellcheck through
+    the shared helper, which remembers passes across xdist workers)."""
     todo = {hashlib.sha256(t.encode()).hexdigest(): (name, t) for name, t in scripts.items()}
     todo = {sha: v for sha, v in todo.items() if sha not in _checked_scripts}
     if not todo:
         return
     workdir.mkdir()
-    files = []
     for i, (name, text) in enumerate(todo.values()):
         path = workdir / f"{i:03d}-{Path(name).name}.sh"
         path.write_text(text, encoding="utf-8")
-        files.append(str(path))
         syntax = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True, check=False)
         if syntax.returncode != 0:
             raise BrokenScript(f"bash -n {name}:\n{syntax.stderr}")
-    lint = subprocess.run(
-        [shellcheck, "--shell=bash", "--severity=style", *files], capture_output=True, text=True, check=False
-    )
-    if lint.returncode != 0:
-        raise BrokenScript(f"shellcheck:\n{lint.stdout}{lint.stderr}")
+    try:
+        shellcheck(dict(todo.values()), workdir / "shellcheck")
+    except AssertionError as exc:
+        raise BrokenScript(f"shellcheck:\n{exc}") from exc
     _checked_scripts.update(todo)
 
 

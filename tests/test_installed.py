@@ -8,6 +8,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import venv
 from pathlib import Path
 
@@ -21,21 +22,33 @@ from tests.conftest import REPO
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env_dir = tmp_path_factory.mktemp("venv")
     # System site packages provide the dependencies that are already installed, so this needs no
-    # more from PyPI than the build backend.
-    venv.EnvBuilder(with_pip=True, system_site_packages=True).create(env_dir)
+    # more from PyPI than the build backend. The venv gets no pip of its own (ensurepip costs ~4 s):
+    # the test's pip installs into it with --python, which runs that same pip under the venv's
+    # interpreter, so the wheel is built and installed exactly as `venv/bin/pip install .` would.
+    venv.EnvBuilder(with_pip=False, system_site_packages=True).create(env_dir)
     python = env_dir / "bin" / "python"
+    pip = [sys.executable, "-m", "pip", "--python", str(python)]
     subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(REPO)],
+        [*pip, "install", "--quiet", "--disable-pip-version-check", str(REPO)],
         check=True,
         cwd=tmp_path_factory.mktemp("elsewhere"),
+        env=outside_env(),
     )
     return env_dir / "bin"
 
 
-def run(bindir: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def outside_env(bindir: Path | None = None) -> dict[str, str]:
+    """The environment without the checkout on PYTHONPATH (as a developer's shell may have it)."""
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH"}}
-    env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run([str(bindir / "kgen"), *args], capture_output=True, text=True, cwd=cwd, env=env, check=False)
+    if bindir is not None:
+        env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def run(bindir: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(bindir / "kgen"), *args], capture_output=True, text=True, cwd=cwd, env=outside_env(bindir), check=False
+    )
 
 
 def test_installed_kgen_works_from_any_directory(installed: Path, tmp_path: Path) -> None:
@@ -46,6 +59,7 @@ def test_installed_kgen_works_from_any_directory(installed: Path, tmp_path: Path
         capture_output=True,
         text=True,
         cwd=tmp_path,
+        env=outside_env(),
         check=True,
     ).stdout
     assert str(REPO) not in where, f"imported from the checkout, not the wheel: {where}"

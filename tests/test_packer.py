@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ from generator.tables import os_release
 from generator.tree import EXECUTABLE_MODE
 from tests.boot.baseimage import BaseImage, BaseImageError, ensure_base_image
 from tests.boot.conftest import missing_boot_prerequisites, skip_or_fail
-from tests.conftest import EXAMPLES, REPO, Rendered, render_config, require_tool, shellcheck
+from tests.conftest import EXAMPLES, REPO, Rendered, cloud_init_schema, render_config, require_tool, shellcheck
 from tests.golden import check_golden, check_no_stale_golden
 from tests.matrix import OS_NAMES, VERSIONS, base_config, cluster_for
 
@@ -285,11 +284,9 @@ def test_qemu_source_boots_the_cloud_image_with_a_nocloud_seed(projects: dict[st
     assert "ssh_pwauth: false" in seed
 
 
-def test_qemu_seed_passes_cloud_init_schema(projects: dict[str, Path]) -> None:
-    tool = require_tool("cloud-init", reason="Debian package cloud-init")
+def test_qemu_seed_passes_cloud_init_schema(projects: dict[str, Path], tmp_path: Path) -> None:
     seed = next(iter(projects.values())) / "qemu" / "user-data"
-    result = subprocess.run([tool, "schema", "-c", str(seed)], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
+    cloud_init_schema({"qemu/user-data": seed.read_bytes()}, tmp_path)
 
 
 def provisioners(project: Path) -> list[dict[str, Any]]:
@@ -436,15 +433,11 @@ def test_values_in_comments_cannot_end_the_comment(tmp_path: Path) -> None:
 # --- The API the render and the CLI use. ---------------------------------------------------------------
 
 
-def test_packer_files_are_pure_deterministic_and_fast() -> None:
+def test_packer_files_are_pure_and_deterministic() -> None:
+    """Speed is measured by bench/, not asserted here."""
     cluster = cluster_of(CASES[0])
     first = emit_packer.packer_files(cluster)
-    started = time.perf_counter()
-    for _ in range(5):
-        again = emit_packer.packer_files(cluster)
-    per_call = (time.perf_counter() - started) / 5
-    assert again == first
-    assert per_call < 0.05, f"{per_call * 1000:.1f} ms per call"
+    assert emit_packer.packer_files(cluster) == first
     assert all(rel.startswith("packer/") for rel in first)
     assert emit_packer.EXAMPLE_VARS in first
     assert "packer/README.md" not in first, "the shared folder's own README is not copied"

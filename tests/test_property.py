@@ -341,7 +341,8 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-BORING = re.compile(r"[A-Za-z0-9 ._:/@%+=,-]*\Z")
+# No space: shellcheck's verdict can depend on one (an unquoted $B with B='a b' is SC2086).
+BORING = re.compile(r"[A-Za-z0-9._:/@%+=,-]*\Z")
 READONLY = re.compile(r"^(\s*readonly [A-Za-z_][A-Za-z0-9_]*=)(.*)$")
 FUNCTION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\(\)\s*\{", re.MULTILINE)
 

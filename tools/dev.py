@@ -10,6 +10,7 @@ runs reuse it until pyproject.toml changes. kgen needs Python >= 3.11 (MIN_PYTHO
 use (cloud-init, shellcheck, openssl, containerd, packer, qemu, debootstrap, ...) with apt-get when
 run as root or with sudo available; without them those tests skip, with the reason shown.
 Extra arguments after `test` go to pytest. Tests run in parallel (pytest-xdist, one worker per core,
+one more when ``-m`` leaves out the boot tests, longest tests first: see tests/schedule.py;
 ``--dist loadgroup``: the boot tests form one group, so one worker runs them one VM at a time); pass
 your own ``-n`` (``-n 0`` for a serial run) to change that.
 """
