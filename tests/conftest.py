@@ -47,6 +47,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         golden.compact()
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: a run with -p no:xdist does not know it
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     return schedule.auto_workers(config)
 

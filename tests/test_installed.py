@@ -16,6 +16,7 @@ import jsonschema
 import pytest
 
 from tests.conftest import REPO
+from tests.test_ssh_keys import TEST_KEY
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +64,9 @@ def test_installed_kgen_works_from_any_directory(installed: Path, tmp_path: Path
         check=True,
     ).stdout
     assert str(REPO) not in where, f"imported from the checkout, not the wheel: {where}"
-    assert run(installed, "init", "cluster.yaml", cwd=tmp_path).returncode == 0
+    key = tmp_path / "id_ed25519.pub"  # the example's placeholder key fails validation on purpose
+    key.write_text(TEST_KEY + "\n", encoding="utf-8")
+    assert run(installed, "init", "cluster.yaml", "--ssh-key", str(key), cwd=tmp_path).returncode == 0
     assert run(installed, "validate", "cluster.yaml", cwd=tmp_path).returncode == 0
     render = run(installed, "render", "cluster.yaml", cwd=tmp_path)
     assert render.returncode == 0, render.stderr
@@ -92,7 +95,9 @@ def test_installed_info_commands(installed: Path, tmp_path: Path) -> None:
         ).stdout.strip()
     )
     assert str(REPO) not in str(schemas)
-    assert run(installed, "init", "cluster.yaml", cwd=tmp_path).returncode == 0
+    key = tmp_path / "id_ed25519.pub"  # the example's placeholder key fails validation on purpose
+    key.write_text(TEST_KEY + "\n", encoding="utf-8")
+    assert run(installed, "init", "cluster.yaml", "--ssh-key", str(key), cwd=tmp_path).returncode == 0
     for args, schema in (
         (("versions", "-o", "json"), "kgen-versions.schema.json"),
         (("images", "cluster.yaml", "-o", "json"), "kgen-images.schema.json"),
