@@ -6,27 +6,14 @@ no module is an error, never another plugin."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
+from generator import discovery
 from generator.cni.base import IMAGE_MANIFEST_DIR, RENDERED_DIR, CniAssets, CniPlugin
 from generator.model import Cluster
 
 __all__ = ["IMAGE_MANIFEST_DIR", "PLUGINS", "RENDERED_DIR", "CniAssets", "CniPlugin", "assets", "plugin"]
 
 
-def _discover() -> dict[str, CniPlugin]:
-    """Every module of this package but ``base`` is a plugin and defines ``PLUGIN``: adding a module is
-    registering it (docs/CONTRIBUTING.md)."""
-    found: dict[str, CniPlugin] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name != "base":
-            module_plugin: CniPlugin = importlib.import_module(f"{__name__}.{info.name}").PLUGIN
-            found[module_plugin.name] = module_plugin
-    return found
-
-
-PLUGINS: dict[str, CniPlugin] = _discover()
+PLUGINS: dict[str, CniPlugin] = {p.name: p for p in discovery.plugins(__name__, __path__)}
 
 
 class UnknownPlugin(KeyError):

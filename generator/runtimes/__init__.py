@@ -4,26 +4,13 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
+from generator import discovery
 from generator.runtimes.base import RuntimeConfig, RuntimePlugin
 
 __all__ = ["PLUGINS", "RuntimeConfig", "RuntimePlugin", "plugin"]
 
 
-def _discover() -> dict[str, RuntimePlugin]:
-    """Every module of this package but ``base`` is a runtime and defines ``PLUGIN``: adding a module is
-    registering it (docs/CONTRIBUTING.md)."""
-    found: dict[str, RuntimePlugin] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name != "base":
-            module_plugin: RuntimePlugin = importlib.import_module(f"{__name__}.{info.name}").PLUGIN
-            found[module_plugin.name] = module_plugin
-    return found
-
-
-PLUGINS: dict[str, RuntimePlugin] = _discover()
+PLUGINS: dict[str, RuntimePlugin] = {p.name: p for p in discovery.plugins(__name__, __path__)}
 
 
 def plugin(name: str) -> RuntimePlugin:
