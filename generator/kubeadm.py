@@ -31,6 +31,12 @@ def node_registration(cluster: Cluster, node: Node) -> dict[str, Any]:
         kubelet_args["node-labels"] = ",".join(f"{k}={v}" for k, v in node.labels)
     kubelet_args |= cloud_provider.kubelet_extra_args(cluster.openstack)
     registration: dict[str, Any] = {"name": node.name, "criSocket": cluster.cri_socket}
+    if cluster.image_mode == "golden":
+        # The bake pre-pulled every image kubeadm needs, and a golden first boot touches no network:
+        # kubeadm's ImagePullCheck skips every image with policy Never instead of asking a registry
+        # (RunPullImagesCheck in cmd/kubeadm/app/preflight/checks.go). A missing image then fails
+        # clearly on the node rather than waiting on a registry that may be out of reach.
+        registration["imagePullPolicy"] = "Never"
     if kubelet_args:
         registration["kubeletExtraArgs"] = _extra_args(cluster, kubelet_args)
     if node.taints is not None:

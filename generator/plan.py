@@ -57,7 +57,7 @@ class NodePlan:
     certs_renewal_commands: tuple[tuple[str, ...], ...] = ()
     cloud_provider_kubectl: tuple[tuple[str, ...], ...] = ()
     cloud_provider_downloads: tuple[ManifestFile, ...] = ()
-    image_guard: tuple[tuple[str, str, str], ...] = ()
+    image_guard: tuple[prepare.GuardField, ...] = ()
     # Set only by :func:`with_restore` (kgen restore) on the first control plane.
     etcd_restore: EtcdRestore | None = None
     restore_files: tuple[GuestFile, ...] = ()
@@ -156,7 +156,7 @@ def node_plan(cluster: Cluster, node: Node, secrets: SecretsBundle, prep: Cluste
         cloud_provider_downloads=tuple(
             cloud_provider.cloud_provider_downloads(cluster, cluster.openstack) if first else []
         ),
-        image_guard=tuple(prepare.image_guard(cluster)),
+        image_guard=tuple(prepare.image_guard(cluster, prep.scripts.configure)),
     )
 
 

@@ -8,6 +8,7 @@ metadata service)."""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import re
@@ -35,9 +36,12 @@ METADATA_UNIT_PATH = guest.METADATA_UNIT_PATH
 
 @dataclass(frozen=True)
 class Phase:
+    """A preparation script the first boot runs as ``path ROLE *args``."""
+
     name: str
     path: str
     script: str
+    args: tuple[str, ...] = ()
 
 
 def crictl_config(cluster: Cluster) -> str:
@@ -98,8 +102,9 @@ def metadata_block() -> MetadataBlock:
     )
 
 
-def install_script(cluster: Cluster, cni: CniAssets | None = None) -> str:
-    """``cni``: the plan's assets (computed once per cluster); looked up when a test calls this alone."""
+def install_script(cluster: Cluster, cni: CniAssets | None = None, configure: str | None = None) -> str:
+    """``cni``: the plan's assets (computed once per cluster); looked up when a test calls this alone.
+    ``configure``: the rendered configure script, whose digest the image manifest records."""
     release = os_release(cluster.os)
     cni = cni if cni is not None else assets(cluster)
     helm = cluster.cni.release.extra.get("helm") if cluster.cni.release and cluster.cni.plugin == "cilium" else None
@@ -121,7 +126,7 @@ def install_script(cluster: Cluster, cni: CniAssets | None = None) -> str:
         cni=cni,
         helm=helm,
         image_manifest_path=IMAGE_MANIFEST,
-        image_manifest=image_manifest(cluster),
+        image_manifest=image_manifest(cluster, configure=configure),
         # rclone for etcdBackup.remote, from the distribution (EPEL on EL9)
         rclone=etcd_backup.needs_rclone(cluster.etcd_backup),
         # hooks (issue 15): package repositories (or their mirrors), spec.proxy
@@ -159,42 +164,71 @@ class Scripts:
 
 
 def scripts(cluster: Cluster, cni: CniAssets | None) -> Scripts:
-    return Scripts(install=install_script(cluster, cni), configure=configure_script(cluster))
+    configure = configure_script(cluster)
+    return Scripts(install=install_script(cluster, cni, configure), configure=configure)
 
 
 def phases(cluster: Cluster, rendered: Scripts | None = None) -> list[Phase]:
-    """The preparation phases a node's first boot runs before kubeadm: install only for stock images.
-    The same for every node (the configure phase takes the node's role as its argument)."""
+    """The preparation phases a node's first boot runs before kubeadm. A stock image runs install and
+    the whole configure phase. A golden image ran both in the bake (its manifest records the configure
+    script's SHA-256, which the image guard checks), so its first boot runs only the configure
+    phase's per-node part (``--node-only``: the role's firewall ports, swap the instance brought),
+    touches no network and restarts nothing. The same for every node (the role is the argument)."""
     rendered = rendered if rendered is not None else scripts(cluster, assets(cluster))
-    out = [Phase("configure", CONFIGURE_PATH, rendered.configure)]
-    if cluster.image_mode == "install":
-        out.insert(0, Phase("install", INSTALL_PATH, rendered.install))
-    return out
+    if cluster.image_mode == "golden":
+        return [Phase("configure", CONFIGURE_PATH, rendered.configure, ("--node-only",))]
+    return [Phase("install", INSTALL_PATH, rendered.install), Phase("configure", CONFIGURE_PATH, rendered.configure)]
 
 
-def image_manifest_fields(cluster: Cluster) -> list[tuple[str, str, str]]:
-    """(label, key in /etc/kgen/image.json, value) that a golden image must match."""
+def configure_digest(configure: str) -> str:
+    """The SHA-256 of the configure script, as the bake records it and a golden first boot checks it."""
+    return hashlib.sha256(configure.encode()).hexdigest()
+
+
+def image_manifest_fields(cluster: Cluster, configure: str | None = None) -> list[tuple[str, str, str]]:
+    """(label, key in /etc/kgen/image.json, value) that a golden image must match. The last is the
+    configure script the bake ran: a golden first boot skips that work, so it must be this very
+    script (it names the kgen version, so another kgen's image is refused too).
+    ``configure``: the rendered script (rendered here when not given)."""
     cni = f"{cluster.cni.plugin} {cluster.cni.version}" if cluster.cni.version else "none"
+    configure = configure if configure is not None else configure_script(cluster)
     return [
         ("OS", "os", cluster.os),
         ("Kubernetes", "kubernetesVersion", str(cluster.kubernetes_version)),
         ("container runtime", "runtime", cluster.runtime.name),
         (cluster.runtime.label, "runtimeVersion", cluster.runtime.version),
         ("CNI", "cni", cni),
+        ("node-configure.sh SHA-256", "configureSha256", configure_digest(configure)),
     ]
 
 
-def image_manifest(cluster: Cluster, images: list[str] | None = None) -> str:
+def image_manifest(cluster: Cluster, images: list[str] | None = None, configure: str | None = None) -> str:
     """The JSON the install phase (and the bake) writes to /etc/kgen/image.json."""
-    data: dict[str, Any] = {key: value for _, key, value in image_manifest_fields(cluster)}
+    data: dict[str, Any] = {key: value for _, key, value in image_manifest_fields(cluster, configure)}
     data["builtBy"] = f"kgen {__version__}"
     if images is not None:
         data["images"] = images
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def image_guard(cluster: Cluster) -> list[tuple[str, str, str]]:
-    return image_manifest_fields(cluster) if cluster.image_mode == "golden" else []
+@dataclass(frozen=True)
+class GuardField:
+    """One check of the image guard: the manifest must hold ``line`` (json.dumps with indent, as
+    :func:`image_manifest` writes it), so the first boot compares without a process."""
+
+    label: str
+    key: str
+    expected: str
+
+    @property
+    def line(self) -> str:
+        return f"{json.dumps(self.key)}: {json.dumps(self.expected)}"
+
+
+def image_guard(cluster: Cluster, configure: str | None = None) -> list[GuardField]:
+    if cluster.image_mode != "golden":
+        return []
+    return [GuardField(*field) for field in image_manifest_fields(cluster, configure)]
 
 
 # --- package repositories -----------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from typing import Any, Protocol
 
 import typer
 
-from generator import __version__
 from generator.api import (
     BakeOutcome,
     KubeconfigResult,
@@ -33,6 +32,7 @@ from generator.info import ImagesReport, PortsReport, VersionsReport
 from generator.kubeconfig import SUPER_USER_GROUP, stamp
 from generator.runners.bake import format_commands
 from generator.runners.vm_report import BOOTSTRAP_LOG
+from generator.text_tables import ports_listed_lines, versions_listed_lines
 from generator.write import FileChange
 
 __all__ = ["JsonReporter", "Reporter", "TextReporter", "reporter_for"]
@@ -147,25 +147,6 @@ class _Stderr:
             err(f"next: KUBECONFIG={result.path} kubectl get nodes")
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:
-    """Left-aligned columns, two spaces apart, no trailing blanks."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
-    return [
-        (indent + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))).rstrip()
-        for row in (headers, *rows)
-    ]
-
-
-def _tag(image: str) -> tuple[str, str]:
-    """``registry.k8s.io/etcd:3.5.15-0`` -> (``registry.k8s.io/etcd``, ``3.5.15-0``)."""
-    repository, _, tag = image.rpartition(":")
-    return repository, tag
-
-
-def _from(source: str | None) -> str:
-    return f"{source} nodes" if source else "cluster nodes"
-
-
 class TextReporter(_Stderr):
     def certs_checked(self, report: BundleReport) -> None:
         for line in report.lines():
@@ -175,70 +156,8 @@ class TextReporter(_Stderr):
 
     def versions_listed(self, report: VersionsReport) -> None:
         """One row per Kubernetes minor (image tags, CNI versions), then what the columns abbreviate."""
-        plugins = [c.release.plugin for c in report.cni]
-        headers = ["KUBERNETES", "LATEST PATCH", "KUBEADM API", "PAUSE", "ETCD", "COREDNS", "CONTAINERD", "CRI-O"]
-        headers += [p.upper() for p in plugins] + ["OPENSTACK CCM"]
-        rows = []
-        repositories: dict[str, None] = {}
-        untested = False
-        for m in report.minors:
-            r = m.release
-            tags = []
-            for image in (r.pause_image, r.etcd_image, r.coredns_image):
-                repository, tag = _tag(image)
-                repositories[repository] = None
-                tags.append(tag)
-            cni = []
-            for pin in m.cni:
-                cni.append(pin.version + ("" if pin.tested else "*"))
-                untested = untested or not pin.tested
-            api_group, _, api_version = r.kubeadm_api_version.rpartition("/")
-            rows.append(
-                [
-                    r.minor,
-                    str(r.latest_patch),
-                    api_version,
-                    *tags,
-                    r.containerd_package,
-                    f"v{m.crio_stream}",
-                    *cni,
-                    m.openstack_cloud_provider or "-",
-                ]
-            )
-        out(f"Kubernetes versions kgen {__version__} supports, and what it pins for each:")
-        out("")
-        for line in _table(headers, rows):
+        for line in versions_listed_lines(report):
             out(line)
-        out("")
-        if untested:
-            out("* not listed as tested with that Kubernetes minor (kgen warns when a config uses it)")
-        out(f"KUBEADM API: {api_group}/<version>, the kubeadm config API kgen writes")
-        out(f"PAUSE, ETCD, COREDNS: tags of {', '.join(repositories)} (kubeadm's images)")
-        out("CONTAINERD: the containerd.io package kgen installs; containerd's own minimum per minor:")
-        for line in _table(
-            ["", "", ""],
-            [
-                [
-                    m.release.minor,
-                    f"config version {m.release.containerd_config_version}",
-                    "minimum " + ", ".join(m.release.containerd_minimums),
-                ]
-                for m in report.minors
-            ],
-            indent="  ",
-        )[1:]:
-            out(line)
-        out("CRI-O: the package stream a cri-o runtime installs; OPENSTACK CCM: the cloud provider release")
-        etcd = sorted({m.etcd_tools for m in report.minors if m.etcd_tools})
-        out(f"etcd backups: etcdctl and etcdutl of the etcd version above ({', '.join(etcd)})")
-        for c in report.cni:
-            doc = c.to_json()
-            extra = [f"operator {doc['operatorImage']}"] if "operatorImage" in doc else []
-            extra += [f"Helm chart, helm {doc['helm']}"] if "helm" in doc else []
-            tested = ", ".join(doc["kubernetes"]) or "any"
-            out(f"{c.release.plugin} {c.release.version}: tested with {tested}" + "".join(f"; {e}" for e in extra))
-        for name, image in report.addons.items():
-            out(f"{name}: {image}")
 
     def images_listed(self, report: ImagesReport) -> None:
         """The images on stdout, one a line (ready for a mirroring loop); a count on stderr."""
@@ -251,18 +170,8 @@ class TextReporter(_Stderr):
         )
 
     def ports_listed(self, report: PortsReport) -> None:
-        out(f"Inbound ports for cluster {report.cluster} (CNI {report.cni}), as each node's firewalld step opens them:")
-        for role, rules in report.roles.items():
-            out("")
-            out(role)
-            rows = [[r.port or "-", r.protocol, _from(r.source), r.purpose] for r in rules]
-            for line in _table(["PORT", "PROTOCOL", "FROM", "PURPOSE"], rows, indent="  "):
-                out(line)
-        out("")
-        out(
-            "FROM: which nodes must reach it; kgen's OpenStack kit opens each port to those nodes' security "
-            "groups, and the API server port to clients too"
-        )
+        for line in ports_listed_lines(report):
+            out(line)
 
     def validated(self, config: Path, problems: Sequence[Problem]) -> None:
         for problem in problems:

@@ -187,6 +187,14 @@ def test_endpoint_that_never_comes_up_fails_clearly(tmp_path: Path) -> None:
             "the image was baked for Kubernetes 1.33.7, but the cluster config wants Kubernetes 1.32.11",
         ),
         ("os", "ubuntu-22.04", "the image was baked for OS ubuntu-22.04, but the cluster config wants OS almalinux-9"),
+        # Another configure phase was baked (another kgen, or other settings): the first boot, which
+        # skips the baked work, refuses it.
+        (
+            "configureSha256",
+            "0" * 64,
+            f"the image was baked for node-configure.sh SHA-256 {'0' * 64}, but the cluster config wants "
+            "node-configure.sh SHA-256 ",
+        ),
     ],
 )
 def test_golden_image_guard_refuses_a_mismatched_image(tmp_path: Path, key: str, value: str, message: str) -> None:

@@ -226,7 +226,8 @@ def test_apt_proxy_file(tmp_path: Path) -> None:
     install = prepare.install_script(cluster)
     assert "write_file /etc/apt/apt.conf.d/90kgen-proxy 0644" in install
     assert install.index("\npackage_manager_proxy\n") < install.index("\nadd_repositories\n")
-    assert "\npackage_manager_proxy\nproxy_dropins\n" in prepare.configure_script(cluster)
+    # the configure phase calls both in its cluster-wide part (the bake runs it; install mode too)
+    assert "\n  package_manager_proxy\n  proxy_dropins\n" in prepare.configure_script(cluster)
 
 
 def dnf_harness(tmp_path: Path, cluster: Cluster, conf: Path) -> Path:

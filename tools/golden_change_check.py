@@ -23,7 +23,18 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = Path("templates/prepare/configure.sh.j2")
-COPY = ("generator", "templates", "schemas", "packer", "tests", "examples", "docs", "tools", "pyproject.toml", "README.md")
+COPY = (
+    "generator",
+    "templates",
+    "schemas",
+    "packer",
+    "tests",
+    "examples",
+    "docs",
+    "tools",
+    "pyproject.toml",
+    "README.md",
+)
 
 
 def changed_files(before: Path, after: Path) -> list[str]:

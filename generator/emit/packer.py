@@ -127,7 +127,7 @@ def _script_context(cluster: Cluster, prep: ClusterPrep | None = None) -> dict[s
         "cni_manifests": cni_manifest_paths(cluster, prep),
         "cni_manifest_files": cni_manifest_files(cluster, prep),
         "image_manifest_path": prepare.IMAGE_MANIFEST,
-        "image_manifest": prepare.image_manifest(cluster, list(first_boot.all)),
+        "image_manifest": prepare.image_manifest(cluster, list(first_boot.all), prep.scripts.configure),
         "build_user": BUILD_USER,
         "proxy_dropin": BAKE_PROXY_DROPIN,
         "metadata": prepare.metadata_block(),

@@ -158,6 +158,34 @@ def collect(facts: Facts) -> None:
                 facts[key] = text
 
 
+def timeline(facts: Facts) -> None:
+    """The guest's own clock for the boot: cloud-init's stage start and end times (epoch seconds from
+    its status.json) and the head of the bootstrap log (its lines carry UTC times to the millisecond)."""
+    stages: dict[str, Any] = {}
+    try:
+        with Path(CFG["stages_file"]).open() as f:
+            v1 = json.load(f).get("v1") or {}
+        for name, value in v1.items():
+            if isinstance(value, dict) and "start" in value:
+                stages[name] = {"start": value.get("start"), "finished": value.get("finished")}
+    except (OSError, ValueError) as e:
+        stages["error"] = str(e)
+    # Newer cloud-init records the stage times as uptime, older as epoch seconds: the guest's clock at
+    # one instant in both lets the host convert.
+    try:
+        with Path("/proc/uptime").open() as f:
+            stages["clock"] = {"epoch": time.time(), "uptime": float(f.read().split()[0])}
+    except (OSError, ValueError, IndexError):
+        pass
+    facts["cloud-init-stages"] = json.dumps(stages, sort_keys=True)
+    try:
+        with Path(CFG["log"]).open("rb") as f:
+            head = f.read(CFG["log_head_bytes"]).decode("utf-8", "replace").splitlines()
+    except OSError:
+        head = []
+    facts["bootstrap-log-head"] = "\n".join(head[: CFG["log_head"]])
+
+
 def emit(report: dict[str, Any]) -> None:
     payload = json.dumps(report, sort_keys=True).encode()
     b64 = base64.b64encode(payload).decode()
@@ -210,6 +238,7 @@ def main(config_path: str) -> None:
             facts["cloud-init-schema"] = "[error: timed out]"
     warnings = [w for w in tail("/var/log/cloud-init.log", 5000) if re.search(CFG["warning"], w)]
     facts["cloud-init-warnings"] = "\n".join(warnings[-50:])
+    timeline(facts)
     collect(facts)
     report = {
         "version": 1,

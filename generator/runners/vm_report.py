@@ -63,6 +63,10 @@ REPORT_UNIT = "kgen-vm-report.service"
 REPORT_BEGIN = "KGEN-VM-REPORT-BEGIN"
 REPORT_END = "KGEN-VM-REPORT-END"
 LOG_TAIL_LINES = 40
+LOG_HEAD_LINES = 300
+# cloud-init's per-stage start and end times (epoch seconds), kept for the boot (cloudinit/cmd/main.py,
+# status_wrapper, writes v1.<stage>.start/finished).
+CLOUD_INIT_STATUS = "/run/cloud-init/status.json"
 
 # (fact name, argv, regex selecting output lines or None for all of it)
 FACT_COMMANDS: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
@@ -76,6 +80,7 @@ FACT_COMMANDS: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
     ("containerd-config", ("containerd", "config", "dump"), r"SystemdCgroup|sandbox_image|sandbox ="),
     ("metadata-block", ("nft", "list", "table", "inet", "kgen_metadata"), None),
     ("metadata-block-enabled", ("systemctl", "is-enabled", "kgen-metadata-block.service"), None),
+    ("network-links", ("ip", "-o", "link", "show"), None),
 )
 
 _END_RE = re.compile(re.escape(REPORT_END) + r"\s+([0-9a-f]{64})")
@@ -127,6 +132,9 @@ def reporter_config() -> dict[str, Any]:
         "failure": FAILURE_MARKER,
         "log": BOOTSTRAP_LOG,
         "tail": LOG_TAIL_LINES,
+        "log_head": LOG_HEAD_LINES,
+        "log_head_bytes": 65536,
+        "stages_file": CLOUD_INIT_STATUS,
         "wait_timeout": 3600,
         "jobs_timeout": 900,
         "warning": r"\[(WARNING|DEPRECATED)\]",

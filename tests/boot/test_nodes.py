@@ -22,9 +22,11 @@ from typer.testing import CliRunner
 from generator import model, prepare, secrets
 from generator.cli import app
 from generator.load import load
+from generator.runners.boot_timeline import boot_timeline
 from generator.runners.qemu import run_vm
 from generator.runners.vm_report import VmReport, parse_report
 from generator.runtimes import containerd
+from tests.boot.bake import baked_disk
 from tests.boot.baseimage import BaseImage
 from tests.boot.conftest import register_workdir
 from tests.boot.guestdisk import GuestDisk
@@ -50,11 +52,12 @@ def cluster_config(tmp: Path, **bootstrap: int) -> Path:
 def golden_test_disk(
     base: BaseImage, config: Path, tmp: Path, cni_manifests: dict[str, str] | None = None
 ) -> GuestDisk:
-    """A copy of the test image made to look baked for this cluster: the manifest a kgen bake writes
-    (the stand-ins take the place of the packages a bake installs), the stand-ins' version, and the CNI
-    manifests the bake keeps (stand-ins whose digests the test pins, see stand_in_cni_manifests)."""
+    """A copy of the test image baked for this cluster: the bake's configure step really ran on it
+    (tests/boot/bake.py), then the manifest a kgen bake writes (the stand-ins take the place of the
+    packages a bake installs), the stand-ins' version, and the CNI manifests the bake keeps (stand-ins
+    whose digests the test pins, see stand_in_cni_manifests)."""
     cluster = model.build(load(config))
-    disk = GuestDisk.copy_of(base.disk, tmp / "golden.raw")
+    disk = GuestDisk.copy_of(baked_disk(base, cluster), tmp / "golden.raw")
     disk.write(prepare.IMAGE_MANIFEST, prepare.image_manifest(cluster, images=[]), tmp)
     for path, content in (cni_manifests or {}).items():
         disk.write(path, content, tmp)
@@ -136,8 +139,25 @@ def test_control_plane_node_comes_up(control_plane: ControlPlaneBoot, request: p
     log = "\n".join(report.bootstrap_log_tail)
     assert "preflight passed" in log
 
-    # The configure phase really applied.
+    # A golden first boot: no NIC at all (qemu -nic none), only the configure phase's per-node part
+    # (the bake did the rest: nothing written, loaded, enabled or restarted), no image pulled.
     facts = report.facts
+    assert [line.split(":")[1].strip() for line in facts["network-links"].splitlines()] == ["lo"]
+    head = facts["bootstrap-log-head"]
+    assert "kgen-configure: the image's cluster-wide configuration is in effect" in head
+    assert "configure phase done (role control-plane, per-node part only)" in head
+    configure_lines = [line for line in head.splitlines() if " kgen-configure: " in line]
+    for word in ("wrote ", "restarted ", "loaded ", "enabled ", "masked "):
+        assert not any(word in line for line in configure_lines), (word, configure_lines)
+    pulls = [
+        json.loads(line) for line in control_plane.guest().read("/var/lib/kgen-standin/image-pulls.jsonl").splitlines()
+    ]
+    assert [(pull["kind"], pull["policy"], pull["pulled"]) for pull in pulls] == [("InitConfiguration", "Never", [])]
+    timeline = boot_timeline(report)
+    assert "modules-final" in timeline.stages
+    assert timeline.final_to("kgen-bootstrap", "step: kubeadm init") is not None
+
+    # The configure phase really applied (in the bake, and in effect at this boot).
     assert "overlay" in facts["lsmod"] and "br_netfilter" in facts["lsmod"]
     for key in ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables"):
         assert facts[key].strip() == "1", key

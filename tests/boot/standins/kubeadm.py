@@ -578,6 +578,7 @@ def cmd_init(args: list[str], env: dict[str, str]) -> int:
     docs = parse_config("init", args, env)
     print("[preflight] Running pre-flight checks (kgen stand-in)")
     run_checks(init_node_checks(), args)
+    pull_images_check("InitConfiguration", docs, args, env)  # runPreflight, phases/init/preflight.go
     pki = at(PKI_DIR)
     ca = ensure_ca(pki, "ca", "kubernetes")
     ensure_ca(pki, "front-proxy-ca", "front-proxy-ca")
@@ -628,6 +629,7 @@ def cmd_join(args: list[str], env: dict[str, str]) -> int:
         if problems:
             raise PhaseError("preflight", NOT_READY_TO_JOIN.format(error=aggregate(problems)))
         run_checks(init_node_checks(), args)
+        pull_images_check("JoinConfiguration", docs, args, env)  # runPreflight, phases/join/preflight.go
         # control-plane-prepare: certs, kubeconfig, control-plane manifests.
         ca = (pki / "ca.crt").read_bytes()
         write_leaf_certs(pki)
@@ -681,6 +683,53 @@ def cmd_reset(args: list[str]) -> int:
         at("/etc/kubernetes").joinpath(name).unlink(missing_ok=True)
     print(f"[reset] Deleting contents of directories: [{MANIFESTS_DIR} {KUBELET_DIR} {PKI_DIR}] (kgen stand-in)")
     return 0
+
+
+def runtime_images() -> set[str] | None:
+    """The images the node's container runtime holds, as the CRI's ImageStatus sees them: containerd's
+    namespace k8s.io (the CRI plugin's). None when there is no runtime to ask (outside the test image)."""
+    ctr = shutil.which("ctr")
+    if ctr is None or "KGEN_STANDIN_ROOT" in os.environ:
+        return None
+    result = subprocess.run([ctr, "-n", "k8s.io", "images", "ls", "-q"], capture_output=True, text=True, check=False)
+    return set(result.stdout.split()) if result.returncode == 0 else None
+
+
+def has_network() -> bool:
+    """Whether the node has any network interface besides loopback (a pull needs one)."""
+    net = Path("/sys/class/net")
+    return any(link.name != "lo" for link in net.iterdir()) if net.is_dir() else True
+
+
+def pull_images_check(kind: str, docs: list[dict[str, Any]], args: list[str], env: dict[str, str]) -> None:
+    """kubeadm's ImagePullCheck (cmd/kubeadm/app/preflight/checks.go, RunPullImagesCheck, v1.29+):
+    policy Never skips every image; IfNotPresent pulls the images the runtime lacks; Always pulls all.
+    The policy is nodeRegistration.imagePullPolicy, defaulted to IfNotPresent (SetDefaults_NodeRegistration
+    in cmd/kubeadm/app/apis/kubeadm/v1beta4/defaults.go). The stand-in cannot pull: a pull on a node
+    without a network interface fails as upstream's would, and every pull is recorded in
+    /var/lib/kgen-standin/image-pulls.jsonl, so a test can prove that none happened."""
+    doc = next((d for d in docs if d.get("kind") == kind), {})
+    policy = str((doc.get("nodeRegistration") or {}).get("imagePullPolicy") or "IfNotPresent")
+    wanted = images(args, env)
+    pulled: list[str] = []
+    problems: list[tuple[str, str | None]] = []
+    if policy not in ("Never", "IfNotPresent", "Always"):
+        problems.append(("ImagePull", f"unsupported pull policy {policy!r}"))
+    elif policy != "Never":
+        print("[preflight] Pulling images required for setting up a Kubernetes cluster")
+        present = runtime_images() if policy == "IfNotPresent" else set()
+        for image in wanted:
+            if present is not None and image in present:
+                continue
+            pulled.append(image)
+            if not has_network():
+                problems.append(
+                    ("ImagePull", f"failed to pull image {image}: dial tcp: connect: network is unreachable")
+                )
+    entry = {"kind": kind, "policy": policy, "images": wanted, "pulled": pulled, "time": time.time()}
+    with (state_dir() / "image-pulls.jsonl").open("a", encoding="utf-8") as f:
+        f.write(json.dumps(entry) + "\n")
+    run_checks(problems, args)
 
 
 def images(args: list[str], env: dict[str, str]) -> list[str]:

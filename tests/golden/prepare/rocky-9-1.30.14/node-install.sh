@@ -9,7 +9,7 @@ set -euo pipefail
 readonly LOG_TAG=kgen-install
 
 log() {
-  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${LOG_TAG}" "$*" >&2
+  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "${LOG_TAG}" "$*" >&2
 }
 
 die() {
@@ -122,6 +122,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
+  "configureSha256": "507a48762899b94652a006bb4e44f7f8be2e08d3afec2aedaa1e598662f7951b",
   "kubernetesVersion": "1.30.14",
   "os": "rocky-9",
   "runtime": "containerd",

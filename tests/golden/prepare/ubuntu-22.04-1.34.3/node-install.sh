@@ -8,7 +8,7 @@ set -euo pipefail
 readonly LOG_TAG=kgen-install
 
 log() {
-  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${LOG_TAG}" "$*" >&2
+  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "${LOG_TAG}" "$*" >&2
 }
 
 die() {
@@ -122,6 +122,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
+  "configureSha256": "8ec874d8e25d3acaade42386971269ba2b2ff7d1befa6b9562ef8b58a33855b5",
   "kubernetesVersion": "1.34.3",
   "os": "ubuntu-22.04",
   "runtime": "containerd",

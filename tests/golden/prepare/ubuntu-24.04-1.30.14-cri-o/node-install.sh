@@ -8,7 +8,7 @@ set -euo pipefail
 readonly LOG_TAG=kgen-install
 
 log() {
-  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${LOG_TAG}" "$*" >&2
+  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "${LOG_TAG}" "$*" >&2
 }
 
 die() {
@@ -120,6 +120,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
+  "configureSha256": "e96e209a417cc5821a906545cadbffd0ccf02c53a1351a3e65943d1e89343815",
   "kubernetesVersion": "1.30.14",
   "os": "ubuntu-24.04",
   "runtime": "cri-o",

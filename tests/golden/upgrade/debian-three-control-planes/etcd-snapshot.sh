@@ -9,7 +9,7 @@
 set -euo pipefail
 
 log() {
-  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" kgen-upgrade-snapshot "$*" >&2
+  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" kgen-upgrade-snapshot "$*" >&2
 }
 
 die() {

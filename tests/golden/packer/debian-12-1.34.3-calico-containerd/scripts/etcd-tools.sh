@@ -15,7 +15,7 @@ readonly TOOLS_DIR=/usr/local/lib/kgen/etcd/v3.6.5
 readonly LINK_DIR=/usr/local/bin
 
 log() {
-  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" kgen-etcd-tools "$*" >&2
+  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" kgen-etcd-tools "$*" >&2
 }
 
 fail() {

@@ -13,7 +13,7 @@ set -euo pipefail
 readonly LOG_TAG=kgen-upgrade
 
 log() {
-  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${LOG_TAG}" "$*" >&2
+  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "${LOG_TAG}" "$*" >&2
 }
 
 die() {

@@ -9,7 +9,7 @@ set -euo pipefail
 readonly LOG_TAG=kgen-install
 
 log() {
-  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${LOG_TAG}" "$*" >&2
+  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "${LOG_TAG}" "$*" >&2
 }
 
 die() {
@@ -124,6 +124,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
+  "configureSha256": "5932fa0398d81208662d41d1e8da6da7790c4a32321b8274ddeba2b56c18a7ed",
   "kubernetesVersion": "1.31.14",
   "os": "rocky-9",
   "runtime": "cri-o",

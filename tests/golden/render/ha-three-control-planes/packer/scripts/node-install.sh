@@ -9,7 +9,7 @@ set -euo pipefail
 readonly LOG_TAG=kgen-install
 
 log() {
-  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${LOG_TAG}" "$*" >&2
+  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "${LOG_TAG}" "$*" >&2
 }
 
 die() {
@@ -122,6 +122,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
+  "configureSha256": "1d39b2f25f1e00773ef30aa402e95fac60b065e2c62f1bea2d066167daa9d228",
   "kubernetesVersion": "1.32.11",
   "os": "almalinux-9",
   "runtime": "containerd",

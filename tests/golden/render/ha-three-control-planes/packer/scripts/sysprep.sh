@@ -9,7 +9,7 @@
 # KGEN_BUILD_USER.
 set -euo pipefail
 log() {
-  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" kgen-sysprep "$*" >&2
+  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" kgen-sysprep "$*" >&2
 }
 
 die() {

@@ -40,7 +40,7 @@ CURRENT_STEP=start
 # --- Logging, markers, retries -----------------------------------------------------------------------
 log() {
   local line
-  line="$(date -u +%Y-%m-%dT%H:%M:%SZ) kgen-bootstrap: $*"
+  line="$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ) kgen-bootstrap: $*"
   printf '%s\n' "${line}" >>"${LOG_FILE}"
   printf '%s\n' "${line}" >&2
 }
@@ -81,12 +81,14 @@ preflight() {
     (( memory_kib >= MIN_MEMORY_KIB )) \
       || fail "a control-plane node needs at least 2 GiB of RAM; this one has $(( memory_kib / 1024 )) MiB"
   fi
-  if [[ $(awk 'NR > 1' /proc/swaps | wc -l) -ne 0 ]]; then
+  local swaps
+  mapfile -t swaps </proc/swaps
+  if [[ -n "${swaps[1]:-}" ]]; then
     fail "swap is on; the kubelet refuses to start with swap (run swapoff -a and remove swap from /etc/fstab)"
   fi
   [[ -r /sys/class/dmi/id/product_uuid ]] \
     || fail "/sys/class/dmi/id/product_uuid is not readable; kubeadm needs a unique product_uuid per node"
-  [[ "$(cat /proc/sys/net/ipv4/ip_forward)" == 1 ]] \
+  [[ "$(</proc/sys/net/ipv4/ip_forward)" == 1 ]] \
     || fail "net.ipv4.ip_forward is not 1; set it in /etc/sysctl.d/ (pod traffic is routed through the node)"
   systemctl is-active --quiet containerd \
     || fail 'containerd is not active (systemctl status containerd)'
@@ -94,12 +96,17 @@ preflight() {
   log "preflight passed"
 }
 
-check_versions() {
-  local tool got
+check_tools() {
+  local tool
   for tool in kubeadm kubelet kubectl; do
     command -v "${tool}" >/dev/null 2>&1 \
       || fail "${tool} is not installed; image mode '${IMAGE_MODE}' expects it at v${KUBERNETES_VERSION}"
   done
+}
+
+check_versions() {
+  local got
+  check_tools
   got=$(kubeadm version -o short 2>/dev/null || true)
   [[ "${got}" == "v${KUBERNETES_VERSION}" ]] \
     || fail "kubeadm is ${got:-unknown} but the cluster config wants v${KUBERNETES_VERSION}; use an image built for v${KUBERNETES_VERSION}"

@@ -6,7 +6,7 @@
 # bake's http_proxy/https_proxy), the runtime gets it for these pulls only.
 set -euo pipefail
 log() {
-  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" kgen-pre-pull "$*" >&2
+  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" kgen-pre-pull "$*" >&2
 }
 
 die() {

@@ -8,7 +8,7 @@ set -euo pipefail
 readonly LOG_TAG=kgen-install
 
 log() {
-  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${LOG_TAG}" "$*" >&2
+  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "${LOG_TAG}" "$*" >&2
 }
 
 die() {
@@ -85,6 +85,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "none",
+  "configureSha256": "bec6057ee9762c45944c9664dbbea83fe5af1c6b0331c95219e828296ea430ea",
   "kubernetesVersion": "1.34.3",
   "os": "ubuntu-24.04",
   "runtime": "containerd",

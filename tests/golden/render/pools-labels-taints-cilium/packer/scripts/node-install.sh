@@ -8,7 +8,7 @@ set -euo pipefail
 readonly LOG_TAG=kgen-install
 
 log() {
-  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${LOG_TAG}" "$*" >&2
+  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "${LOG_TAG}" "$*" >&2
 }
 
 die() {
@@ -136,6 +136,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "cilium 1.18.4",
+  "configureSha256": "65c61afc4645daee6278cd1cd7618ff33dba2d3bc1b9ff45078f9fa70f9262e8",
   "kubernetesVersion": "1.33.7",
   "os": "debian-12",
   "runtime": "containerd",

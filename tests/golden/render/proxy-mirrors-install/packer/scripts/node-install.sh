@@ -8,7 +8,7 @@ set -euo pipefail
 readonly LOG_TAG=kgen-install
 
 log() {
-  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${LOG_TAG}" "$*" >&2
+  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "${LOG_TAG}" "$*" >&2
 }
 
 die() {
@@ -141,6 +141,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
+  "configureSha256": "4eacf16454e3948339a49b799bd35fd79af8e6633df16ee758ac545b6d9c9b07",
   "kubernetesVersion": "1.34.3",
   "os": "ubuntu-24.04",
   "runtime": "containerd",

@@ -9,7 +9,7 @@ set -euo pipefail
 readonly LOG_TAG=kgen-install
 
 log() {
-  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${LOG_TAG}" "$*" >&2
+  printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "${LOG_TAG}" "$*" >&2
 }
 
 die() {
@@ -121,6 +121,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "flannel v0.27.4",
+  "configureSha256": "536c50e1c73a6001109cbb3db7a45d5632f15f22475a4a3fd7fdd4b6aa0bc012",
   "kubernetesVersion": "1.31.14",
   "os": "rocky-9",
   "runtime": "containerd",
