@@ -103,7 +103,7 @@ _SPLICE_MIN = 1024  # shorter strings that are not written directly are cheaper 
 _MEMO_SIZE = 64
 _PLACEHOLDER = "kgen-yaml-splice-"
 _TOKEN = re.compile(rf" {_PLACEHOLDER}(\d+)-x\n")
-_seen: OrderedDict[tuple[_Path, str], None] = OrderedDict()
+_seen: OrderedDict[tuple[_Path, int], None] = OrderedDict()
 _blocks: OrderedDict[tuple[_Path, str], str | None] = OrderedDict()
 _skeletons: OrderedDict[str, str | None] = OrderedDict()
 
@@ -181,18 +181,22 @@ def _known_block(path: _Path, value: str) -> str | None:
     if key in _blocks:
         _blocks.move_to_end(key)  # least recently used goes first: unique strings do not push out shared ones
         return _blocks[key]
+    # Seen before at this place: worth keeping. Only a hash is kept of a string seen once (most are
+    # unique to one document), so it is freed with its document.
+    seen = (path, hash(value))
+    again = seen in _seen
+    if not again:
+        _remember(_seen, seen, None)
     layout = _layout(path, value[-1] == "\n") if _simple(value) else None
     if layout is not None:
-        block = _literal(layout, value)
+        block: str | None = _literal(layout, value)
+    elif len(value) < _SPLICE_MIN or not again:  # the first time, emit it in place
+        return None
+    else:
+        block = _block(path, value)
+    if again:
         _remember(_blocks, key, block)
-        return block
-    if len(value) < _SPLICE_MIN:
-        return None
-    if key not in _seen:  # the first time, remember it and emit it in place
-        _remember(_seen, key, None)
-        return None
-    _remember(_blocks, key, _block(path, value))
-    return _blocks[key]
+    return block
 
 
 # --- Writing a literal block directly --------------------------------------------------------------
