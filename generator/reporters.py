@@ -97,10 +97,13 @@ class _Stderr:
         self.change_verbs(result.changes, dry_run=result.dry_run)
 
     def change_verbs(self, changes: Sequence[FileChange], *, dry_run: bool = False) -> None:
+        lines = []  # one write: a render of thousands of nodes prints tens of thousands of lines
         for change in [] if self.quiet else changes:
             verb = f"would {change.status}" if dry_run else change.status
             size = f" ({_human(change.size)})" if change.status != "remove" else ""
-            err(f"{verb:>16}  {change.path}{size}")
+            lines.append(f"{verb:>16}  {change.path}{size}")
+        if lines:
+            err("\n".join(lines))
 
     def restored(self, result: RestoreResult, *, sha256_given: bool) -> None:
         self.warnings(result.warnings)
@@ -186,17 +189,18 @@ class TextReporter(_Stderr):
             err(f"{result.out_dir} is up to date")
             return
         err("")
-        err(
+        lines = [
             f"{'node':<24} {'role':<14} {'action':<19} {'user-data':>10} {'base64':>8}"
             f"  (Nova limit {NOVA_USER_DATA_LIMIT})"
-        )
+        ]
         for node in result.nodes:
             gz = ", gzipped" if node.gzipped else ""
             keys = "  holds CA keys" if node.holds_private_keys else ""
-            err(
+            lines.append(
                 f"{node.name:<24} {node.role:<14} {node.action:<19} {node.user_data_bytes:>10} "
                 f"{node.user_data_base64_bytes:>8}{gz}{keys}"
             )
+        err("\n".join(lines))
         if result.token is not None:
             err(f"bootstrap token {result.token.token_id}.****: {result.token.expiry()}")
         elif result.secrets_would_create:

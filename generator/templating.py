@@ -87,6 +87,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
+        auto_reload=False,  # templates do not change during a run: no stat per get_template
     )
     env.filters["shquote"] = shquote
     env.filters["shint"] = shint

@@ -3,6 +3,7 @@ resources). Documents are built as data and dumped here; nothing is YAML by stri
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
@@ -62,8 +63,17 @@ _resolved: dict[tuple[str, Any], str] = {}
 
 def _literal_ok(value: str) -> bool:
     """Whether every line is printable and has no trailing space, tested on the whole string at once
-    (C-speed str methods): a per-line check in Python was a third of the dump time of a big render."""
-    return "\n" in value and " \n" not in value and not value.endswith(" ") and value.replace("\n", "").isprintable()
+    (C-speed str methods): a per-line check in Python was a third of the dump time of a big render.
+    ASCII text is tested as bytes (deleting the printable ones leaves nothing), many times faster than
+    str.isprintable's per-character Unicode lookup."""
+    if "\n" not in value or " \n" in value or value.endswith(" "):
+        return False
+    if value.isascii():
+        return not value.encode("ascii").translate(None, _PRINTABLE_ASCII)
+    return value.replace("\n", "").isprintable()
+
+
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F)) + b"\n"
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -83,24 +93,31 @@ def _dump(data: Any) -> str:
     return text
 
 
-# --- Reusing the emitted form of long strings that repeat between documents -------------------------
-# Every node's cloud-config carries the same preparation scripts; emitting them again for each of
-# thousands of nodes was most of a big render. A literal block's text depends only on the string and
-# where it sits (the keys and sequence levels above it), so a string seen before at the same place is
-# emitted once in a minimal document and spliced in: the document is dumped with a plain placeholder
-# there instead, which is then replaced by the block. The seam is the same for both (the emitter ends a
-# plain scalar and a literal block so the next line starts alike), checked on the minimal documents;
-# anything unexpected falls back to a plain dump. Output is byte-identical either way
-# (tests/test_yamldump.py compares them).
+# --- Dumping thousands of like documents ------------------------------------------------------------
+# A big render dumps one cloud-config (and kubeadm documents, meta-data) per node, alike but for a few
+# values (the node's name and address, its bootstrap script) and the same long preparation scripts.
+# Emitting each in full was most of a big render, so a document is dumped as a skeleton with a plain
+# placeholder for every string whose emitted text is known without the emitter, and the texts are
+# spliced in. Those strings are:
+# - plain scalars: short strings of safe characters that resolve to a string (so the emitter writes
+#   them as they are);
+# - literal blocks: written directly for the plainest kind (see _literal), else taken once from the
+#   emitter for a long string seen before at the same place (the keys and sequence levels above it).
+# The skeletons of nodes alike are then the same data, so each is dumped once and kept. The seam is the
+# same for a placeholder and its text (the emitter ends a plain scalar and a literal block so the next
+# line starts alike), checked on minimal documents; anything unexpected falls back to a plain dump.
+# Output is byte-identical either way (tests/test_yamldump.py compares them).
 _Path = tuple[str | None, ...]  # mapping keys; None for a sequence item (its index does not matter)
-_SPLICE_MIN = 1024  # shorter strings are cheaper to emit than to look up
+_SPLICE_MIN = 1024  # shorter strings that are not written directly are cheaper to emit than to look up
 _MEMO_SIZE = 64
 _PLACEHOLDER = "kgen-yaml-splice-"
-_seen: OrderedDict[tuple[_Path, str], None] = OrderedDict()
+_TOKEN = re.compile(rf" {_PLACEHOLDER}(\d+)-x\n")
+_seen: OrderedDict[tuple[_Path, int], None] = OrderedDict()
 _blocks: OrderedDict[tuple[_Path, str], str | None] = OrderedDict()
+_skeletons: OrderedDict[str, str | None] = OrderedDict()
 
 
-def _remember(memo: OrderedDict[tuple[_Path, str], Any], key: tuple[_Path, str], value: Any) -> None:
+def _remember(memo: OrderedDict[Any, Any], key: Any, value: Any) -> None:
     memo[key] = value
     if len(memo) > _MEMO_SIZE:
         memo.popitem(last=False)
@@ -127,46 +144,150 @@ def _block(path: _Path, value: str) -> str | None:
     return block if block.startswith("|") else None
 
 
-def _substitute(data: Any, path: _Path, splices: dict[str, str]) -> Any:
-    """``data`` with each long string seen before at the same place replaced by a placeholder;
-    ``splices`` gets placeholder -> block."""
-    if isinstance(data, dict) and all(isinstance(k, str) for k in data):
+# Letters, digits and `._/-`, not starting with `.` or `-` (`---`, `...`, `- `): libyaml's scalar
+# analysis (src/emitter.c: yaml_emitter_analyze_scalar) finds no indicator, space or special character
+# in them, so it writes a plain scalar whenever the text resolves to a string. Long ones stay in place.
+_PLAIN_TEXT = re.compile(r"[A-Za-z0-9/][A-Za-z0-9._/-]{0,199}")
+_RESOLVER = yaml.resolver.Resolver()
+_LEAVES = (str, int, float, bool, type(None))
+
+
+def _plain(value: str) -> bool:
+    known = _plains.get(value)
+    if known is not None:
+        return known
+    tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) if _PLAIN_TEXT.fullmatch(value) else None  # type: ignore[no-untyped-call]
+    if len(_plains) >= _RESOLVE_MEMO:
+        _plains.clear()
+    _plains[value] = ok = tag == "tag:yaml.org,2002:str"
+    return ok
+
+
+_plains: dict[str, bool] = {}
+
+
+class _Splices:
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.exact = True  # whether repr() of the skeleton tells it apart (builtin values only)
+
+    def add(self, text: str) -> str:
+        self.texts.append(text)
+        return f"{_PLACEHOLDER}{len(self.texts) - 1}-x"
+
+
+def _substitute(data: Any, path: _Path, splices: _Splices) -> Any:
+    """``data`` with each string whose emitted text is known replaced by a placeholder; ``splices``
+    gets the texts, in placeholder order."""
+    kind = type(data)
+    if kind is dict and all(type(k) is str for k in data):
         return {k: _substitute(v, (*path, k), splices) for k, v in data.items()}
-    if isinstance(data, list):
+    if kind is list:
         return [_substitute(v, (*path, None), splices) for v in data]
-    block = _known_block(path, data) if isinstance(data, str) and len(data) >= _SPLICE_MIN else None
-    if block is None:
-        return data
-    placeholder = f"{_PLACEHOLDER}{len(splices)}-x"
-    splices[placeholder] = block
-    return placeholder
+    if kind is str:
+        text = _known_block(path, data) if "\n" in data else data if _plain(data) else None
+        return data if text is None else splices.add(text)
+    if kind not in _LEAVES:
+        splices.exact = False
+    return data
 
 
 def _known_block(path: _Path, value: str) -> str | None:
     key = (path, value)
-    if key not in _blocks:
-        if key not in _seen:  # the first time, remember it and emit it in place
-            _remember(_seen, key, None)
-            return None
-        _remember(_blocks, key, _block(path, value))
-    return _blocks[key]
+    if key in _blocks:
+        _blocks.move_to_end(key)  # least recently used goes first: unique strings do not push out shared ones
+        return _blocks[key]
+    # Seen before at this place: worth keeping. Only a hash is kept of a string seen once (most are
+    # unique to one document), so it is freed with its document.
+    seen = (path, hash(value))
+    again = seen in _seen
+    if not again:
+        _remember(_seen, seen, None)
+    layout = _layout(path, value[-1] == "\n") if _simple(value) else None
+    if layout is not None:
+        block: str | None = _literal(layout, value)
+    elif len(value) < _SPLICE_MIN or not again:  # the first time, emit it in place
+        return None
+    else:
+        block = _block(path, value)
+    if again:
+        _remember(_blocks, key, block)
+    return block
+
+
+# --- Writing a literal block directly --------------------------------------------------------------
+# A string unique to one document (a node's bootstrap script) is never seen twice, yet emitting it is
+# the larger part of dumping that document. For the plainest kind of literal block the emitter's text
+# is simple: the header (`|`, or `|-` without a final newline) and then each line, indented, with
+# empty lines left empty (libyaml src/emitter.c: yaml_emitter_write_literal_scalar and
+# yaml_emitter_write_indent). Such a block is written here, with the header and indentation the
+# emitter uses at that place read off a probe dumped there once, and checked against it. Anything
+# else (non-ASCII text, which libyaml judges printable by its own table; a first line starting with a
+# space or an empty line, which needs an indentation indicator; keep chomping) goes the way above.
+_PROBE = "kgen\n\nprobe"
+_layouts: dict[tuple[_Path, bool], tuple[str, str] | None] = {}
+
+
+def _simple(value: str) -> bool:
+    return value.isascii() and value[:1] not in ("", " ", "\n") and not value.endswith("\n\n") and _literal_ok(value)
+
+
+def _layout(path: _Path, newline: bool) -> tuple[str, str] | None:
+    """The header and indentation of a literal block at ``path`` (ending in a newline or not), or None
+    when the probe does not come out as the expected plain literal block."""
+    key = (path, newline)
+    if key not in _layouts:
+        probe = _PROBE + "\n" if newline else _PROBE
+        block = _block(path, probe)
+        lines = block.split("\n") if block is not None else []
+        found = (lines[0], lines[1][: -len("kgen")]) if len(lines) == 4 else None
+        _layouts[key] = found if found is not None and _literal(found, probe) == block else None
+    return _layouts[key]
+
+
+def _literal(layout: tuple[str, str], value: str) -> str:
+    header, indent = layout
+    body = "\n" + (value[:-1] if value.endswith("\n") else value)
+    # Empty lines carry no indentation. No line of the value ends in a space, so indentation followed
+    # by a newline is an empty line's.
+    return header + body.replace("\n", "\n" + indent).replace(indent + "\n", "\n")
+
+
+def _skeleton(substituted: Any, splices: _Splices) -> str | None:
+    """The dumped skeleton, kept for the next document alike; None when a placeholder is not there
+    exactly once as a plain scalar ending its line (a string in the data could contain one)."""
+    key = repr(substituted) if splices.exact else None
+    if key is not None and key in _skeletons:
+        _skeletons.move_to_end(key)
+        return _skeletons[key]
+    text = _dump(substituted)
+    tokens = [f"{_PLACEHOLDER}{i}-x" for i in range(len(splices.texts))]
+    seams = len(_TOKEN.findall(text)) == len(tokens) and all(text.count(t) == 1 and f" {t}\n" in text for t in tokens)
+    skeleton = text if seams else None
+    if key is not None:
+        _remember(_skeletons, key, skeleton)
+    return skeleton
 
 
 def dump(data: Any) -> str:
-    splices: dict[str, str] = {}
+    splices = _Splices()
     substituted = _substitute(data, (), splices)
-    if not splices:
+    if not splices.texts:
         return _dump(data)
-    text = _dump(substituted)
-    # Each placeholder must be there exactly once as a plain scalar ending its line (a string in the
-    # data could contain one by accident); otherwise dump the data as it is.
-    if any(text.count(token) != 1 or f" {token}\n" not in text for token in splices):
+    skeleton = _skeleton(substituted, splices)
+    if skeleton is None:
         return _dump(data)
-    for token, block in splices.items():
-        text = text.replace(f" {token}\n", f" {block}\n")
-    return text
+    texts = splices.texts
+    return _TOKEN.sub(lambda m: f" {texts[int(m[1])]}\n", skeleton)
 
 
 def dump_all(documents: Iterable[Any]) -> str:
-    text: str = yaml.dump_all(documents, Dumper=_Dumper, explicit_start=True, **_OPTIONS)
+    # A stream of block collections is each document after `---`, as dump() writes it on its own, unless
+    # a document ends open (`...`, after a keep-chomping block): then the emitter writes the stream.
+    docs = list(documents)
+    if all(type(d) in (dict, list) and d for d in docs):
+        texts = [dump(d) for d in docs]
+        if not any(t.endswith("...\n") for t in texts):
+            return "".join(f"---\n{t}" for t in texts)
+    text: str = yaml.dump_all(docs, Dumper=_Dumper, explicit_start=True, **_OPTIONS)
     return text
