@@ -54,6 +54,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     markers.apply(items)
+    markers.group_for_xdist(config, items)
     schedule.order(config, items)
 
 

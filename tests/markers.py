@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.nodeid import coerce_node_id
 
 TESTS = Path(__file__).resolve().parent
 
@@ -131,3 +132,21 @@ def apply(items: list[pytest.Item]) -> None:
         if item.get_closest_marker("boot") and not item.get_closest_marker("xdist_group"):
             # One group: under ``--dist loadgroup`` every boot test runs on the same worker, one VM at a time.
             item.add_marker(pytest.mark.xdist_group(BOOT_GROUP))
+
+
+def group_for_xdist(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put each test with an ``xdist_group`` marker into its group under ``--dist loadgroup``.
+
+    pytest-xdist 3.8 does this in the worker by appending ``@<group>`` to ``Node._nodeid``
+    (xdist/remote.py, ``WorkerInteractor.pytest_collection_modifyitems``), and its scheduler sends
+    every test whose node id ends in the same ``@<group>`` to one worker. pytest 9 no longer reads
+    ``_nodeid`` (``Node.nodeid`` is ``str(Node._id)``), so the suffix is lost and the boot tests ran on
+    both workers, two VMs at once. This appends the same suffix through ``_id``."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        mark = item.get_closest_marker("xdist_group")
+        if mark is None or "@" in item.nodeid or not hasattr(item, "_id"):
+            continue
+        name = mark.args[0] if mark.args else mark.kwargs.get("name", "default")
+        item._id = coerce_node_id(f"{item.nodeid}@{name}")
