@@ -88,6 +88,8 @@ class ClusterPrep:
     scripts: prepare.Scripts
     phases: tuple[prepare.Phase, ...]
     images: images.FirstBootImages
+    # What a golden first boot checks in /etc/kgen/image.json (empty in install mode); the same on every node.
+    image_guard: tuple[prepare.GuardField, ...]
 
 
 def prepare_cluster(cluster: Cluster) -> ClusterPrep:
@@ -99,6 +101,7 @@ def prepare_cluster(cluster: Cluster) -> ClusterPrep:
         scripts=scripts,
         phases=tuple(prepare.phases(cluster, scripts)),
         images=images.first_boot_images(cluster, cni),
+        image_guard=tuple(prepare.image_guard(cluster, scripts.configure)),
     )
 
 
@@ -156,7 +159,7 @@ def node_plan(cluster: Cluster, node: Node, secrets: SecretsBundle, prep: Cluste
         cloud_provider_downloads=tuple(
             cloud_provider.cloud_provider_downloads(cluster, cluster.openstack) if first else []
         ),
-        image_guard=tuple(prepare.image_guard(cluster, prep.scripts.configure)),
+        image_guard=prep.image_guard,
     )
 
 
