@@ -95,15 +95,21 @@ def _token_info(cluster: model.Cluster, bundle: secrets.SecretsBundle) -> TokenI
     )
 
 
+def checked(config_path: Path) -> tuple[Normalized, list[Problem]]:
+    """Load, normalize (once) and validate a config: the normalized config and every problem in it,
+    warnings included. Raises only for unreadable or unparsable files."""
+    doc = load(config_path)
+    normalized = normalize(doc)
+    return normalized, validate(doc, normalized)
+
+
 def check_config(config_path: Path) -> list[Problem]:
     """Every problem in the config (errors and warnings); raises only for unreadable/unparsable files.
 
     A config that passes the checks is also rendered in memory, with a placeholder bundle of real
     size, so whatever `kgen render` would refuse for a reason in the config (a user-data over Nova's
     limit) is reported here too, at the key it concerns."""
-    doc = load(config_path)
-    normalized = normalize(doc)
-    problems = validate(doc, normalized)
+    normalized, problems = checked(config_path)
     if errors_only(problems):
         return problems
     cluster = model.build(normalized)
@@ -125,13 +131,11 @@ def render_located(
 
 
 def load_cluster(config_path: Path) -> Loaded:
-    doc = load(config_path)
-    normalized = normalize(doc)
-    problems = validate(doc, normalized)
+    normalized, problems = checked(config_path)
     if errors_only(problems):
         raise ConfigInvalid(problems)
     warnings = [p for p in problems if p.severity == "warning"]
-    return Loaded(cluster=model.build(normalized), warnings=warnings, doc=doc, normalized=normalized)
+    return Loaded(cluster=model.build(normalized), warnings=warnings, doc=normalized.doc, normalized=normalized)
 
 
 def load_secrets(config_path: Path, cluster: model.Cluster, secrets_path: Path | None) -> secrets.SecretsBundle:

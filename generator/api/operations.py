@@ -12,11 +12,9 @@ from typing import Literal
 
 from generator import certs, etcd_restore, kubeconfig, layout, model, plan, secrets, write
 from generator import upgrade as upgrade_kit
-from generator.api.cluster import load_cluster, load_secrets
+from generator.api.cluster import checked, load_cluster, load_secrets
 from generator.emit import render
 from generator.errors import ConfigInvalid, Problem, RenderError, UserError, errors_only
-from generator.load import load
-from generator.validate import validate
 
 # --- hook (issue 13): `kgen kubeconfig` ------------------------------------------------------------------
 
@@ -118,8 +116,8 @@ def upgrade(
     nodes.json under ``out_dir/<cluster>/``) to the config's version into
     ``out_dir/<cluster>/upgrade/<from>-to-<to>/``. The config's problems and the upgrade's (a skipped
     minor, a downgrade, a version outside the table) are reported together; nothing is written then."""
-    doc = load(config_path)
-    problems = validate(doc)
+    normalized, problems = checked(config_path)
+    doc = normalized.doc
     name = doc.data.get("metadata", {}).get("name") if isinstance(doc.data, dict) else None
     if not isinstance(name, str) or errors_only([p for p in problems if p.path.startswith("metadata")]):
         raise ConfigInvalid(problems)
@@ -132,7 +130,7 @@ def upgrade(
     problems.extend(upgrade_kit.check_versions(doc, start, source))
     if errors_only(problems):
         raise ConfigInvalid(problems)
-    cluster = model.build(doc)
+    cluster = model.build(normalized)
     if start == cluster.kubernetes_version:
         raise UserError(
             f"nothing to upgrade: the cluster runs {start} ({source}), the version the config names; "
