@@ -37,17 +37,17 @@ from typing import Any, Literal
 
 from cryptography import x509
 
-from generator import __version__, templating
+from generator import __version__, guest, templating
 from generator.guest import GuestFile
 from generator.model import Cluster, Node
 from generator.secrets import SecretsBundle
 from generator.settings import CertificateRenewal
 
-SERVICE = "kgen-certs-renew.service"
-TIMER = "kgen-certs-renew.timer"
-UNIT_DIR = "/etc/systemd/system"
-RENEW_SCRIPT = "/usr/local/sbin/kgen-certs-renew"
-STATE_DIR = "/var/lib/kgen"
+SERVICE = guest.CERTS_RENEW_SERVICE
+TIMER = guest.CERTS_RENEW_TIMER
+UNIT_DIR = guest.UNIT_DIR
+RENEW_SCRIPT = guest.CERTS_RENEW_SCRIPT
+STATE_DIR = guest.STATE_DIR
 SUCCESS_MARKER = f"{STATE_DIR}/certs-renew-success"
 FAILURE_MARKER = f"{STATE_DIR}/certs-renew-failure"
 # kubeadm's folders (cmd/kubeadm/app/constants/constants.go: KubernetesDir, ManifestsSubDirName,

@@ -21,16 +21,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from generator import __version__, etcd_backup, templating
+from generator import __version__, etcd_backup, guest, templating
 from generator.errors import UserError
 from generator.guest import GuestFile
 from generator.model import Cluster, Node
 
-RESTORE_SCRIPT = "/usr/local/sbin/kgen-etcd-restore"
+RESTORE_SCRIPT = guest.ETCD_RESTORE_SCRIPT
 # etcd.local.dataDir's default: DefaultEtcdDataDir in cmd/kubeadm/app/apis/kubeadm/v1beta4/defaults.go
 # (kgen's ClusterConfiguration does not set etcd.local.dataDir).
 ETCD_DATA_DIR = "/var/lib/etcd"
-WORK_DIR = "/var/lib/kgen/etcd-restore"
+WORK_DIR = guest.ETCD_RESTORE_WORK_DIR
 ETCD_PEER_PORT = 2380  # EtcdListenPeerPort, cmd/kubeadm/app/constants/constants.go
 # DirAvailableCheck{Path: cfg.Etcd.Local.DataDir} in RunInitNodeChecks; its Name() is
 # "DirAvailable-" + the path with "/" replaced by "-" (cmd/kubeadm/app/preflight/checks.go).

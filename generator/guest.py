@@ -71,6 +71,26 @@ ETCD_TOOLS_SCRIPT = "/usr/local/sbin/kgen-etcd-tools"
 ETCD_TOOLS_ROOT = f"{LIB_DIR}/etcd"
 ETCD_TOOLS_LINK_DIR = "/usr/local/bin"
 
+ETCD_RESTORE_SCRIPT = "/usr/local/sbin/kgen-etcd-restore"
+ETCD_RESTORE_WORK_DIR = f"{STATE_DIR}/etcd-restore"
+
+# --- certificate renewal ------------------------------------------------------------------------------
+CERTS_RENEW_SERVICE = "kgen-certs-renew.service"
+CERTS_RENEW_TIMER = "kgen-certs-renew.timer"
+CERTS_RENEW_SCRIPT = "/usr/local/sbin/kgen-certs-renew"
+
+# --- restricted networks: registry mirrors, trusted CAs, proxies --------------------------------------
+# The cloud metadata service's address (OpenStack Nova's, at the address EC2 made common): the metadata
+# block drops pods' traffic to it, and the proxy settings always bypass it.
+METADATA_ADDRESS = "169.254.169.254"
+CONTAINERD_CERTS_D = "/etc/containerd/certs.d"
+CONTAINERD_REGISTRY_AUTH = "/etc/containerd/kgen-registry-auth.toml"
+CRIO_MIRRORS_PATH = "/etc/containers/registries.conf.d/50-kgen-mirrors.conf"
+CRIO_REGISTRY_AUTH_DROPIN = "/etc/crio/crio.conf.d/20-kgen-registry-auth.conf"
+REGISTRY_CA_DIR = f"{CONFIG_DIR}/registries"
+APT_PROXY_CONF = "/etc/apt/apt.conf.d/90kgen-proxy"
+DNF_CONF = "/etc/dnf/dnf.conf"
+
 # --- the bake -----------------------------------------------------------------------------------------
 BUILD_SUDOERS = "/etc/sudoers.d/90-kgen-build"
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from generator import guest
 from generator.load import Document, KeyPath
 from generator.rawconfig import expanded_nodes, lookup
 from generator.resources import load_schema
@@ -100,7 +101,7 @@ UNUSABLE_ADDRESSES: tuple[tuple[Callable[[Address], bool], str], ...] = (
     (lambda a: a.is_loopback, "a loopback address (every host's own)"),
     (lambda a: a == ipaddress.IPv4Address("255.255.255.255"), "the broadcast address"),
     (lambda a: a.is_multicast, "a multicast address"),
-    (lambda a: str(a) == "169.254.169.254", "a link-local address (the cloud metadata service's)"),
+    (lambda a: str(a) == guest.METADATA_ADDRESS, "a link-local address (the cloud metadata service's)"),
     (lambda a: a.is_link_local, "a link-local address"),
     (lambda a: a.is_reserved, "a reserved address"),
 )

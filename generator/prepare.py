@@ -27,7 +27,7 @@ IMAGE_MANIFEST = guest.IMAGE_MANIFEST
 
 # The cloud metadata service: OpenStack Nova's, at the address EC2 made common. Nova serves a server's
 # user-data there for the server's whole life.
-METADATA_ADDRESS = "169.254.169.254"
+METADATA_ADDRESS = guest.METADATA_ADDRESS
 METADATA_TABLE = "kgen_metadata"
 METADATA_RULES_PATH = guest.METADATA_RULES_PATH
 METADATA_UNIT = guest.METADATA_UNIT

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from generator import __version__, templating
+from generator import __version__, guest, templating
 
 # Where the drop-ins go: /etc/systemd/system/<unit>.d/<name>. The name sorts before the bake's own
 # 90-kgen-bake-proxy.conf (generator/packer.py), so during a bake the proxy the bake was given (which may
@@ -31,13 +31,13 @@ from generator import __version__, templating
 # Environment=, a later drop-in's assignment of the same variable wins (systemd.unit, "drop-in" files are
 # read in lexicographic order).
 DROPIN_NAME = "50-kgen-http-proxy.conf"
-UNIT_DIR = "/etc/systemd/system"
-APT_CONF_PATH = "/etc/apt/apt.conf.d/90kgen-proxy"
-DNF_CONF_PATH = "/etc/dnf/dnf.conf"
+UNIT_DIR = guest.UNIT_DIR
+APT_CONF_PATH = guest.APT_PROXY_CONF
+DNF_CONF_PATH = guest.DNF_CONF
 
 # Always bypassed: this host, the cloud metadata service (Nova serves user-data there, and cloud-init
 # and the metadata block expect it to be reached directly), and Kubernetes' in-cluster names.
-METADATA_ADDRESS = "169.254.169.254"
+METADATA_ADDRESS = guest.METADATA_ADDRESS
 
 # An http(s) URL of a proxy: scheme, host (DNS name, IPv4 or [IPv6]), optional port, optional "/".
 # No user or password (they would be readable in user-data and in unit files), no path, no query.

@@ -29,14 +29,14 @@ from urllib.parse import urlsplit
 
 import tomli_w
 
-from generator import __version__
+from generator import __version__, guest
 from generator.settings import Mirror, Registries
 
-CERTS_D = "/etc/containerd/certs.d"
-CRIO_MIRRORS_PATH = "/etc/containers/registries.conf.d/50-kgen-mirrors.conf"
-CRIO_AUTH_DROPIN_PATH = "/etc/crio/crio.conf.d/20-kgen-registry-auth.conf"
+CERTS_D = guest.CONTAINERD_CERTS_D
+CRIO_MIRRORS_PATH = guest.CRIO_MIRRORS_PATH
+CRIO_AUTH_DROPIN_PATH = guest.CRIO_REGISTRY_AUTH_DROPIN
 # containerd: the CRI registry auth TOML the configure phase writes from credentialsFile (0600).
-CONTAINERD_AUTH_PATH = "/etc/containerd/kgen-registry-auth.toml"
+CONTAINERD_AUTH_PATH = guest.CONTAINERD_REGISTRY_AUTH
 # The OS trust stores: update-ca-certificates reads *.crt under /usr/local/share/ca-certificates
 # (Debian ca-certificates, man update-ca-certificates); update-ca-trust reads the anchors folder
 # (EL ca-certificates, man update-ca-trust).

@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from generator import guest
+
 # Where the upstream registry serves when it is not https://<name> (containerd docs/hosts.md, "server").
 UPSTREAM_SERVER = {"docker.io": "https://registry-1.docker.io"}
 # Where a mirror's own CA goes on the node.
-REGISTRY_CA_DIR = "/etc/kgen/registries"
+REGISTRY_CA_DIR = guest.REGISTRY_CA_DIR
 
 
 # Where rclone reads the remote's credentials on a node unless spec.etcdBackup.remote.rcloneConfig says.
