@@ -28,14 +28,14 @@ from generator.reporters import JsonReporter
 from generator.resources import data_dir, schemas_dir
 from generator.runners.bake import bake_paths
 from generator.tables import os_release
-from tests.conftest import EXAMPLES, REPO, fixture_bundle, render_config, valid_cases, write_bundle
+from tests.conftest import EXAMPLES, REPO, fixture_bundle, read_yaml, render_config, valid_cases, write_bundle
 from tests.test_first_boot_images import golden_config, kubeadm_wants, shell_array
 from tests.test_ssh_keys import TEST_KEY
 
 runner = CliRunner()
 EXAMPLE = EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml"
-TABLE: dict[str, Any] = yaml.safe_load((data_dir() / "versions.yaml").read_text(encoding="utf-8"))
-PORTS: dict[str, Any] = yaml.safe_load((data_dir() / "ports.yaml").read_text(encoding="utf-8"))
+TABLE: dict[str, Any] = read_yaml(data_dir() / "versions.yaml")
+PORTS: dict[str, Any] = read_yaml(data_dir() / "ports.yaml")
 
 
 def schema(name: str) -> dict[str, Any]:

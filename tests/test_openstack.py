@@ -46,6 +46,7 @@ from tests.conftest import (
     Rendered,
     cloud_init_schema,
     load_user_data,
+    read_yaml,
     render_config,
     require_tool,
     shellcheck,
@@ -67,7 +68,7 @@ FIXED_IPS = {
 
 
 def example_data() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data: dict[str, Any] = read_yaml(EXAMPLE)
     return data
 
 

@@ -55,15 +55,13 @@ from typer.testing import CliRunner
 from generator import secrets
 from generator.cli import app
 from generator.versions import kubernetes_release, supported_minors
-from tests.conftest import REPO, fixture_bundle, require_tool, user_data_scripts, valid_cases
+from tests.conftest import REPO, fixture_bundle, read_yaml, require_tool, user_data_scripts, valid_cases
 
 MAX_EXAMPLES = int(os.environ.get("KGEN_PROPERTY_EXAMPLES", "60"))
 MIN_RENDERED_SHARE = 0.2
 
 SCHEMA: dict[str, Any] = json.loads((REPO / "schemas" / "cluster.schema.json").read_text(encoding="utf-8"))
-BASES: list[dict[str, Any]] = [
-    yaml.safe_load((case / "cluster.yaml").read_text(encoding="utf-8")) for case in valid_cases()
-]
+BASES: list[dict[str, Any]] = [read_yaml(case / "cluster.yaml") for case in valid_cases()]
 RUNNER = CliRunner()
 PROBLEM_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): \S")
 YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -217,41 +215,47 @@ class Overlay:
     optional: bool
 
 
-OVERLAYS = [
-    Overlay(
-        ("metadata", "name"),
-        from_schema({"type": "string", "pattern": DNS_LABEL}),
-        # The schema's own (any non-empty string), or not a string at all.
-        st.one_of(from_schema(RAW["properties"]["metadata"]["properties"]["name"]), from_schema({})),
-        optional=False,
-    ),
-    Overlay(
-        ("spec", "kubernetes", "version"),
-        st.sampled_from(kubernetes_versions()),
-        from_schema(RAW_SPEC["kubernetes"]["properties"]["version"]),
-        optional=False,
-    ),
-    Overlay(("spec", "controlPlane"), from_schema(tight_control_plane()), from_schema(RAW_SPEC["controlPlane"]), False),
-    Overlay(("spec", "networking"), from_schema(tight_networking()), from_schema(RAW_SPEC["networking"]), True),
-    Overlay(
-        ("spec", "cni"),
-        st.one_of([from_schema(tight_cni(p)) for p in ("calico", "cilium", "flannel", "none")]),
-        from_schema(RAW_SPEC["cni"]),
-        optional=True,
-    ),
-    Overlay(("spec", "os"), from_schema(RAW_SPEC["os"]), from_schema(RAW_SPEC["os"]), True),
-    Overlay(("spec", "image"), from_schema(RAW_SPEC["image"]), from_schema(RAW_SPEC["image"]), True),
-    Overlay(
-        ("spec", "bootstrapToken"),
-        from_schema(RAW_SPEC["bootstrapToken"]),
-        from_schema(RAW_SPEC["bootstrapToken"]),
-        False,
-    ),
-    Overlay(("spec", "admin"), from_schema(tight_admin()), from_schema(RAW_SPEC["admin"]), False),
-    Overlay(("spec", "nodes"), nodes_strategy(), from_schema(RAW_SPEC["nodes"]), False),
-    Overlay(("spec", "workerPools"), from_schema(tight_pools()), from_schema(RAW_SPEC["workerPools"]), True),
-    Overlay(("spec", "bootstrap"), from_schema(RAW_SPEC["bootstrap"]), from_schema(RAW_SPEC["bootstrap"]), True),
-]
+@functools.cache
+def overlays() -> tuple[Overlay, ...]:
+    """The overlays, built on first use: hypothesis-jsonschema's strategies cost seconds to build
+    (character tables), which every xdist worker would otherwise pay while collecting this module."""
+    return (
+        Overlay(
+            ("metadata", "name"),
+            from_schema({"type": "string", "pattern": DNS_LABEL}),
+            # The schema's own (any non-empty string), or not a string at all.
+            st.one_of(from_schema(RAW["properties"]["metadata"]["properties"]["name"]), from_schema({})),
+            optional=False,
+        ),
+        Overlay(
+            ("spec", "kubernetes", "version"),
+            st.sampled_from(kubernetes_versions()),
+            from_schema(RAW_SPEC["kubernetes"]["properties"]["version"]),
+            optional=False,
+        ),
+        Overlay(
+            ("spec", "controlPlane"), from_schema(tight_control_plane()), from_schema(RAW_SPEC["controlPlane"]), False
+        ),
+        Overlay(("spec", "networking"), from_schema(tight_networking()), from_schema(RAW_SPEC["networking"]), True),
+        Overlay(
+            ("spec", "cni"),
+            st.one_of([from_schema(tight_cni(p)) for p in ("calico", "cilium", "flannel", "none")]),
+            from_schema(RAW_SPEC["cni"]),
+            optional=True,
+        ),
+        Overlay(("spec", "os"), from_schema(RAW_SPEC["os"]), from_schema(RAW_SPEC["os"]), True),
+        Overlay(("spec", "image"), from_schema(RAW_SPEC["image"]), from_schema(RAW_SPEC["image"]), True),
+        Overlay(
+            ("spec", "bootstrapToken"),
+            from_schema(RAW_SPEC["bootstrapToken"]),
+            from_schema(RAW_SPEC["bootstrapToken"]),
+            False,
+        ),
+        Overlay(("spec", "admin"), from_schema(tight_admin()), from_schema(RAW_SPEC["admin"]), False),
+        Overlay(("spec", "nodes"), nodes_strategy(), from_schema(RAW_SPEC["nodes"]), False),
+        Overlay(("spec", "workerPools"), from_schema(tight_pools()), from_schema(RAW_SPEC["workerPools"]), True),
+        Overlay(("spec", "bootstrap"), from_schema(RAW_SPEC["bootstrap"]), from_schema(RAW_SPEC["bootstrap"]), True),
+    )
 
 
 @st.composite
@@ -259,7 +263,7 @@ def overlaid_configs(draw: st.DrawFn) -> dict[str, Any]:
     """A valid example with each part kept (47.5%), replaced by a narrowed schema draw (45%), dropped
     when optional (5%, else narrowed), or replaced by a raw schema draw (2.5%). Shrinks towards "kept"."""
     doc: dict[str, Any] = copy.deepcopy(draw(st.sampled_from(BASES)))
-    for overlay in OVERLAYS:
+    for overlay in overlays():
         mode = draw(st.integers(0, 39))
         if mode <= 18:
             continue

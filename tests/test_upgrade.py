@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from generator import api, model, upgrade
@@ -23,7 +22,7 @@ from generator.cli import app
 from generator.errors import ConfigInvalid, UserError
 from generator.load import Document
 from generator.versions import Version
-from tests.conftest import EXAMPLES, shellcheck
+from tests.conftest import EXAMPLES, read_yaml, shellcheck
 from tests.golden import check_golden, check_no_stale_golden
 from tests.sandbox import STANDIN_BIN, STANDINS, Sandbox
 
@@ -36,7 +35,7 @@ NODES = ("cp-0", "cp-1", "cp-2", "worker-0", "worker-1")
 
 
 def example_data() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((VALID / "cluster.yaml").read_text(encoding="utf-8"))
+    data: dict[str, Any] = read_yaml(VALID / "cluster.yaml")
     return data
 
 
