@@ -23,7 +23,7 @@ import typer.testing
 import yaml
 
 from generator import api, cni, secrets, versions
-from tests import golden, markers, schedule, validated
+from tests import golden, markers, schedule, shellkey, validated
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
@@ -118,12 +118,15 @@ SHELLCHECK_ARGS = ("--shell=bash", "--severity=style")
 def shellcheck(scripts: dict[str, str], workdir: Path) -> None:
     """shellcheck (bash, every severity) passes every script: one run over the scripts not already passed.
 
-    Scripts are checked by content, once per session across xdist workers (tests/validated.py):
-    identical texts from many nodes, cases or tests are checked once."""
+    Scripts are checked once per session across xdist workers (tests/validated.py) per
+    :func:`tests.shellkey.shellcheck_key`: scripts from many nodes, cases or tests that differ only in
+    literal values no shellcheck rule looks into (a node name, a version, a pinned hash, a quoted
+    heredoc's body) get shellcheck's verdict on the first of them, the verdict on each of them."""
     tool = require_tool("shellcheck", reason="Debian package shellcheck")
     items: dict[str, tuple[str, str]] = {}
     for name, text in sorted(scripts.items()):
-        items.setdefault(validated.key("shellcheck", tool, *SHELLCHECK_ARGS, text), (name, text))
+        shape = shellkey.shellcheck_key(text)
+        items.setdefault(validated.key("shellcheck", tool, *SHELLCHECK_ARGS, shape), (name, text))
 
     def check(todo: dict[str, tuple[str, str]]) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
