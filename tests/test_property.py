@@ -15,7 +15,7 @@ Checking each example with the system validators would be slow (one cloud-init p
 so each example only records its rendered user-data. The test checks all of it at the end: one
 ``/usr/bin/python3`` running Debian's cloud-init schema validator over every user-data file, one ``bash
 -n`` per distinct script, and shellcheck over one script per group of scripts that differ only in
-shell-literal values (see :func:`shellcheck_key`), in a few parallel shellcheck processes.
+shell-literal values (see :func:`tests.shellkey.shellcheck_key`), in a few parallel shellcheck processes.
 
 ``KGEN_PROPERTY_EXAMPLES`` sets the number of examples (default 60; CI uses 300).
 
@@ -35,7 +35,6 @@ import hashlib
 import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import traceback
@@ -56,6 +55,7 @@ from generator import secrets
 from generator.cli import app
 from generator.versions import kubernetes_release, supported_minors
 from tests.conftest import REPO, fixture_bundle, read_yaml, require_tool, user_data_scripts, valid_cases
+from tests.shellkey import shellcheck_key
 
 MAX_EXAMPLES = int(os.environ.get("KGEN_PROPERTY_EXAMPLES", "60"))
 MIN_RENDERED_SHARE = 0.2
@@ -343,60 +343,6 @@ class Collected:
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-# No space: shellcheck's verdict can depend on one (an unquoted $B with B='a b' is SC2086).
-BORING = re.compile(r"[A-Za-z0-9._:/@%+=,-]*\Z")
-READONLY = re.compile(r"^(\s*readonly [A-Za-z_][A-Za-z0-9_]*=)(.*)$")
-FUNCTION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\(\)\s*\{", re.MULTILINE)
-
-
-def _literal(word: str) -> str | None:
-    """The value of ``word`` when it is exactly ``shlex.quote(value)`` (kgen's shquote), else None."""
-    try:
-        tokens = shlex.split(word)
-    except ValueError:
-        return None
-    if len(tokens) != 1 or shlex.quote(tokens[0]) != word:
-        return None
-    return tokens[0]
-
-
-def shellcheck_key(script: str) -> str:
-    """The script with config-dependent literals blanked: comment lines (no directives, no ``$``, backquote
-    or backslash), ``readonly NAME=<quoted literal>`` values, and the arguments of calls to the script's
-    own functions when they are all quoted literals; each only where the literal uses only harmless
-    characters. Two scripts with the same key differ only in such literals, which no shellcheck rule
-    looks into, so a shellcheck of either covers both. Everything else (structure, expansions, heredoc
-    bodies, odd characters) stays."""
-    functions = set(FUNCTION.findall(script))
-    out: list[str] = []
-    for i, line in enumerate(script.split("\n")):
-        stripped = line.strip()
-        if i > 0 and stripped.startswith("#") and "shellcheck" not in stripped and not set(stripped) & set("$`\\"):
-            out.append("#")
-            continue
-        match = READONLY.match(line)
-        if match:
-            value = _literal(match.group(2))
-            if value is not None and BORING.match(value):
-                out.append(match.group(1) + "x")
-                continue
-        try:
-            tokens = shlex.split(stripped)
-        except ValueError:
-            tokens = []
-        if (
-            len(tokens) >= 2
-            and tokens[0] in functions
-            and " ".join(shlex.quote(t) for t in tokens) == stripped
-            and all(BORING.match(t) for t in tokens)
-        ):
-            indent = line[: len(line) - len(line.lstrip())]
-            out.append(indent + tokens[0] + " x" * (len(tokens) - 1))
-            continue
-        out.append(line)
-    return "\n".join(out)
 
 
 def decode_user_data(content: bytes) -> str:
