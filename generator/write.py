@@ -65,7 +65,7 @@ def _status(target: Path, out: OutputFile) -> Status:
         raise
     if not stat.S_ISREG(info.st_mode):
         return "create"
-    if info.st_size != len(out.content) or stat.S_IMODE(info.st_mode) != out.mode:
+    if info.st_size != out.size or stat.S_IMODE(info.st_mode) != out.mode:
         return "update"
     return "identical" if _read(str(target), info.st_size) == out.content else "update"
 
@@ -85,7 +85,7 @@ def _read(path: str, size: int) -> bytes:
 
 def diff_tree(files: dict[str, OutputFile], root: Path) -> list[FileChange]:
     """What writing ``files`` under ``root`` would do, file by file (content and mode compared)."""
-    changes = [FileChange(_status(root / rel, out), root / rel, len(out.content)) for rel, out in files.items()]
+    changes = [FileChange(_status(path, out), path, out.size) for rel, out in files.items() for path in (root / rel,)]
     changes.extend(FileChange("remove", root / rel, 0) for rel in sorted(_existing_files(root) - set(files)))
     return changes
 

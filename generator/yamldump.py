@@ -114,7 +114,6 @@ _PLACEHOLDER = "kgen-yaml-splice-"
 _TOKEN = re.compile(rf" {_PLACEHOLDER}(\d+)-x\n")
 _seen: OrderedDict[tuple[_Path, int], None] = OrderedDict()
 _blocks: OrderedDict[tuple[_Path, str], str | None] = OrderedDict()
-_skeletons: OrderedDict[str, str | None] = OrderedDict()
 
 
 def _remember(memo: OrderedDict[Any, Any], key: Any, value: Any) -> None:
@@ -169,6 +168,7 @@ _plains: dict[str, bool] = {}
 class _Splices:
     def __init__(self) -> None:
         self.texts: list[str] = []
+        self.shared: set[int] = set()  # which texts are long blocks kept in _blocks (see dump_parts)
         self.exact = True  # whether repr() of the skeleton tells it apart (builtin values only)
 
     def add(self, text: str) -> str:
@@ -185,8 +185,14 @@ def _substitute(data: Any, path: _Path, splices: _Splices) -> Any:
     if kind is list:
         return [_substitute(v, (*path, None), splices) for v in data]
     if kind is str:
-        text = _known_block(path, data) if "\n" in data else data if _plain(data) else None
-        return data if text is None else splices.add(text)
+        if "\n" not in data:
+            return splices.add(data) if _plain(data) else data
+        text = _known_block(path, data)
+        if text is None:
+            return data
+        if len(text) >= _SHARE_MIN and _blocks.get((path, data)) is text:
+            splices.shared.add(len(splices.texts))
+        return splices.add(text)
     if kind not in _LEAVES:
         splices.exact = False
     return data
@@ -253,7 +259,14 @@ def _literal(layout: tuple[str, str], value: str) -> str:
     return header + body.replace("\n", "\n" + indent).replace(indent + "\n", "\n")
 
 
-def _skeleton(substituted: Any, splices: _Splices) -> str | None:
+# A dumped skeleton is kept cut at its placeholders: the text before the first, between each two and
+# after the last (each with the seam: the space before a placeholder, the newline after it), and the
+# number of the placeholder after each cut but the last.
+_Cuts = tuple[tuple[str, ...], tuple[int, ...]]
+_skeletons: OrderedDict[str, _Cuts | None] = OrderedDict()
+
+
+def _skeleton(substituted: Any, splices: _Splices) -> _Cuts | None:
     """The dumped skeleton, kept for the next document alike; None when a placeholder is not there
     exactly once as a plain scalar ending its line (a string in the data could contain one)."""
     key = repr(substituted) if splices.exact else None
@@ -263,22 +276,61 @@ def _skeleton(substituted: Any, splices: _Splices) -> str | None:
     text = _dump(substituted)
     tokens = [f"{_PLACEHOLDER}{i}-x" for i in range(len(splices.texts))]
     seams = len(_TOKEN.findall(text)) == len(tokens) and all(text.count(t) == 1 and f" {t}\n" in text for t in tokens)
-    skeleton = text if seams else None
+    cuts = None
+    if seams:
+        pieces = _TOKEN.split(text)  # text, number, text, ..., text; the seams are outside the match
+        segments = [pieces[0] + " ", *(f"\n{p} " for p in pieces[2:-1:2]), "\n" + pieces[-1]]
+        cuts = (tuple(segments), tuple(int(n) for n in pieces[1::2]))
     if key is not None:
-        _remember(_skeletons, key, skeleton)
-    return skeleton
+        _remember(_skeletons, key, cuts)
+    return cuts
+
+
+# Long literal blocks that recur across documents (the preparation scripts every node writes) are kept
+# apart by dump_parts, as the one str object _blocks holds, so a caller keeping thousands of documents
+# can hold their bytes once. Shorter ones go with the text around them.
+_SHARE_MIN = 512
+
+
+def _pieces(data: Any) -> tuple[list[str], set[int]]:
+    """The dumped text in pieces (joined, they are ``_dump(data)``) and the indexes of the pieces that
+    are shared blocks."""
+    splices = _Splices()
+    substituted = _substitute(data, (), splices)
+    cuts = _skeleton(substituted, splices) if splices.texts else None
+    if cuts is None:
+        return [_dump(data)], set()
+    segments, order = cuts
+    texts, shared = splices.texts, splices.shared
+    pieces = [segments[0]]
+    at: set[int] = set()
+    for n, segment in zip(order, segments[1:], strict=True):
+        if n in shared:
+            at.add(len(pieces))
+        pieces.append(texts[n])
+        pieces.append(segment)
+    return pieces, at
 
 
 def dump(data: Any) -> str:
-    splices = _Splices()
-    substituted = _substitute(data, (), splices)
-    if not splices.texts:
-        return _dump(data)
-    skeleton = _skeleton(substituted, splices)
-    if skeleton is None:
-        return _dump(data)
-    texts = splices.texts
-    return _TOKEN.sub(lambda m: f" {texts[int(m[1])]}\n", skeleton)
+    return "".join(_pieces(data)[0])
+
+
+def dump_parts(data: Any) -> list[str]:
+    """``dump(data)`` in parts whose concatenation is that text: every odd-numbered part is a long
+    literal block recurring across documents, the same str object each time it recurs while it stays
+    in the memo; the even-numbered parts are the text between (an empty one between two blocks)."""
+    pieces, shared = _pieces(data)
+    parts: list[str] = []
+    run: list[str] = []
+    for i, piece in enumerate(pieces):
+        if i in shared:
+            parts += ["".join(run), piece]
+            run = []
+        else:
+            run.append(piece)
+    parts.append("".join(run))
+    return parts
 
 
 def dump_all(documents: Iterable[Any]) -> str:

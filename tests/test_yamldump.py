@@ -166,3 +166,27 @@ def test_streams_dumped_document_by_document_match_the_emitter() -> None:
             docs.append({"kind": "K", "v": value} if shape == "map" else [value, "b"] if shape == "seq" else value)
         expected: str = yaml.dump_all(docs, Dumper=yamldump._Dumper, explicit_start=True, **yamldump._OPTIONS)
         assert yamldump.dump_all(docs) == expected, repr(docs)[:300]
+
+
+def test_parts_join_to_the_dump_and_share_recurring_blocks() -> None:
+    shared_script = SCRIPT + "# shared by every document here\n"
+
+    def doc(i: int) -> dict[str, object]:
+        return {
+            "hostname": f"node-{i}",
+            "write_files": [
+                {"path": "/a", "content": shared_script},
+                {"path": "/b", "content": SCRIPT + f"# unique {i}\n"},
+                {"path": "/c", "content": shared_script.replace("shared", "also shared")},
+            ],
+        }
+
+    blocks: list[list[str]] = []
+    for i in range(5):
+        parts = yamldump.dump_parts(doc(i))
+        assert "".join(parts) == plain(doc(i)) == yamldump.dump(doc(i))
+        blocks.append(parts[1::2])
+    # From the second sighting on, both shared scripts are parts of their own, the same objects each time.
+    assert len(blocks[1]) == 2
+    assert all(a is b for later in blocks[2:] for a, b in zip(blocks[1], later, strict=True))
+    assert all("unique" not in block for block in blocks[1])
