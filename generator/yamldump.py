@@ -180,22 +180,42 @@ def _substitute(data: Any, path: _Path, splices: _Splices) -> Any:
     """``data`` with each string whose emitted text is known replaced by a placeholder; ``splices``
     gets the texts, in placeholder order."""
     kind = type(data)
-    if kind is dict and all(type(k) is str for k in data):
-        return {k: _substitute(v, (*path, k), splices) for k, v in data.items()}
+    if kind is dict and set(map(type, data)) <= _STR:
+        out = {}
+        for k, v in data.items():
+            # Short strings and scalars (most values) are handled here as _leaf would, without a call.
+            child = type(v)
+            if child is str and "\n" not in v:
+                plain = _plains.get(v)
+                out[k] = splices.add(v) if (_plain(v) if plain is None else plain) else v
+            elif child in _SCALARS:
+                out[k] = v
+            else:
+                out[k] = _substitute(v, (*path, k), splices)
+        return out
     if kind is list:
-        return [_substitute(v, (*path, None), splices) for v in data]
+        item_path = (*path, None)
+        return [_substitute(v, item_path, splices) for v in data]
     if kind is str:
-        if "\n" not in data:
-            return splices.add(data) if _plain(data) else data
-        text = _known_block(path, data)
-        if text is None:
-            return data
-        if len(text) >= _SHARE_MIN and _blocks.get((path, data)) is text:
-            splices.shared.add(len(splices.texts))
-        return splices.add(text)
+        return _leaf(data, path, splices)
     if kind not in _LEAVES:
         splices.exact = False
     return data
+
+
+_STR = frozenset({str})
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def _leaf(data: str, path: _Path, splices: _Splices) -> str:
+    if "\n" not in data:
+        return splices.add(data) if _plain(data) else data
+    text = _known_block(path, data)
+    if text is None:
+        return data
+    if len(text) >= _SHARE_MIN and _blocks.get((path, data)) is text:
+        splices.shared.add(len(splices.texts))
+    return splices.add(text)
 
 
 def _known_block(path: _Path, value: str) -> str | None:
