@@ -111,7 +111,10 @@ _Path = tuple[str | None, ...]  # mapping keys; None for a sequence item (its in
 _SPLICE_MIN = 1024  # shorter strings that are not written directly are cheaper to emit than to look up
 _MEMO_SIZE = 64
 _PLACEHOLDER = "kgen-yaml-splice-"
-_TOKEN = re.compile(rf" {_PLACEHOLDER}(\d+)-x\n")
+# Every placeholder is the same text: the skeleton's placeholders come in the order their texts were
+# collected (the emitter writes mappings and sequences in order, as _substitute walks them).
+_TOKEN = _PLACEHOLDER + "x"
+_SEAM = f" {_TOKEN}\n"
 _seen: OrderedDict[tuple[_Path, int], None] = OrderedDict()
 _blocks: OrderedDict[tuple[_Path, str], str | None] = OrderedDict()
 
@@ -173,7 +176,7 @@ class _Splices:
 
     def add(self, text: str) -> str:
         self.texts.append(text)
-        return f"{_PLACEHOLDER}{len(self.texts) - 1}-x"
+        return _TOKEN
 
 
 def _substitute(data: Any, path: _Path, splices: _Splices) -> Any:
@@ -280,27 +283,22 @@ def _literal(layout: tuple[str, str], value: str) -> str:
 
 
 # A dumped skeleton is kept cut at its placeholders: the text before the first, between each two and
-# after the last (each with the seam: the space before a placeholder, the newline after it), and the
-# number of the placeholder after each cut but the last.
-_Cuts = tuple[tuple[str, ...], tuple[int, ...]]
-_skeletons: OrderedDict[str, _Cuts | None] = OrderedDict()
+# after the last, each with the seam (the space before a placeholder, the newline after it).
+_skeletons: OrderedDict[str, tuple[str, ...] | None] = OrderedDict()
 
 
-def _skeleton(substituted: Any, splices: _Splices) -> _Cuts | None:
-    """The dumped skeleton, kept for the next document alike; None when a placeholder is not there
-    exactly once as a plain scalar ending its line (a string in the data could contain one)."""
+def _skeleton(substituted: Any, splices: _Splices) -> tuple[str, ...] | None:
+    """The dumped skeleton, kept for the next document alike; None when the placeholders are not
+    there exactly once each as a plain scalar ending its line (a string in the data could hold one)."""
     key = repr(substituted) if splices.exact else None
     if key is not None and key in _skeletons:
         _skeletons.move_to_end(key)
         return _skeletons[key]
     text = _dump(substituted)
-    tokens = [f"{_PLACEHOLDER}{i}-x" for i in range(len(splices.texts))]
-    seams = len(_TOKEN.findall(text)) == len(tokens) and all(text.count(t) == 1 and f" {t}\n" in text for t in tokens)
     cuts = None
-    if seams:
-        pieces = _TOKEN.split(text)  # text, number, text, ..., text; the seams are outside the match
-        segments = [pieces[0] + " ", *(f"\n{p} " for p in pieces[2:-1:2]), "\n" + pieces[-1]]
-        cuts = (tuple(segments), tuple(int(n) for n in pieces[1::2]))
+    if text.count(_TOKEN) == len(splices.texts) == text.count(_SEAM):
+        pieces = text.split(_SEAM)
+        cuts = (pieces[0] + " ", *(f"\n{p} " for p in pieces[1:-1]), "\n" + pieces[-1])
     if key is not None:
         _remember(_skeletons, key, cuts)
     return cuts
@@ -320,14 +318,13 @@ def _pieces(data: Any) -> tuple[list[str], set[int]]:
     cuts = _skeleton(substituted, splices) if splices.texts else None
     if cuts is None:
         return [_dump(data)], set()
-    segments, order = cuts
-    texts, shared = splices.texts, splices.shared
-    pieces = [segments[0]]
+    shared = splices.shared
+    pieces = [cuts[0]]
     at: set[int] = set()
-    for n, segment in zip(order, segments[1:], strict=True):
+    for n, (text, segment) in enumerate(zip(splices.texts, cuts[1:], strict=True)):
         if n in shared:
             at.add(len(pieces))
-        pieces.append(texts[n])
+        pieces.append(text)
         pieces.append(segment)
     return pieces, at
 
