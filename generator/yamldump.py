@@ -198,7 +198,12 @@ def _substitute(data: Any, path: _Path, splices: _Splices) -> Any:
         return out
     if kind is list:
         item_path = (*path, None)
-        return [_substitute(v, item_path, splices) for v in data]
+        return [
+            (splices.add(v) if _plain(v) else v)
+            if type(v) is str and "\n" not in v
+            else _substitute(v, item_path, splices)
+            for v in data
+        ]
     if kind is str:
         return _leaf(data, path, splices)
     if kind not in _LEAVES:
