@@ -29,9 +29,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and import-linter; bound 
         render_cluster,
         render_located,
         rotate_token,
-        write_example,
     )
-    from generator.api.example import InitAnswers
+    from generator.api.example import InitAnswers, write_example
     from generator.api.operations import (
         KubeconfigResult,
         RestoreResult,
@@ -60,9 +59,8 @@ _MODULES = {
         "render_cluster",
         "render_located",
         "rotate_token",
-        "write_example",
     ),
-    "example": ("InitAnswers",),
+    "example": ("InitAnswers", "write_example"),
     "operations": (
         "KubeconfigResult",
         "RestoreResult",

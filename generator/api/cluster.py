@@ -1,5 +1,6 @@
-"""The pipeline as API functions: check, render (and re-render with a new token) and the example config.
-The information commands (versions, images, ports, the join command) are :mod:`generator.api.reports`."""
+"""The pipeline as API functions: check and render (and re-render with a new token). The example
+config is :mod:`generator.api.example`; the information commands (versions, images, ports, the join
+command) are :mod:`generator.api.reports`."""
 
 from __future__ import annotations
 
@@ -10,12 +11,10 @@ from pathlib import Path
 from typing import Protocol
 
 from generator import model, placeholder, plan, secrets, write
-from generator.api.example import InitAnswers, example_text
 from generator.emit import render
 from generator.errors import ConfigInvalid, DriftFound, Problem, RenderError, UserError, errors_only
-from generator.load import Document, load, parse
+from generator.load import Document, load
 from generator.normalize import Normalized, normalize
-from generator.resources import schemas_dir, templates_dir
 from generator.validate import validate
 
 
@@ -253,38 +252,3 @@ def rotate_token(config_path: Path, *, out_dir: Path, secrets_path: Path | None 
     ttl = model.go_duration(cluster.token_ttl_seconds)
     command = f"kubeadm token create {new.bootstrap_token} --ttl {ttl} --description {description}"
     return Rotation(render=result, register_command=command)
-
-
-def write_example(path: Path, *, force: bool = False, answers: InitAnswers | None = None) -> list[tuple[str, Path]]:
-    """Write the commented example config (the runbook's cluster) and its JSON Schema beside it, so
-    the `# yaml-language-server: $schema=` line works offline. Returns (status verb, path) pairs.
-
-    ``answers`` (``kgen init --name ...``) replace the example's values, comments kept
-    (:func:`generator.api.example.example_text`); the result must pass validation, or nothing is
-    written. The example's placeholder SSH key is left for the user to replace unless one is given."""
-    if path.exists() and not force:
-        raise UserError(f"{path} already exists; use --force to overwrite it")
-    schema_path = path.with_name("cluster.schema.json")
-    example = (templates_dir() / "cluster.yaml").read_text(encoding="utf-8").replace("{schema}", schema_path.name)
-    if answers is not None and answers.given():
-        example = example_text(example, answers)
-        doc = parse(example, str(path))
-        problems = errors_only(validate(doc, normalize(doc)))
-        if answers.ssh_key is None:
-            problems = [p for p in problems if not p.path.startswith("spec.admin.sshAuthorizedKeys")]
-        if problems:
-            raise ConfigInvalid(problems)
-    schema_text = (schemas_dir() / "cluster.schema.json").read_text(encoding="utf-8")
-    done: list[tuple[str, Path]] = []
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for target, text in ((path, example), (schema_path, schema_text)):
-            if target.exists() and target.read_text(encoding="utf-8") == text:
-                done.append(("identical", target))
-                continue
-            verb = "update" if target.exists() else "create"
-            target.write_text(text, encoding="utf-8")
-            done.append((verb, target))
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror}") from None
-    return done
