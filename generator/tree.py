@@ -11,6 +11,8 @@ EXECUTABLE_MODE = 0o755
 
 @dataclass(frozen=True)
 class OutputFile:
+    """One output file's content and mode."""
+
     content: bytes
     mode: int
 

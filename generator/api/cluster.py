@@ -45,6 +45,8 @@ class Silent:
 
 @dataclass(frozen=True)
 class Loaded:
+    """A loaded, validated config: the cluster, its warnings and its document."""
+
     cluster: model.Cluster
     warnings: list[Problem]
     doc: Document
@@ -53,6 +55,8 @@ class Loaded:
 
 @dataclass
 class RenderResult:
+    """What a render wrote (or would write) and the summary it prints."""
+
     cluster: str
     out_dir: Path
     changes: list[write.FileChange]
@@ -226,6 +230,8 @@ def _render_and_write(
 
 @dataclass(frozen=True)
 class Rotation:
+    """A token rotation: the re-render and the command that registers the new token."""
+
     render: RenderResult
     register_command: str
 
