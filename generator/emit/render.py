@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from generator import __version__, etcd_restore, guest, layout, templating, yamldump
-from generator.emit import cloudinit, openstack, packer
+from generator.emit import cloudinit, packer
 from generator.emit.index import NodeSummary, index
 from generator.guest import BOOTSTRAP_PATH, KUBEADM_CONFIG_PATH, GuestFile
 from generator.plan import ClusterPlan, NodePlan
@@ -140,5 +140,7 @@ def render_cluster(plan: ClusterPlan) -> RenderedCluster:
     files[layout.INDEX] = OutputFile(index(plan, summaries).encode(), PUBLIC_MODE)
     files.update(packer.packer_files(plan.cluster, plan.prep))
     if plan.cluster.openstack is not None:
+        from generator.emit import openstack  # noqa: PLC0415 - for speed: most clusters have no OpenStack kit
+
         files.update(openstack.openstack_files(plan.cluster, plan.cluster.openstack, user_data))
     return RenderedCluster(name=plan.cluster.name, files=dict(sorted(files.items())), nodes=tuple(summaries))
