@@ -241,8 +241,11 @@ def test_cli_prints_where_the_user_data_went(tmp_path: Path) -> None:
 # --- the restore path in the bootstrap sandbox ----------------------------------------------------------
 
 
-def real_snapshot(tmp_path: Path) -> tuple[Path, str]:
-    """A real etcd 3.4 snapshot holding one key, taken with etcdctl."""
+@pytest.fixture(scope="module")
+def real_snapshot(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A real etcd 3.4 snapshot holding one key, taken with etcdctl; once for the module (the tests
+    only read it)."""
+    tmp_path = tmp_path_factory.mktemp("real-snapshot")
     binary = require_tool("etcd", reason="Debian package etcd-server")
     etcdctl = require_tool("etcdctl", reason="Debian package etcd-client")
     pki = etcd_pki(tmp_path / "snapshot-pki")
@@ -274,9 +277,9 @@ def restore_box(tmp_path: Path, rendered: Rendered, result: api.RestoreResult, s
 
 
 def test_restore_path_inits_on_the_restored_data_dir_with_the_cluster_ca(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_snapshot: tuple[Path, str]
 ) -> None:
-    snapshot, digest = real_snapshot(tmp_path)
+    snapshot, digest = real_snapshot
     manifests = stand_in_cni_manifests(monkeypatch, "calico")
     rendered = render_case(tmp_path, bounds={"nodeReadyTimeoutSeconds": 30})
     result = restore(rendered, f"/mnt/etcd-backups/{snapshot.name}", digest)
@@ -324,8 +327,8 @@ def test_init_without_the_restore_flag_refuses_the_restored_data_dir(tmp_path: P
     assert "[ERROR DirAvailable--var-lib-etcd]: /var/lib/etcd is not empty" in box.read("/var/log/kgen-bootstrap.log")
 
 
-def test_restore_path_stops_before_kubeadm_on_a_bad_snapshot(tmp_path: Path) -> None:
-    snapshot, _ = real_snapshot(tmp_path)
+def test_restore_path_stops_before_kubeadm_on_a_bad_snapshot(tmp_path: Path, real_snapshot: tuple[Path, str]) -> None:
+    snapshot, _ = real_snapshot
     rendered = render_case(tmp_path)
     result = restore(rendered, f"/mnt/etcd-backups/{snapshot.name}", "00" * 32)
     box = restore_box(tmp_path, rendered, result, snapshot)

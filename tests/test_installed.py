@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import venv
+from dataclasses import dataclass
 from pathlib import Path
 
 import jsonschema
@@ -38,6 +39,27 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return env_dir / "bin"
 
 
+@dataclass(frozen=True)
+class Project:
+    """A folder where the installed kgen ran `init` (with a usable key) and then `render`."""
+
+    folder: Path
+    init: subprocess.CompletedProcess[str]
+    render: subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="module")
+def project(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """Shared by the tests below, which only read what init and render wrote (test_installed_kgen_works_
+    from_any_directory adds a kubeconfig next to them), so init and render run once for the module."""
+    folder = tmp_path_factory.mktemp("project")
+    key = folder / "id_ed25519.pub"  # the example's placeholder key fails validation on purpose
+    key.write_text(TEST_KEY + "\n", encoding="utf-8")
+    init = run(installed, "init", "cluster.yaml", "--ssh-key", str(key), cwd=folder)
+    render = run(installed, "render", "cluster.yaml", cwd=folder) if init.returncode == 0 else init
+    return Project(folder, init, render)
+
+
 def outside_env(bindir: Path | None = None) -> dict[str, str]:
     """The environment without the checkout on PYTHONPATH (as a developer's shell may have it)."""
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH"}}
@@ -52,7 +74,8 @@ def run(bindir: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]
     )
 
 
-def test_installed_kgen_works_from_any_directory(installed: Path, tmp_path: Path) -> None:
+def test_installed_kgen_works_from_any_directory(installed: Path, project: Project) -> None:
+    tmp_path = project.folder
     version = run(installed, "--version", cwd=tmp_path)
     assert version.returncode == 0 and version.stdout.startswith("kgen ")
     where = subprocess.run(
@@ -64,12 +87,9 @@ def test_installed_kgen_works_from_any_directory(installed: Path, tmp_path: Path
         check=True,
     ).stdout
     assert str(REPO) not in where, f"imported from the checkout, not the wheel: {where}"
-    key = tmp_path / "id_ed25519.pub"  # the example's placeholder key fails validation on purpose
-    key.write_text(TEST_KEY + "\n", encoding="utf-8")
-    assert run(installed, "init", "cluster.yaml", "--ssh-key", str(key), cwd=tmp_path).returncode == 0
+    assert project.init.returncode == 0, project.init.stderr
     assert run(installed, "validate", "cluster.yaml", cwd=tmp_path).returncode == 0
-    render = run(installed, "render", "cluster.yaml", cwd=tmp_path)
-    assert render.returncode == 0, render.stderr
+    assert project.render.returncode == 0, project.render.stderr
     assert (tmp_path / "out" / "demo" / "nodes" / "master-0" / "user-data").is_file()
     assert (tmp_path / "cluster.secrets.yaml").is_file()
     assert run(installed, "render", "cluster.yaml", "--check", cwd=tmp_path).returncode == 0
@@ -81,9 +101,10 @@ def test_installed_kgen_works_from_any_directory(installed: Path, tmp_path: Path
     assert bad.returncode == 1 and "Traceback" not in bad.stderr + bad.stdout
 
 
-def test_installed_info_commands(installed: Path, tmp_path: Path) -> None:
+def test_installed_info_commands(installed: Path, project: Project) -> None:
     """versions, images, ports and join-command --control-plane from the wheel (data files and schemas
     included), each output checked against its schema where it has one."""
+    tmp_path = project.folder
     schemas = Path(
         subprocess.run(
             [str(installed / "python"), "-c", "from generator.resources import schemas_dir; print(schemas_dir())"],
@@ -95,9 +116,7 @@ def test_installed_info_commands(installed: Path, tmp_path: Path) -> None:
         ).stdout.strip()
     )
     assert str(REPO) not in str(schemas)
-    key = tmp_path / "id_ed25519.pub"  # the example's placeholder key fails validation on purpose
-    key.write_text(TEST_KEY + "\n", encoding="utf-8")
-    assert run(installed, "init", "cluster.yaml", "--ssh-key", str(key), cwd=tmp_path).returncode == 0
+    assert project.init.returncode == 0, project.init.stderr
     for args, schema in (
         (("versions", "-o", "json"), "kgen-versions.schema.json"),
         (("images", "cluster.yaml", "-o", "json"), "kgen-images.schema.json"),
@@ -113,7 +132,7 @@ def test_installed_info_commands(installed: Path, tmp_path: Path) -> None:
     assert images.returncode == 0 and "registry.k8s.io/pause:" in images.stdout
     ports = run(installed, "ports", "cluster.yaml", cwd=tmp_path)
     assert ports.returncode == 0 and "etcd server client API" in ports.stdout
-    assert run(installed, "render", "cluster.yaml", cwd=tmp_path).returncode == 0
+    assert project.render.returncode == 0, project.render.stderr
     join = run(installed, "join-command", "cluster.yaml", "--control-plane", cwd=tmp_path)
     assert join.returncode == 0, join.stderr
     assert join.stdout.startswith("kubeadm join ") and join.stdout.rstrip().endswith(" --control-plane")
