@@ -17,7 +17,15 @@ import yaml
 
 from generator import model, prepare, secrets
 from generator.load import load
-from tests.conftest import EXAMPLES, Rendered, fixture_bundle, render_config, stand_in_cni_manifests
+from tests.conftest import (
+    EXAMPLES,
+    Rendered,
+    fixture_bundle,
+    parse_yaml,
+    parse_yaml_all,
+    render_config,
+    stand_in_cni_manifests,
+)
 from tests.sandbox import STANDIN_BIN, Sandbox
 
 # curl: fails (exit 7, "connection refused") until it has been called $CURL_FAILURES times; -1 = always.
@@ -54,7 +62,7 @@ echo "configure $*" >> /var/lib/standin-calls.log
 def render_case(
     tmp_path: Path, *, mode: str = "golden", bounds: dict[str, int] | None = None, runtime: str = "containerd"
 ) -> Rendered:
-    data: dict[str, Any] = yaml.safe_load(
+    data: dict[str, Any] = parse_yaml(
         (EXAMPLES / "valid" / "ha-three-control-planes" / "cluster.yaml").read_text(encoding="utf-8")
     )
     data = copy.deepcopy(data)
@@ -214,9 +222,7 @@ def test_golden_image_guard_refuses_a_mismatched_image(tmp_path: Path, key: str,
 
 def test_first_control_plane_init_with_kube_vip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     manifests = stand_in_cni_manifests(monkeypatch, "calico")
-    data: dict[str, Any] = yaml.safe_load(
-        (EXAMPLES / "valid" / "kube-vip-ha" / "cluster.yaml").read_text(encoding="utf-8")
-    )
+    data: dict[str, Any] = parse_yaml((EXAMPLES / "valid" / "kube-vip-ha" / "cluster.yaml").read_text(encoding="utf-8"))
     data["spec"]["image"] = {"mode": "golden"}
     data["spec"]["bootstrap"] = {"nodeReadyTimeoutSeconds": 30}
     config = tmp_path / "cluster.yaml"
@@ -240,7 +246,7 @@ def test_first_control_plane_init_with_kube_vip(tmp_path: Path, monkeypatch: pyt
         "kubeadm init succeeded (/var/lib/kgen/kubeadm-init-succeeded)",
         "kube-vip static pod installed from /etc/kgen/kube-vip.yaml",
     ]
-    manifest = yaml.safe_load(box.read("/etc/kubernetes/manifests/kube-vip.yaml"))
+    manifest = parse_yaml(box.read("/etc/kubernetes/manifests/kube-vip.yaml"))
     assert manifest["spec"]["volumes"][0]["hostPath"]["path"] == "/etc/kubernetes/admin.conf"
     env = {e["name"]: e.get("value") for e in manifest["spec"]["containers"][0]["env"]}
     assert env["address"] == "10.0.0.100" and env["vip_interface"] == "ens3" and env["port"] == "6443"
@@ -268,7 +274,7 @@ def pinned_ca_hashes(rendered: Rendered) -> dict[str, list[str]]:
     """Every joining node's discovery pins, read from its rendered kubeadm config."""
     pins: dict[str, list[str]] = {}
     for node_dir in rendered.node_dirs():
-        for doc in yaml.safe_load_all((node_dir / "kubeadm.yaml").read_text(encoding="utf-8")):
+        for doc in parse_yaml_all((node_dir / "kubeadm.yaml").read_text(encoding="utf-8")):
             if doc and doc.get("kind") == "JoinConfiguration":
                 pins[node_dir.name] = doc["discovery"]["bootstrapToken"]["caCertHashes"]
     return pins

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from generator import etcd_backup, model, prepare, settings
 from generator.checks import CHECKS
@@ -30,14 +29,14 @@ from generator.load import Document
 from generator.normalize import normalize, with_defaults
 from generator.settings import EtcdBackup, EtcdRemote
 from generator.versions import kubernetes_release, supported_minors
-from tests.conftest import EXAMPLES, require_tool, shellcheck
+from tests.conftest import EXAMPLES, parse_yaml, require_tool, shellcheck
 
 EXAMPLE = EXAMPLES / "valid" / "openstack-ha-kit" / "cluster.yaml"
 STAMP = "20200101T000000Z"
 
 
 def example_data() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data: dict[str, Any] = parse_yaml(EXAMPLE.read_text(encoding="utf-8"))
     return data
 
 

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -38,7 +37,7 @@ from generator import etcd_backup, etcd_restore, model
 from generator.etcd_backup import EtcdTools
 from generator.load import Document
 from generator.settings import EtcdBackup
-from tests.conftest import EXAMPLES, fixture_bundle, require_tool
+from tests.conftest import EXAMPLES, fixture_bundle, parse_yaml, require_tool
 
 EXAMPLE = EXAMPLES / "valid" / "openstack-ha-kit" / "cluster.yaml"
 
@@ -51,7 +50,7 @@ exec env ETCDCTL_API=3 {etcdctl} "$@"
 
 
 def cluster() -> model.Cluster:
-    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data = parse_yaml(EXAMPLE.read_text(encoding="utf-8"))
     return model.build(Document(file="cluster.yaml", data=data))
 
 

@@ -25,6 +25,8 @@ from tests.conftest import (
     Rendered,
     cloud_init_schema,
     load_user_data,
+    parse_yaml,
+    parse_yaml_all,
     render_config,
     require_tool,
     shellcheck,
@@ -134,7 +136,7 @@ def test_restore_user_data_passes_cloud_init_schema_and_shellcheck(
     files = {f["path"]: f["content"] for f in user_data["write_files"]}
     assert f"readonly KUBERNETES_VERSION={cluster.kubernetes_version}\n" in files["/usr/local/sbin/kgen-bootstrap"]
     assert rendered_valid[case.name].result.nodes[0].name == result.node.name
-    docs = list(yaml.safe_load_all(files["/etc/kgen/kubeadm.yaml"]))
+    docs = list(parse_yaml_all(files["/etc/kgen/kubeadm.yaml"]))
     assert {d["kind"]: d.get("kubernetesVersion") for d in docs}["ClusterConfiguration"] == (
         f"v{cluster.kubernetes_version}"
     )
@@ -148,7 +150,7 @@ def test_restore_user_data_passes_cloud_init_schema_and_shellcheck(
 
 
 def test_restore_without_backups_still_installs_etcdutl(tmp_path: Path) -> None:
-    data: dict[str, Any] = yaml.safe_load(
+    data: dict[str, Any] = parse_yaml(
         (EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml").read_text()
     )
     data = copy.deepcopy(data)
@@ -185,7 +187,7 @@ def test_cli_refuses_bad_arguments(tmp_path: Path, args: list[str], message: str
 
 
 def test_cli_needs_the_existing_bundle_and_the_node_ip(tmp_path: Path) -> None:
-    data: dict[str, Any] = yaml.safe_load((EXAMPLES / "valid" / "ha-three-control-planes" / "cluster.yaml").read_text())
+    data: dict[str, Any] = parse_yaml((EXAMPLES / "valid" / "ha-three-control-planes" / "cluster.yaml").read_text())
     config = tmp_path / "cluster.yaml"
     config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     result = CliRunner().invoke(app, ["restore", str(config), "--snapshot", URL, "-d", str(tmp_path / "out")])

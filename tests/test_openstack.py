@@ -46,6 +46,7 @@ from tests.conftest import (
     Rendered,
     cloud_init_schema,
     load_user_data,
+    parse_yaml,
     read_yaml,
     render_config,
     require_tool,
@@ -298,7 +299,7 @@ def opened_ports(port_min: int | None, port_max: int | None) -> set[int]:
 
 def test_workers_cannot_reach_etcd_or_the_control_plane_components(kit_dir: Path, tmp_path: Path) -> None:
     # The Heat template: every rule on the control-plane group that admits the worker group.
-    stack = yaml.safe_load((kit_dir / "stack.yaml").read_text(encoding="utf-8"))
+    stack = parse_yaml((kit_dir / "stack.yaml").read_text(encoding="utf-8"))
     rules = [r["properties"] for r in stack["resources"].values() if r["type"] == "OS::Neutron::SecurityGroupRule"]
     cp_ref, worker_ref = {"get_resource": "secgroup-control-plane"}, {"get_resource": "secgroup-worker"}
     worker_to_cp: set[int] = set()
@@ -882,7 +883,7 @@ def test_values_reach_the_cli_as_single_words(tmp_path: Path) -> None:
     assert all(s[s.index("--image") + 1] == hostile for s in servers)
     assert not (kit / "pwned").exists()
     assert not Path("pwned").exists()
-    stack = yaml.safe_load((kit / "stack.yaml").read_text(encoding="utf-8"))
+    stack = parse_yaml((kit / "stack.yaml").read_text(encoding="utf-8"))
     assert stack["parameters"]["image"]["default"] == hostile
 
 
@@ -1019,7 +1020,7 @@ def references(value: Any, kind: str) -> list[Any]:
 
 
 def test_heat_template_parses_with_the_expected_resources(kit_dir: Path) -> None:
-    stack = yaml.safe_load((kit_dir / "stack.yaml").read_text(encoding="utf-8"))
+    stack = parse_yaml((kit_dir / "stack.yaml").read_text(encoding="utf-8"))
     assert stack["heat_template_version"] == "2018-08-31"
     resources = stack["resources"]
     types: dict[str, int] = {}
@@ -1103,7 +1104,7 @@ def test_gzipped_user_data_reaches_cloud_init_through_heat(kit_dir: Path, tmp_pa
     wrapper = files["openstack/heat/cp-0.user-data.mime"]
     assert wrapper.mode == SECRET_MODE
     wrapper.content.decode("ascii")  # text: the heat client passes it through unchanged
-    stack = yaml.safe_load(files["openstack/stack.yaml"].content)
+    stack = parse_yaml(files["openstack/stack.yaml"].content)
     assert stack["resources"]["server-cp-0"]["properties"]["user_data"] == {"get_file": "heat/cp-0.user-data.mime"}
     assert stack["resources"]["server-cp-1"]["properties"]["user_data"] == {"get_file": "../nodes/cp-1/user-data"}
     assert gzip.decompress(mime_payload(wrapper.content)) == cloud_config
@@ -1195,7 +1196,7 @@ def test_cloud_provider_kubelet_args_and_files() -> None:
     assert cloud_provider.kubelet_extra_args(settings) == {"cloud-provider": "external"}
     files = cloud_provider.cloud_provider_guest_files(cluster, settings, cluster.first_control_plane)
     assert [(f.path, f.permissions, f.secret) for f in files] == [(cloud_provider.STORAGE_CLASS_PATH, "0644", False)]
-    assert yaml.safe_load(files[0].content)["provisioner"] == "cinder.csi.openstack.org"
+    assert parse_yaml(files[0].content)["provisioner"] == "cinder.csi.openstack.org"
     assert cloud_provider.cloud_provider_guest_files(cluster, settings, cluster.control_planes[1]) == []
     off = dataclasses.replace(settings, cloud_provider=False)
     assert cloud_provider.kubelet_extra_args(off) == {}

@@ -23,7 +23,7 @@ from generator.cni import assets
 from generator.load import Document, load
 from generator.model import Cluster, build
 from generator.versions import Download
-from tests.conftest import REPO, require_tool, shellcheck, stand_in_cni_manifests
+from tests.conftest import REPO, parse_yaml, require_tool, shellcheck, stand_in_cni_manifests
 from tests.sandbox import STANDIN_BIN, STANDINS, Sandbox
 from tests.test_install_rhel import sandbox_with
 
@@ -41,7 +41,7 @@ PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO
 
 
 def example_data() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data: dict[str, Any] = parse_yaml(EXAMPLE.read_text(encoding="utf-8"))
     return data
 
 
