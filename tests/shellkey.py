@@ -86,8 +86,12 @@ def shellcheck_key(script: str) -> str:
             if value is not None and BORING.match(value):
                 out.append(match.group(1) + "x")
                 continue
+        # Only a line whose first word is one of the functions can be such a call (a quoted or escaped
+        # first word would not re-quote to the line below), so only those lines are split: shlex over
+        # every line was most of the tests' cost of this function.
+        first = stripped.split(None, 1)[0] if stripped else ""
         try:
-            tokens = shlex.split(stripped)
+            tokens = shlex.split(stripped) if first in functions else []
         except ValueError:
             tokens = []
         if (

@@ -65,6 +65,7 @@ BASES: list[dict[str, Any]] = [read_yaml(case / "cluster.yaml") for case in vali
 RUNNER = CliRunner()
 PROBLEM_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): \S")
 YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+YAML_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 # --- schemas ----------------------------------------------------------------------------------------
 
@@ -531,7 +532,7 @@ def test_render_is_clean_rejection_or_valid_user_data(tmp_path: Path, monkeypatc
     @given(doc=configs())
     def render_one(doc: dict[str, Any]) -> None:
         assume(not any(hits(doc) for hits in KNOWN_BUGS.values()))
-        text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+        text = yaml.dump(doc, Dumper=YAML_DUMPER, sort_keys=False, allow_unicode=True)
         assume(parse_yaml(text) == doc)  # only configs YAML can carry unchanged
         run_example(doc, tmp_path / "examples" / f"{collected.calls:05d}", collected)
 
@@ -564,7 +565,6 @@ def test_render_is_clean_rejection_or_valid_user_data(tmp_path: Path, monkeypatc
 MUTATION_EXAMPLES = int(os.environ.get("KGEN_PROPERTY_MUTATIONS", "200"))
 ANCHORS = ("m0", "m1", "m2")
 MUTATION_COMMANDS = ("render", "render", "validate", "validate-json")
-YAML_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 ODD_VALUES = [
     *("2024-01-01", "2024-01-01 10:00:00", "2001-12-14t21:59:43.10-05:00", "!!timestamp 2024-01-01"),
     *("!!binary MjRo", "!!binary", "!!binary '!!'"),
