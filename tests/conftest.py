@@ -94,6 +94,11 @@ def require_tool(name: str, *, reason: str = "") -> str:
 YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+# libyaml's safe dumper when PyYAML has it, for tests that write many configs (a test that checks the
+# layout of YAML it wrote keeps yaml.safe_dump).
+YAML_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def parse_yaml(text: str | bytes) -> Any:
     """``yaml.safe_load`` with libyaml's safe loader when PyYAML has it: the same data, ~20x faster. The
     tests parse thousands of user-data files, and the pure-Python scanner was half the suite's CPU."""

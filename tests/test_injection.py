@@ -45,7 +45,7 @@ from generator.api import check_config
 from generator.cli import app
 from generator.errors import ConfigInvalid
 from generator.load import format_path
-from tests.conftest import fixture_bundle, parse_yaml, parse_yaml_all, shellcheck, user_data_scripts
+from tests.conftest import YAML_DUMPER, fixture_bundle, parse_yaml, parse_yaml_all, shellcheck, user_data_scripts
 
 RUNNER = CliRunner()
 CANARY = "CANARY"
@@ -622,7 +622,7 @@ def check_render(out_root: Path, sandbox: Path) -> Output:
 def test_hostile_value_is_rejected_or_rendered_safely(field: Field, payload: str, tmp_path: Path) -> None:
     doc = base_config()
     value = field.apply(doc, payload)
-    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    text = yaml.dump(doc, Dumper=YAML_DUMPER, sort_keys=False, allow_unicode=True)
     assert parse_yaml(text) == doc, "the payload must survive YAML"
     config = tmp_path / "cluster.yaml"
     config.write_text(text, encoding="utf-8")

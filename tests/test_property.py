@@ -54,7 +54,16 @@ from typer.testing import CliRunner
 from generator import secrets
 from generator.cli import app
 from generator.versions import kubernetes_release, supported_minors
-from tests.conftest import REPO, fixture_bundle, parse_yaml, read_yaml, require_tool, user_data_scripts, valid_cases
+from tests.conftest import (
+    REPO,
+    YAML_DUMPER,
+    fixture_bundle,
+    parse_yaml,
+    read_yaml,
+    require_tool,
+    user_data_scripts,
+    valid_cases,
+)
 from tests.shellkey import shellcheck_key
 
 MAX_EXAMPLES = int(os.environ.get("KGEN_PROPERTY_EXAMPLES", "60"))
@@ -65,7 +74,6 @@ BASES: list[dict[str, Any]] = [read_yaml(case / "cluster.yaml") for case in vali
 RUNNER = CliRunner()
 PROBLEM_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): \S")
 YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-YAML_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 # --- schemas ----------------------------------------------------------------------------------------
 
@@ -369,7 +377,7 @@ def run_example(doc: dict[str, Any], workdir: Path, collected: Collected) -> Non
     collected.calls += 1
     workdir.mkdir(parents=True)
     config = workdir / "cluster.yaml"
-    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    text = yaml.dump(doc, Dumper=YAML_DUMPER, sort_keys=False, allow_unicode=True)
     config.write_text(text, encoding="utf-8")
     out = workdir / "out"
     args = ["render", str(config), "-d", str(out)]
