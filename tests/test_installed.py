@@ -123,8 +123,10 @@ def project(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Projec
 
 
 def outside_env(bindir: Path | None = None) -> dict[str, str]:
-    """The environment without the checkout on PYTHONPATH (as a developer's shell may have it)."""
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH"}}
+    """The environment without the checkout on PYTHONPATH (as a developer's shell may have it), and with
+    bytecode caching on: pip installs with --no-compile, so the first run compiles what kgen imports
+    into the (throwaway) venv and the later runs load that, even where PYTHONDONTWRITEBYTECODE is set."""
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONDONTWRITEBYTECODE"}}
     if bindir is not None:
         env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
     return env
@@ -256,7 +258,7 @@ def test_installed_cli_shape(installed: Path, tmp_path: Path) -> None:
     helped = driven["render", "--help"]
     assert helped.returncode == 0 and "Usage: kgen render [OPTIONS] CONFIG" in helped.stdout
     assert "<path>" not in helped.stdout and "{CONFIG}" not in helped.stdout
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env = outside_env()
     env["_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"] = "1"
     completion = subprocess.run(
         [str(installed / "kgen"), "--show-completion", "bash"], capture_output=True, text=True, env=env, check=False
