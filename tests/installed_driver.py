@@ -28,8 +28,8 @@ def main() -> None:
     for args in commands:
         done = runner.invoke(app, args, prog_name="kgen")
         stderr = done.stderr
-        if done.exc_info is not None and not isinstance(done.exception, SystemExit):
-            stderr += "".join(traceback.format_exception(*done.exc_info))
+        if done.exception is not None and not isinstance(done.exception, SystemExit):
+            stderr += "".join(traceback.format_exception(done.exception))
         results.append({"code": done.exit_code, "stdout": done.stdout, "stderr": stderr})
     answer = {"generator": generator.__file__, "schemas": str(schemas_dir()), "results": results}
     Path(sys.argv[2]).write_text(json.dumps(answer), encoding="utf-8")
