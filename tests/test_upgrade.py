@@ -338,8 +338,8 @@ class Cluster:
 
     @staticmethod
     def prepare(box: Sandbox, name: str, failures: int) -> None:
-        box.write(f"{STANDIN_BIN}/apt-get", (STANDINS / "apt.py").read_text(encoding="utf-8"), 0o755)
-        box.write(f"{STANDIN_BIN}/apt-mark", (STANDINS / "apt.py").read_text(encoding="utf-8"), 0o755)
+        box.install_standin("apt", f"{STANDIN_BIN}/apt-get")
+        box.install_standin("apt", f"{STANDIN_BIN}/apt-mark")
         box.write(f"{STANDIN_BIN}/systemctl", SYSTEMCTL, 0o755)
         box.write(f"{STANDIN_BIN}/curl", CURL, 0o755)
         box.write(f"{STANDIN_BIN}/sudo", SUDO, 0o755)
