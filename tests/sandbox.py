@@ -8,11 +8,14 @@ can be replaced by putting stand-ins first on PATH (``/opt/standins/bin``). Need
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import shlex
 import shutil
 import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +63,29 @@ def standin_launcher(code: str) -> str:
         "    _standin = marshal.loads(_standin.read())\n"
         "exec(_standin)\n"
     )
+
+
+@functools.cache
+def _host_standins() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="kgen-standins-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+@functools.cache
+def host_standin(name: str) -> list[str]:
+    """The command running tests/boot/standins/<name>.py on the host with the tests' interpreter, for the
+    tests that run a stand-in outside any sandbox (``KGEN_STANDIN_ROOT``): a launcher (standin_launcher)
+    of its code compiled once per session. Its __file__, sys.argv[0] and sys.path[0] name the launcher
+    rather than the source; kubeadm.py, the one run this way, uses none of them (it reads argv[1:] and
+    imports only the standard library, yaml and jsonschema)."""
+    folder = _host_standins()
+    code = folder / f"{name}.code"
+    argv = [sys.executable, "-I", "-c", _COMPILE, str(STANDINS / f"{name}.py"), str(STANDINS / f"{name}.py")]
+    code.write_bytes(subprocess.run(argv, capture_output=True, check=True).stdout)
+    launcher = folder / name
+    launcher.write_text(standin_launcher(str(code)), encoding="utf-8")
+    return [sys.executable, str(launcher)]
 
 
 def require_sandbox() -> None:
