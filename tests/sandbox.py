@@ -8,10 +8,14 @@ can be replaced by putting stand-ins first on PATH (``/opt/standins/bin``). Need
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import shlex
 import shutil
 import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +25,72 @@ from tests.conftest import REPO, validators_required
 
 STANDINS = REPO / "tests" / "boot" / "standins"
 STANDIN_BIN = "/opt/standins/bin"
+STANDIN_LIB = "/opt/standins/lib"
+# The sandbox's interpreter: /usr is the host's, and the stand-ins' shebang is #!/usr/bin/python3.
+GUEST_PYTHON = "/usr/bin/python3"
+
+# Compiles a stand-in's source (argv[1]) as a script named argv[2] and writes the marshalled code object to
+# stdout: what ``python3 script`` compiles on every run (the same flags: dont_inherit, no -O), done once.
+_COMPILE = (
+    "import marshal, sys\n"
+    "source = open(sys.argv[1], encoding='utf-8').read()\n"
+    "sys.stdout.buffer.write(marshal.dumps(compile(source, sys.argv[2], 'exec', dont_inherit=True)))\n"
+)
+
+
+@functools.cache
+def compiled_standin(name: str, python: str = GUEST_PYTHON) -> bytes:
+    """tests/boot/standins/<name>.py compiled by ``python`` (marshal data is per interpreter version), once
+    per test session; its code names /opt/standins/lib/<name>.py, where the sandbox keeps the source for
+    tracebacks."""
+    source = STANDINS / f"{name}.py"
+    argv = [python, "-I", "-c", _COMPILE, str(source), f"{STANDIN_LIB}/{name}.py"]
+    return subprocess.run(argv, capture_output=True, check=True).stdout
+
+
+# The stand-ins that import more than the standard library (kubeadm.py: yaml, jsonschema); the others run
+# with -S (no site: ~4 ms of each call), which changes only sys.path's site-packages they never import from.
+SITE_STANDINS = frozenset({"kubeadm"})
+
+
+def standin_launcher(code: str, *, site: bool = True) -> str:
+    """A script that runs the compiled stand-in at ``code`` as itself. The stand-ins run hundreds of times
+    per test session, and a script run as __main__ is compiled on every run (kubeadm.py: ~15 ms of its
+    ~55 ms); executing the code object in this script's own namespace keeps everything the stand-in can
+    see identical: __name__ == "__main__", __file__ and sys.argv[0] (apt.py picks apt-get or apt-mark
+    by it, curl.py finds crictl next to itself), sys.path, the interpreter and its flags. Only the two
+    names below are extra in its globals. ``site=False`` adds -S (see SITE_STANDINS)."""
+    return (
+        f"#!/usr/bin/python3{'' if site else ' -S'}\n"
+        "# KGEN TEST STAND-IN launcher (tests/sandbox.py): runs a compiled tests/boot/standins/*.py as itself.\n"
+        "import marshal\n\n"
+        f"with open({code!r}, 'rb') as _standin:\n"
+        "    _standin = marshal.loads(_standin.read())\n"
+        "exec(_standin)\n"
+    )
+
+
+@functools.cache
+def _host_standins() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="kgen-standins-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+@functools.cache
+def host_standin(name: str) -> list[str]:
+    """The command running tests/boot/standins/<name>.py on the host with the tests' interpreter, for the
+    tests that run a stand-in outside any sandbox (``KGEN_STANDIN_ROOT``): a launcher (standin_launcher)
+    of its code compiled once per session. Its __file__, sys.argv[0] and sys.path[0] name the launcher
+    rather than the source; kubeadm.py, the one run this way, uses none of them (it reads argv[1:] and
+    imports only the standard library, yaml and jsonschema)."""
+    folder = _host_standins()
+    code = folder / f"{name}.code"
+    argv = [sys.executable, "-I", "-c", _COMPILE, str(STANDINS / f"{name}.py"), str(STANDINS / f"{name}.py")]
+    code.write_bytes(subprocess.run(argv, capture_output=True, check=True).stdout)
+    launcher = folder / name
+    launcher.write_text(standin_launcher(str(code)), encoding="utf-8")
+    return [sys.executable, str(launcher)]
 
 
 def require_sandbox() -> None:
@@ -76,8 +146,17 @@ class Sandbox:
         # /sys is not the host's: the script reads only the machine's product_uuid from it.
         box.write("/sys/class/dmi/id/product_uuid", "4c4c4544-0000-1000-8000-000000000001\n", 0o444)
         for name in ("kubeadm", "kubelet", "kubectl"):
-            box.write(f"{STANDIN_BIN}/{name}", (STANDINS / f"{name}.py").read_text(encoding="utf-8"), 0o755)
+            box.install_standin(name)
         return box
+
+    def install_standin(self, name: str, guest: str | None = None) -> None:
+        """Install tests/boot/standins/<name>.py as ``guest`` (default /opt/standins/bin/<name>): a
+        launcher running the stand-in's code compiled once per session (see standin_launcher)."""
+        code = f"{STANDIN_LIB}/{name}.code"
+        if not self.exists(code):
+            self.write(f"{STANDIN_LIB}/{name}.py", (STANDINS / f"{name}.py").read_bytes())
+            self.write(code, compiled_standin(name))
+        self.write(guest or f"{STANDIN_BIN}/{name}", standin_launcher(code, site=name in SITE_STANDINS), 0o755)
 
     def path(self, guest: str) -> Path:
         # /usr is the host's, read-only; /usr/local is the sandbox's own, mounted over it.

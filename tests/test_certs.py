@@ -30,7 +30,7 @@ from generator.secrets import generate_ca
 from generator.settings import CertificateRenewal
 from generator.validate import validate
 from tests.conftest import EXAMPLES, fixture_bundle, parse_yaml, require_tool, shellcheck
-from tests.sandbox import STANDIN_BIN, STANDINS, Sandbox
+from tests.sandbox import Sandbox
 
 runner = CliRunner()
 EXAMPLE = EXAMPLES / "valid" / "openstack-ha-kit" / "cluster.yaml"
@@ -275,7 +275,7 @@ def control_plane_box(tmp_path: Path, *, env: str) -> Sandbox:
     """A sandbox laid out like a control-plane node after kubeadm init and kgen's first boot."""
     box = Sandbox.create(tmp_path, admin_user=ADMIN)
     for name in ("crictl", "curl"):
-        box.write(f"{STANDIN_BIN}/{name}", (STANDINS / f"{name}.py").read_text(encoding="utf-8"), 0o755)
+        box.install_standin(name)
     box.write("/etc/kgen-standin.env", f"STANDIN_VERSION=v1.31.4\n{env}")
     bundle = fixture_bundle()
     box.write("/etc/kubernetes/pki/ca.crt", bundle.ca.certificate)

@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from generator.load import Document
 from generator.versions import Version
 from tests.conftest import EXAMPLES, read_yaml, shellcheck
 from tests.golden import check_golden, check_no_stale_golden
-from tests.sandbox import STANDIN_BIN, STANDINS, Sandbox
+from tests.sandbox import STANDIN_BIN, STANDINS, Sandbox, host_standin
 
 runner = CliRunner()
 LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+)(:\d+)?: (?P<rest>.*)$")
@@ -192,7 +191,7 @@ def standin_root(tmp_path: Path, *, cluster: str, kubeadm: str, control_plane: b
 
 def kubeadm(root: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(STANDINS / "kubeadm.py"), *args],
+        [*host_standin("kubeadm"), *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -338,8 +337,8 @@ class Cluster:
 
     @staticmethod
     def prepare(box: Sandbox, name: str, failures: int) -> None:
-        box.write(f"{STANDIN_BIN}/apt-get", (STANDINS / "apt.py").read_text(encoding="utf-8"), 0o755)
-        box.write(f"{STANDIN_BIN}/apt-mark", (STANDINS / "apt.py").read_text(encoding="utf-8"), 0o755)
+        box.install_standin("apt", f"{STANDIN_BIN}/apt-get")
+        box.install_standin("apt", f"{STANDIN_BIN}/apt-mark")
         box.write(f"{STANDIN_BIN}/systemctl", SYSTEMCTL, 0o755)
         box.write(f"{STANDIN_BIN}/curl", CURL, 0o755)
         box.write(f"{STANDIN_BIN}/sudo", SUDO, 0o755)
