@@ -17,7 +17,9 @@ so each example only records its rendered user-data. The test checks all of it a
 -n`` per distinct script, and shellcheck over one script per group of scripts that differ only in
 shell-literal values (see :func:`tests.shellkey.shellcheck_key`), in a few parallel shellcheck processes.
 
-``KGEN_PROPERTY_EXAMPLES`` sets the number of examples (default 60; CI uses 300).
+``KGEN_PROPERTY_EXAMPLES`` sets the number of examples; CI (``.ci/run``) uses 300, drawn afresh on every
+run. Without it a run takes 20 examples in hypothesis' fixed (derandomized) sequence: a quick local run
+that repeats exactly, so its share of rendered examples cannot swing below the floor by chance.
 
 A second test, the mutation mode, splices YAML-typed odd values and keys into valid examples (see
 :func:`test_mutated_yaml_gives_clean_problems_or_success`; ``KGEN_PROPERTY_MUTATIONS``, default 200;
@@ -66,7 +68,8 @@ from tests.conftest import (
 )
 from tests.shellkey import shellcheck_key
 
-MAX_EXAMPLES = int(os.environ.get("KGEN_PROPERTY_EXAMPLES", "60"))
+MAX_EXAMPLES = int(os.environ.get("KGEN_PROPERTY_EXAMPLES", "20"))
+DERANDOMIZE = "KGEN_PROPERTY_EXAMPLES" not in os.environ
 MIN_RENDERED_SHARE = 0.2
 
 SCHEMA: dict[str, Any] = json.loads((REPO / "schemas" / "cluster.schema.json").read_text(encoding="utf-8"))
@@ -534,6 +537,7 @@ def test_render_is_clean_rejection_or_valid_user_data(tmp_path: Path, monkeypatc
 
     @settings(
         max_examples=MAX_EXAMPLES,
+        derandomize=DERANDOMIZE,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
     )
