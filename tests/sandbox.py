@@ -1,7 +1,9 @@
 """A throwaway root for running kgen's first-boot script for real under bash, on the host.
 
 The sandbox is a private mount and network namespace (``unshare``) chrooted into a fresh directory:
-the host's /usr is bind-mounted read-only, /etc is a copy, and everything the script writes
+the host's /usr is bind-mounted read-only, /etc is an overlay of the host's /etc (read-only below,
+the sandbox's own ``etc-upper`` folder above: what the script writes or changes there lands in that
+folder, and the host's /etc is never touched), and everything the script writes
 (/var/lib/kgen, /var/log, /etc/kubernetes, ...) lands in the throwaway tree; /sys holds only a
 fake product_uuid. Tools the script calls
 can be replaced by putting stand-ins first on PATH (``/opt/standins/bin``). Needs root."""
@@ -25,6 +27,8 @@ from tests.conftest import REPO, validators_required
 
 STANDINS = REPO / "tests" / "boot" / "standins"
 STANDIN_BIN = "/opt/standins/bin"
+# The sandbox's /etc overlay: its upper and work folders, beside the root's other folders.
+ETC_UPPER, ETC_WORK = "etc-upper", "etc-work"
 STANDIN_LIB = "/opt/standins/lib"
 # The sandbox's interpreter: /usr is the host's, and the stand-ins' shebang is #!/usr/bin/python3.
 GUEST_PYTHON = "/usr/bin/python3"
@@ -132,15 +136,19 @@ class Sandbox:
         ):
             (root / directory).mkdir(parents=True, exist_ok=True)
         (root / "tmp").chmod(0o1777)
-        # cp -a: the same copy as shutil.copytree(symlinks=True) (owners kept too), in half the CPU time;
-        # the sandbox tests create dozens of roots.
-        subprocess.run(["cp", "-a", "--", "/etc", str(root / "etc")], check=True)
+        # /etc: an overlay mounted by each command (see command()), not a copy: the sandbox tests create
+        # dozens of roots, and a copy of the host's /etc is ~1,300 files to write and later delete.
+        for directory in (ETC_UPPER, ETC_WORK, "etc"):
+            (root / directory).mkdir()
         home = root / "home" / admin_user
         home.mkdir(parents=True)
-        with (root / "etc" / "passwd").open("a", encoding="utf-8") as fh:
-            fh.write(f"{admin_user}:x:1500:1500:kgen admin:/home/{admin_user}:/bin/bash\n")
-        with (root / "etc" / "group").open("a", encoding="utf-8") as fh:
-            fh.write(f"{admin_user}:x:1500:\n")
+        for name, line in (
+            ("passwd", f"{admin_user}:x:1500:1500:kgen admin:/home/{admin_user}:/bin/bash\n"),
+            ("group", f"{admin_user}:x:1500:\n"),
+        ):
+            shutil.copy2(f"/etc/{name}", root / ETC_UPPER / name)  # the overlay's copy-up, done here
+            with (root / ETC_UPPER / name).open("a", encoding="utf-8") as fh:
+                fh.write(line)
         os.chown(home, 1500, 1500)
         box = cls(root)
         # /sys is not the host's: the script reads only the machine's product_uuid from it.
@@ -159,9 +167,13 @@ class Sandbox:
         self.write(guest or f"{STANDIN_BIN}/{name}", standin_launcher(code, site=name in SITE_STANDINS), 0o755)
 
     def path(self, guest: str) -> Path:
-        # /usr is the host's, read-only; /usr/local is the sandbox's own, mounted over it.
+        """Where ``guest`` lives on the host, to read or write. /usr is the host's, read-only; /usr/local
+        is the sandbox's own, mounted over it; /etc is the overlay's upper folder, which holds every file
+        written or changed in the sandbox's /etc (files it only reads from the host's /etc are not there)."""
         if guest.startswith("/usr/local/"):
             return self.root / "usr-local" / guest.removeprefix("/usr/local/")
+        if guest == "/etc" or guest.startswith("/etc/"):
+            return self.root / ETC_UPPER / guest.removeprefix("/etc").lstrip("/")
         return self.root / guest.lstrip("/")
 
     def write(self, guest: str, content: str | bytes, mode: int = 0o644) -> None:
@@ -176,7 +188,10 @@ class Sandbox:
         return self.path(guest).read_text(encoding="utf-8")
 
     def exists(self, guest: str) -> bool:
-        return self.path(guest).exists()
+        path = self.path(guest)
+        if path.is_char_device() and path.lstat().st_rdev == 0:
+            return False  # an overlay whiteout: the sandbox deleted a file of the host's /etc
+        return path.exists()
 
     def command(self, argv: list[str], *, env: dict[str, str] | None = None) -> list[str]:
         """The host command that runs ``argv`` inside the sandbox as root, with PATH starting at the
@@ -196,6 +211,7 @@ class Sandbox:
 set -e
 mount --make-rprivate /
 mount --rbind -o ro /usr {root}/usr
+mount -t overlay overlay -o lowerdir=/etc,upperdir={root}/{ETC_UPPER},workdir={root}/{ETC_WORK} {root}/etc
 mount --bind {root}/usr-local {root}/usr/local
 mount -t proc proc {root}/proc
 mount --rbind /dev {root}/dev
