@@ -101,6 +101,8 @@ class BundleItem:
 
 @dataclass(frozen=True)
 class BundleReport:
+    """When each CA of a secrets bundle expires, as `kgen certs check` reports it."""
+
     cluster: str
     secrets_path: str
     checked_at: datetime.datetime

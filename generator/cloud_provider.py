@@ -20,6 +20,8 @@ CLOUD_PROVIDER_MANIFEST_DIR = guest.OPENSTACK_MANIFEST_DIR
 
 @dataclass(frozen=True)
 class CloudProviderRelease:
+    """One pinned cloud provider release: its manifests and images."""
+
     release: str
     manifests: tuple[Download, ...]  # pinned, in apply order
     images: tuple[tuple[str, str, str], ...]  # (workload, container, image with tag)

@@ -42,6 +42,12 @@ ETCD_ENDPOINT = "https://127.0.0.1:2379"
 # (etcd-io/etcd#10298). Generous for a large database; an unreachable member fails the health check,
 # which runs first, within a minute.
 SAVE_TIMEOUT_SECONDS = 600
+# etcdctl's own bounds on the health check that runs before the save: --dial-timeout and
+# --command-timeout (seconds). A stopped member fails the check after the command timeout; `timeout`
+# stops the check after HEALTH_TIMEOUT_SECONDS even if etcdctl ignores its own bounds.
+DIAL_TIMEOUT_SECONDS = 5
+COMMAND_TIMEOUT_SECONDS = 15
+HEALTH_TIMEOUT_SECONDS = 30
 # Only a node that runs an etcd member (a kubeadm control-plane node with stacked etcd) backs up.
 ETCD_MANIFEST = "/etc/kubernetes/manifests/etcd.yaml"
 
@@ -100,9 +106,12 @@ def backup_script(
     pki_dir: str = ETCD_PKI_DIR,
     endpoint: str = ETCD_ENDPOINT,
     save_timeout: int = SAVE_TIMEOUT_SECONDS,
+    dial_timeout: int = DIAL_TIMEOUT_SECONDS,
+    command_timeout: int = COMMAND_TIMEOUT_SECONDS,
+    health_timeout: int = HEALTH_TIMEOUT_SECONDS,
 ) -> str:
-    """The script the service runs. ``tools_path``, ``pki_dir``, ``endpoint`` and ``save_timeout`` exist
-    for tests."""
+    """The script the service runs. ``tools_path``, ``pki_dir``, ``endpoint`` and the timeouts (seconds)
+    exist for tests."""
     tools = tools or etcd_tools(cluster)
     return templating.render(
         "etcd-backup/kgen-etcd-backup.sh.j2",
@@ -115,6 +124,9 @@ def backup_script(
         tools_script=TOOLS_SCRIPT,
         endpoint=endpoint,
         save_timeout=save_timeout,
+        dial_timeout=dial_timeout,
+        command_timeout=command_timeout,
+        health_timeout=health_timeout,
         remote=backup.remote,
         rclone_timeout=RCLONE_TIMEOUT_SECONDS,
         ca=f"{pki_dir}/ca.crt",

@@ -35,6 +35,8 @@ def normalize_image(ref: str) -> str:
 
 @dataclass(frozen=True)
 class FirstBootImages:
+    """The images a node pulls on its first boot, by origin."""
+
     kubeadm: tuple[str, ...]  # what `kubeadm config images list --kubernetes-version v<exact>` prints
     cni: tuple[str, ...]
     addons: tuple[str, ...]

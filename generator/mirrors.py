@@ -39,12 +39,16 @@ PACKAGE_MIRRORS = ("kubernetes", "docker", "crio")
 
 @dataclass(frozen=True)
 class PackageMirror:
+    """A package repository mirror (spec.mirrors.packages): its URL and signing key URL."""
+
     url: str  # without a trailing slash
     key_url: str | None
 
 
 @dataclass(frozen=True)
 class Mirrors:
+    """Where nodes fetch packages and downloads instead of upstream (spec.mirrors)."""
+
     packages: tuple[tuple[str, PackageMirror], ...] = ()  # (kubernetes|docker|crio, mirror)
     downloads: str | None = None  # URL prefix without a trailing slash
 

@@ -41,6 +41,8 @@ Role = Literal["control-plane", "worker"]
 
 @dataclass(frozen=True)
 class Taint:
+    """A node taint."""
+
     key: str
     effect: str
     value: str | None = None
@@ -48,6 +50,8 @@ class Taint:
 
 @dataclass(frozen=True)
 class Node:
+    """One node of the cluster, as the config names it."""
+
     name: str
     role: Role
     ip: str | None
@@ -63,6 +67,8 @@ class Node:
 
 @dataclass(frozen=True)
 class Cni:
+    """The cluster's CNI plugin and its pinned release."""
+
     plugin: str
     release: CniRelease | None
     calico_pool_cidr: str
@@ -100,6 +106,8 @@ class Runtime:
 
 @dataclass(frozen=True)
 class LoadBalancer:
+    """An Octavia load balancer in front of the API servers (spec.openstack.loadBalancer)."""
+
     enabled: bool
     vip_address: str | None
     subnet: str | None
@@ -164,6 +172,8 @@ def openstack_settings(spec: Mapping[str, Any]) -> OpenStack | None:
 
 @dataclass(frozen=True)
 class BootstrapBounds:
+    """How long bootstrap waits and how often it retries."""
+
     endpoint_wait_seconds: int
     join_attempts: int
     node_ready_timeout_seconds: int
@@ -172,6 +182,8 @@ class BootstrapBounds:
 
 @dataclass(frozen=True)
 class Cluster:
+    """The validated cluster: everything the later stages read."""
+
     name: str
     kubernetes_version: Version
     kubernetes: KubernetesRelease

@@ -51,6 +51,8 @@ class ExpandedNode:
 
 @dataclass(frozen=True)
 class Normalized:
+    """The config with defaults filled in, its nodes expanded and its endpoint parsed."""
+
     doc: Document  # the config with the schema defaults filled in
     nodes: tuple[ExpandedNode, ...]
     endpoint: tuple[str, int] | None  # (host, port), when it parses

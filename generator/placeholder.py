@@ -24,6 +24,8 @@ CERTIFICATE_DER = {"kubernetes": 767, "etcd-ca": 761, "front-proxy-ca": 775}
 
 @dataclass(frozen=True)
 class PlaceholderBundle(secrets.SecretsBundle):
+    """A bundle of the real sizes with no real key in it."""
+
     hash_hex: str = ""
 
     @property

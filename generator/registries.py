@@ -53,6 +53,8 @@ CRI_REGISTRY_PLUGIN = {1: "io.containerd.grpc.v1.cri", 2: "io.containerd.cri.v1.
 
 @dataclass(frozen=True)
 class NodeFile:
+    """A file written on the node."""
+
     path: str
     content: str
     mode: str

@@ -12,28 +12,29 @@ import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import typer
 
-from generator.api import (
-    BakeOutcome,
-    KubeconfigResult,
-    RenderResult,
-    RestoreResult,
-    Rotation,
-    UpgradeResult,
-    VmOutcome,
-)
-from generator.certs import BundleReport
 from generator.emit.cloudinit import NOVA_USER_DATA_LIMIT
 from generator.errors import Problem, display_file
-from generator.info import ImagesReport, PortsReport, VersionsReport
+from generator.guest import BOOTSTRAP_LOG
 from generator.kubeconfig import SUPER_USER_GROUP, stamp
-from generator.runners.bake import format_commands
-from generator.runners.vm_report import BOOTSTRAP_LOG
 from generator.text_tables import ports_listed_lines, versions_listed_lines
-from generator.write import FileChange
+
+if TYPE_CHECKING:  # result types only: a reporter imports none of the modules that make them
+    from generator.api import (
+        BakeOutcome,
+        KubeconfigResult,
+        RenderResult,
+        RestoreResult,
+        Rotation,
+        UpgradeResult,
+        VmOutcome,
+    )
+    from generator.certs import BundleReport
+    from generator.info import ImagesReport, PortsReport, VersionsReport
+    from generator.write import FileChange
 
 __all__ = ["JsonReporter", "Reporter", "TextReporter", "reporter_for"]
 
@@ -215,6 +216,8 @@ class TextReporter(_Stderr):
 
     def baked(self, outcome: BakeOutcome) -> None:
         if outcome.dry_run:  # the commands, as shell lines
+            from generator.runners.bake import format_commands  # noqa: PLC0415 - only `kgen bake` needs it
+
             out(format_commands(outcome.commands), nl=False)
         elif outcome.manifest:
             out(f"packer manifest (image IDs and names): {outcome.manifest}")

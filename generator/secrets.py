@@ -39,12 +39,16 @@ CA_VALIDITY = datetime.timedelta(days=3650)
 
 @dataclass(frozen=True)
 class CertificateAuthority:
+    """A CA certificate and its private key."""
+
     certificate: str  # PEM
     key: str  # PEM, PKCS#1 like kubeadm writes
 
 
 @dataclass(frozen=True)
 class SecretsBundle:
+    """The cluster's secrets: CA keys, the bootstrap token and the certificate key."""
+
     cluster: str
     bootstrap_token: str
     certificate_key: str

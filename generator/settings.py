@@ -86,6 +86,8 @@ def certificate_renewal_settings(spec: Mapping[str, Any]) -> CertificateRenewal:
 
 @dataclass(frozen=True)
 class Mirror:
+    """A registry mirror for one upstream registry (spec.registries.mirrors)."""
+
     registry: str  # the upstream name as in image references: docker.io, registry.k8s.io, ...
     endpoints: tuple[str, ...]  # tried in order
     ca: str | None  # PEM
@@ -102,6 +104,8 @@ class Mirror:
 
 @dataclass(frozen=True)
 class Registries:
+    """Registry mirrors, the credentials file and the trusted CAs (spec.registries)."""
+
     mirrors: tuple[Mirror, ...] = ()
     credentials_file: str | None = None
     trusted_cas: tuple[str, ...] = ()  # PEM, in config order

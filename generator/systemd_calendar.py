@@ -71,6 +71,8 @@ class CalendarError(ValueError):
 
 @dataclass
 class Component:
+    """One value or range (start..stop/repeat) of a calendar field."""
+
     start: int
     stop: int = -1
     repeat: int = 0
@@ -81,6 +83,8 @@ Chain = list[Component] | None  # None is '*' (no constraint)
 
 @dataclass
 class _Spec:
+    """A parsed calendar expression."""
+
     weekdays_bits: int = 0
     end_of_month: bool = False
     year: Chain = None

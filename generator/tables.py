@@ -68,6 +68,8 @@ def os_release(name: str) -> OsRelease:
 
 @dataclass(frozen=True)
 class PackerPins:
+    """The Packer version kgen requires and the plugins it pins."""
+
     required_version: tuple[int, ...]
     plugins: tuple[tuple[str, str, str], ...]  # (name, version constraint, source)
 

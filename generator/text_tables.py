@@ -4,9 +4,12 @@ text reporter prints."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from generator import __version__
-from generator.info import PortsReport, VersionsReport
+
+if TYPE_CHECKING:  # `kgen render` prints through the reporters, which need not import generator.info
+    from generator.info import PortsReport, VersionsReport
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:

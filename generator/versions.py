@@ -13,6 +13,8 @@ from generator.resources import load_data
 
 @dataclass(frozen=True, order=True)
 class Version:
+    """A Kubernetes version, major.minor.patch; ordered as numbers."""
+
     major: int
     minor: int
     patch: int
@@ -80,6 +82,8 @@ class ManifestFile:
 
 @dataclass(frozen=True)
 class CniRelease:
+    """One pinned CNI release from the version table: its manifests, images and Kubernetes minors."""
+
     plugin: str
     version: str
     manifests: tuple[Download, ...]

@@ -111,10 +111,12 @@ _Path = tuple[str | None, ...]  # mapping keys; None for a sequence item (its in
 _SPLICE_MIN = 1024  # shorter strings that are not written directly are cheaper to emit than to look up
 _MEMO_SIZE = 64
 _PLACEHOLDER = "kgen-yaml-splice-"
-_TOKEN = re.compile(rf" {_PLACEHOLDER}(\d+)-x\n")
+# Every placeholder is the same text: the skeleton's placeholders come in the order their texts were
+# collected (the emitter writes mappings and sequences in order, as _substitute walks them).
+_TOKEN = _PLACEHOLDER + "x"
+_SEAM = f" {_TOKEN}\n"
 _seen: OrderedDict[tuple[_Path, int], None] = OrderedDict()
 _blocks: OrderedDict[tuple[_Path, str], str | None] = OrderedDict()
-_skeletons: OrderedDict[str, str | None] = OrderedDict()
 
 
 def _remember(memo: OrderedDict[Any, Any], key: Any, value: Any) -> None:
@@ -169,27 +171,59 @@ _plains: dict[str, bool] = {}
 class _Splices:
     def __init__(self) -> None:
         self.texts: list[str] = []
+        self.shared: set[int] = set()  # which texts are long blocks kept in _blocks (see dump_parts)
         self.exact = True  # whether repr() of the skeleton tells it apart (builtin values only)
 
     def add(self, text: str) -> str:
         self.texts.append(text)
-        return f"{_PLACEHOLDER}{len(self.texts) - 1}-x"
+        return _TOKEN
 
 
 def _substitute(data: Any, path: _Path, splices: _Splices) -> Any:
     """``data`` with each string whose emitted text is known replaced by a placeholder; ``splices``
     gets the texts, in placeholder order."""
     kind = type(data)
-    if kind is dict and all(type(k) is str for k in data):
-        return {k: _substitute(v, (*path, k), splices) for k, v in data.items()}
+    if kind is dict and set(map(type, data)) <= _STR:
+        out = {}
+        for k, v in data.items():
+            # Short strings and scalars (most values) are handled here as _leaf would, without a call.
+            child = type(v)
+            if child is str and "\n" not in v:
+                plain = _plains.get(v)
+                out[k] = splices.add(v) if (_plain(v) if plain is None else plain) else v
+            elif child in _SCALARS:
+                out[k] = v
+            else:
+                out[k] = _substitute(v, (*path, k), splices)
+        return out
     if kind is list:
-        return [_substitute(v, (*path, None), splices) for v in data]
+        item_path = (*path, None)
+        return [
+            (splices.add(v) if _plain(v) else v)
+            if type(v) is str and "\n" not in v
+            else _substitute(v, item_path, splices)
+            for v in data
+        ]
     if kind is str:
-        text = _known_block(path, data) if "\n" in data else data if _plain(data) else None
-        return data if text is None else splices.add(text)
+        return _leaf(data, path, splices)
     if kind not in _LEAVES:
         splices.exact = False
     return data
+
+
+_STR = frozenset({str})
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def _leaf(data: str, path: _Path, splices: _Splices) -> str:
+    if "\n" not in data:
+        return splices.add(data) if _plain(data) else data
+    text = _known_block(path, data)
+    if text is None:
+        return data
+    if len(text) >= _SHARE_MIN and _blocks.get((path, data)) is text:
+        splices.shared.add(len(splices.texts))
+    return splices.add(text)
 
 
 def _known_block(path: _Path, value: str) -> str | None:
@@ -253,32 +287,72 @@ def _literal(layout: tuple[str, str], value: str) -> str:
     return header + body.replace("\n", "\n" + indent).replace(indent + "\n", "\n")
 
 
-def _skeleton(substituted: Any, splices: _Splices) -> str | None:
-    """The dumped skeleton, kept for the next document alike; None when a placeholder is not there
-    exactly once as a plain scalar ending its line (a string in the data could contain one)."""
+# A dumped skeleton is kept cut at its placeholders: the text before the first, between each two and
+# after the last, each with the seam (the space before a placeholder, the newline after it).
+_skeletons: OrderedDict[str, tuple[str, ...] | None] = OrderedDict()
+
+
+def _skeleton(substituted: Any, splices: _Splices) -> tuple[str, ...] | None:
+    """The dumped skeleton, kept for the next document alike; None when the placeholders are not
+    there exactly once each as a plain scalar ending its line (a string in the data could hold one)."""
     key = repr(substituted) if splices.exact else None
     if key is not None and key in _skeletons:
         _skeletons.move_to_end(key)
         return _skeletons[key]
     text = _dump(substituted)
-    tokens = [f"{_PLACEHOLDER}{i}-x" for i in range(len(splices.texts))]
-    seams = len(_TOKEN.findall(text)) == len(tokens) and all(text.count(t) == 1 and f" {t}\n" in text for t in tokens)
-    skeleton = text if seams else None
+    cuts = None
+    if text.count(_TOKEN) == len(splices.texts) == text.count(_SEAM):
+        pieces = text.split(_SEAM)
+        cuts = (pieces[0] + " ", *(f"\n{p} " for p in pieces[1:-1]), "\n" + pieces[-1])
     if key is not None:
-        _remember(_skeletons, key, skeleton)
-    return skeleton
+        _remember(_skeletons, key, cuts)
+    return cuts
+
+
+# Long literal blocks that recur across documents (the preparation scripts every node writes) are kept
+# apart by dump_parts, as the one str object _blocks holds, so a caller keeping thousands of documents
+# can hold their bytes once. Shorter ones go with the text around them.
+_SHARE_MIN = 512
+
+
+def _pieces(data: Any) -> tuple[list[str], set[int]]:
+    """The dumped text in pieces (joined, they are ``_dump(data)``) and the indexes of the pieces that
+    are shared blocks."""
+    splices = _Splices()
+    substituted = _substitute(data, (), splices)
+    cuts = _skeleton(substituted, splices) if splices.texts else None
+    if cuts is None:
+        return [_dump(data)], set()
+    shared = splices.shared
+    pieces = [cuts[0]]
+    at: set[int] = set()
+    for n, (text, segment) in enumerate(zip(splices.texts, cuts[1:], strict=True)):
+        if n in shared:
+            at.add(len(pieces))
+        pieces.append(text)
+        pieces.append(segment)
+    return pieces, at
 
 
 def dump(data: Any) -> str:
-    splices = _Splices()
-    substituted = _substitute(data, (), splices)
-    if not splices.texts:
-        return _dump(data)
-    skeleton = _skeleton(substituted, splices)
-    if skeleton is None:
-        return _dump(data)
-    texts = splices.texts
-    return _TOKEN.sub(lambda m: f" {texts[int(m[1])]}\n", skeleton)
+    return "".join(_pieces(data)[0])
+
+
+def dump_parts(data: Any) -> list[str]:
+    """``dump(data)`` in parts whose concatenation is that text: every odd-numbered part is a long
+    literal block recurring across documents, the same str object each time it recurs while it stays
+    in the memo; the even-numbered parts are the text between (an empty one between two blocks)."""
+    pieces, shared = _pieces(data)
+    parts: list[str] = []
+    run: list[str] = []
+    for i, piece in enumerate(pieces):
+        if i in shared:
+            parts += ["".join(run), piece]
+            run = []
+        else:
+            run.append(piece)
+    parts.append("".join(run))
+    return parts
 
 
 def dump_all(documents: Iterable[Any]) -> str:

@@ -10,8 +10,9 @@ them without a decorator.
 
 Each test gets exactly one tier, the most demanding that applies (boot > sandbox > validator > unit),
 so ``-m unit``, ``-m validator``, ``-m sandbox`` and ``-m boot`` split the suite. A test's tier comes
-from reading the source of the test function and of every fixture it uses, and,
-transitively, of the helper functions they call that are defined under ``tests/``: a call to
+from the names the code of the test function and of every fixture it uses refers to (their code
+objects' ``co_names``, nested functions and lambdas included), and, transitively, of the helper
+functions they call that are defined under ``tests/``: a call to
 ``require_tool`` makes it a validator test, a call to ``require_sandbox`` (``Sandbox.create`` does) a
 sandbox test. A call to ``check_golden`` adds the ``golden`` marker (not a tier): ``-m golden`` selects
 every test that pins output, which is how all goldens are regenerated. So a new test that calls an
@@ -22,9 +23,9 @@ from __future__ import annotations
 
 import functools
 import inspect
-import re
 from collections.abc import Callable
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 import pytest
@@ -36,7 +37,6 @@ TIER_ORDER = ("boot", "sandbox", "validator")
 BOOT_FIXTURES = frozenset({"base_image"})
 BOOT_GROUP = "boot"
 
-_NAME = re.compile(r"\b([A-Za-z_]\w*)\b")
 # The entry points that decide a tier; anything else defined under tests/ is followed.
 _LEAVES = {"require_tool": "validator", "require_sandbox": "sandbox", "check_golden": "golden"}
 
@@ -47,6 +47,9 @@ def _source_in_tests(source: str) -> bool:
 
 
 def _defined_in_tests(obj: object) -> bool:
+    code = getattr(obj, "__code__", None)
+    if isinstance(code, CodeType):  # a function: where its code was compiled
+        return _source_in_tests(code.co_filename)
     try:
         source = inspect.getsourcefile(obj)  # type: ignore[arg-type]
     except TypeError:
@@ -63,17 +66,27 @@ def _callables(obj: Any) -> list[Callable[..., Any]]:
     return []
 
 
+def _names(code: CodeType) -> set[str]:
+    """The global and attribute names ``code`` refers to, with those of the functions, lambdas and
+    comprehensions defined inside it. Reading code objects instead of source text is what keeps
+    marking ~1,500 tests cheap: no tokenizing, and names in strings or comments do not count."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            names |= _names(const)
+    return names
+
+
 @functools.cache
 def _direct(func: Callable[..., Any]) -> tuple[frozenset[str], tuple[Callable[..., Any], ...]]:
     """The tiers ``func`` names itself, and the functions under tests/ it refers to."""
-    try:
-        source = inspect.getsource(func)
-    except (OSError, TypeError):
+    code = getattr(func, "__code__", None)
+    if not isinstance(code, CodeType):
         return frozenset(), ()
     namespace: dict[str, Any] = getattr(func, "__globals__", {})
     tiers: set[str] = set()
     callees: list[Callable[..., Any]] = []
-    for name in sorted(set(_NAME.findall(source))):
+    for name in sorted(_names(code)):
         if name in _LEAVES:
             tiers.add(_LEAVES[name])
         elif (target := namespace.get(name)) is not None and _defined_in_tests(target):

@@ -5,11 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import yaml
-
 from generator import model
 from generator.load import Document
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, parse_yaml
 
 OS_NAMES = ["ubuntu-22.04", "ubuntu-24.04", "debian-12", "rocky-9", "almalinux-9"]
 VERSIONS = ["1.30.14", "1.34.3"]
@@ -17,7 +15,7 @@ VERSIONS = ["1.30.14", "1.34.3"]
 
 def base_config() -> dict[str, Any]:
     text = (EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml").read_text(encoding="utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
+    data: dict[str, Any] = parse_yaml(text)
     return data
 
 

@@ -1,17 +1,23 @@
 """A throwaway root for running kgen's first-boot script for real under bash, on the host.
 
 The sandbox is a private mount and network namespace (``unshare``) chrooted into a fresh directory:
-the host's /usr is bind-mounted read-only, /etc is a copy, and everything the script writes
+the host's /usr is bind-mounted read-only, /etc is an overlay of the host's /etc (read-only below,
+the sandbox's own ``etc-upper`` folder above: what the script writes or changes there lands in that
+folder, and the host's /etc is never touched), and everything the script writes
 (/var/lib/kgen, /var/log, /etc/kubernetes, ...) lands in the throwaway tree; /sys holds only a
 fake product_uuid. Tools the script calls
 can be replaced by putting stand-ins first on PATH (``/opt/standins/bin``). Needs root."""
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import shlex
 import shutil
 import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +27,74 @@ from tests.conftest import REPO, validators_required
 
 STANDINS = REPO / "tests" / "boot" / "standins"
 STANDIN_BIN = "/opt/standins/bin"
+# The sandbox's /etc overlay: its upper and work folders, beside the root's other folders.
+ETC_UPPER, ETC_WORK = "etc-upper", "etc-work"
+STANDIN_LIB = "/opt/standins/lib"
+# The sandbox's interpreter: /usr is the host's, and the stand-ins' shebang is #!/usr/bin/python3.
+GUEST_PYTHON = "/usr/bin/python3"
+
+# Compiles a stand-in's source (argv[1]) as a script named argv[2] and writes the marshalled code object to
+# stdout: what ``python3 script`` compiles on every run (the same flags: dont_inherit, no -O), done once.
+_COMPILE = (
+    "import marshal, sys\n"
+    "source = open(sys.argv[1], encoding='utf-8').read()\n"
+    "sys.stdout.buffer.write(marshal.dumps(compile(source, sys.argv[2], 'exec', dont_inherit=True)))\n"
+)
+
+
+@functools.cache
+def compiled_standin(name: str, python: str = GUEST_PYTHON) -> bytes:
+    """tests/boot/standins/<name>.py compiled by ``python`` (marshal data is per interpreter version), once
+    per test session; its code names /opt/standins/lib/<name>.py, where the sandbox keeps the source for
+    tracebacks."""
+    source = STANDINS / f"{name}.py"
+    argv = [python, "-I", "-c", _COMPILE, str(source), f"{STANDIN_LIB}/{name}.py"]
+    return subprocess.run(argv, capture_output=True, check=True).stdout
+
+
+# The stand-ins that import more than the standard library (kubeadm.py: yaml, jsonschema); the others run
+# with -S (no site: ~4 ms of each call), which changes only sys.path's site-packages they never import from.
+SITE_STANDINS = frozenset({"kubeadm"})
+
+
+def standin_launcher(code: str, *, site: bool = True) -> str:
+    """A script that runs the compiled stand-in at ``code`` as itself. The stand-ins run hundreds of times
+    per test session, and a script run as __main__ is compiled on every run (kubeadm.py: ~15 ms of its
+    ~55 ms); executing the code object in this script's own namespace keeps everything the stand-in can
+    see identical: __name__ == "__main__", __file__ and sys.argv[0] (apt.py picks apt-get or apt-mark
+    by it, curl.py finds crictl next to itself), sys.path, the interpreter and its flags. Only the two
+    names below are extra in its globals. ``site=False`` adds -S (see SITE_STANDINS)."""
+    return (
+        f"#!/usr/bin/python3{'' if site else ' -S'}\n"
+        "# KGEN TEST STAND-IN launcher (tests/sandbox.py): runs a compiled tests/boot/standins/*.py as itself.\n"
+        "import marshal\n\n"
+        f"with open({code!r}, 'rb') as _standin:\n"
+        "    _standin = marshal.loads(_standin.read())\n"
+        "exec(_standin)\n"
+    )
+
+
+@functools.cache
+def _host_standins() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="kgen-standins-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+@functools.cache
+def host_standin(name: str) -> list[str]:
+    """The command running tests/boot/standins/<name>.py on the host with the tests' interpreter, for the
+    tests that run a stand-in outside any sandbox (``KGEN_STANDIN_ROOT``): a launcher (standin_launcher)
+    of its code compiled once per session. Its __file__, sys.argv[0] and sys.path[0] name the launcher
+    rather than the source; kubeadm.py, the one run this way, uses none of them (it reads argv[1:] and
+    imports only the standard library, yaml and jsonschema)."""
+    folder = _host_standins()
+    code = folder / f"{name}.code"
+    argv = [sys.executable, "-I", "-c", _COMPILE, str(STANDINS / f"{name}.py"), str(STANDINS / f"{name}.py")]
+    code.write_bytes(subprocess.run(argv, capture_output=True, check=True).stdout)
+    launcher = folder / name
+    launcher.write_text(standin_launcher(str(code)), encoding="utf-8")
+    return [sys.executable, str(launcher)]
 
 
 def require_sandbox() -> None:
@@ -62,25 +136,44 @@ class Sandbox:
         ):
             (root / directory).mkdir(parents=True, exist_ok=True)
         (root / "tmp").chmod(0o1777)
-        shutil.copytree("/etc", root / "etc", symlinks=True, ignore_dangling_symlinks=True)
+        # /etc: an overlay mounted by each command (see command()), not a copy: the sandbox tests create
+        # dozens of roots, and a copy of the host's /etc is ~1,300 files to write and later delete.
+        for directory in (ETC_UPPER, ETC_WORK, "etc"):
+            (root / directory).mkdir()
         home = root / "home" / admin_user
         home.mkdir(parents=True)
-        with (root / "etc" / "passwd").open("a", encoding="utf-8") as fh:
-            fh.write(f"{admin_user}:x:1500:1500:kgen admin:/home/{admin_user}:/bin/bash\n")
-        with (root / "etc" / "group").open("a", encoding="utf-8") as fh:
-            fh.write(f"{admin_user}:x:1500:\n")
+        for name, line in (
+            ("passwd", f"{admin_user}:x:1500:1500:kgen admin:/home/{admin_user}:/bin/bash\n"),
+            ("group", f"{admin_user}:x:1500:\n"),
+        ):
+            shutil.copy2(f"/etc/{name}", root / ETC_UPPER / name)  # the overlay's copy-up, done here
+            with (root / ETC_UPPER / name).open("a", encoding="utf-8") as fh:
+                fh.write(line)
         os.chown(home, 1500, 1500)
         box = cls(root)
         # /sys is not the host's: the script reads only the machine's product_uuid from it.
         box.write("/sys/class/dmi/id/product_uuid", "4c4c4544-0000-1000-8000-000000000001\n", 0o444)
         for name in ("kubeadm", "kubelet", "kubectl"):
-            box.write(f"{STANDIN_BIN}/{name}", (STANDINS / f"{name}.py").read_text(encoding="utf-8"), 0o755)
+            box.install_standin(name)
         return box
 
+    def install_standin(self, name: str, guest: str | None = None) -> None:
+        """Install tests/boot/standins/<name>.py as ``guest`` (default /opt/standins/bin/<name>): a
+        launcher running the stand-in's code compiled once per session (see standin_launcher)."""
+        code = f"{STANDIN_LIB}/{name}.code"
+        if not self.exists(code):
+            self.write(f"{STANDIN_LIB}/{name}.py", (STANDINS / f"{name}.py").read_bytes())
+            self.write(code, compiled_standin(name))
+        self.write(guest or f"{STANDIN_BIN}/{name}", standin_launcher(code, site=name in SITE_STANDINS), 0o755)
+
     def path(self, guest: str) -> Path:
-        # /usr is the host's, read-only; /usr/local is the sandbox's own, mounted over it.
+        """Where ``guest`` lives on the host, to read or write. /usr is the host's, read-only; /usr/local
+        is the sandbox's own, mounted over it; /etc is the overlay's upper folder, which holds every file
+        written or changed in the sandbox's /etc (files it only reads from the host's /etc are not there)."""
         if guest.startswith("/usr/local/"):
             return self.root / "usr-local" / guest.removeprefix("/usr/local/")
+        if guest == "/etc" or guest.startswith("/etc/"):
+            return self.root / ETC_UPPER / guest.removeprefix("/etc").lstrip("/")
         return self.root / guest.lstrip("/")
 
     def write(self, guest: str, content: str | bytes, mode: int = 0o644) -> None:
@@ -95,7 +188,10 @@ class Sandbox:
         return self.path(guest).read_text(encoding="utf-8")
 
     def exists(self, guest: str) -> bool:
-        return self.path(guest).exists()
+        path = self.path(guest)
+        if path.is_char_device() and path.lstat().st_rdev == 0:
+            return False  # an overlay whiteout: the sandbox deleted a file of the host's /etc
+        return path.exists()
 
     def command(self, argv: list[str], *, env: dict[str, str] | None = None) -> list[str]:
         """The host command that runs ``argv`` inside the sandbox as root, with PATH starting at the
@@ -115,6 +211,7 @@ class Sandbox:
 set -e
 mount --make-rprivate /
 mount --rbind -o ro /usr {root}/usr
+mount -t overlay overlay -o lowerdir=/etc,upperdir={root}/{ETC_UPPER},workdir={root}/{ETC_WORK} {root}/etc
 mount --bind {root}/usr-local {root}/usr/local
 mount -t proc proc {root}/proc
 mount --rbind /dev {root}/dev

@@ -17,7 +17,15 @@ import yaml
 
 from generator import model, prepare, secrets
 from generator.load import load
-from tests.conftest import EXAMPLES, Rendered, fixture_bundle, render_config, stand_in_cni_manifests
+from tests.conftest import (
+    EXAMPLES,
+    Rendered,
+    fixture_bundle,
+    parse_yaml,
+    parse_yaml_all,
+    render_config,
+    stand_in_cni_manifests,
+)
 from tests.sandbox import STANDIN_BIN, Sandbox
 
 # curl: fails (exit 7, "connection refused") until it has been called $CURL_FAILURES times; -1 = always.
@@ -54,7 +62,7 @@ echo "configure $*" >> /var/lib/standin-calls.log
 def render_case(
     tmp_path: Path, *, mode: str = "golden", bounds: dict[str, int] | None = None, runtime: str = "containerd"
 ) -> Rendered:
-    data: dict[str, Any] = yaml.safe_load(
+    data: dict[str, Any] = parse_yaml(
         (EXAMPLES / "valid" / "ha-three-control-planes" / "cluster.yaml").read_text(encoding="utf-8")
     )
     data = copy.deepcopy(data)
@@ -166,13 +174,14 @@ def test_worker_waits_for_a_late_endpoint(tmp_path: Path) -> None:
 
 
 def test_endpoint_that_never_comes_up_fails_clearly(tmp_path: Path) -> None:
-    rendered = render_case(tmp_path, bounds={"endpointWaitSeconds": 3})
+    # The schema's smallest bound (spec.bootstrap.endpointWaitSeconds >= 1): the wait is real time.
+    rendered = render_case(tmp_path, bounds={"endpointWaitSeconds": 1})
     box = prepare_node(tmp_path, rendered, "worker-1", curl_failures=-1)
     result = box.run(["/usr/local/sbin/kgen-bootstrap"])
     assert result.returncode != 0
     failure = box.read("/var/lib/kgen/bootstrap-failure")
     assert "step: wait for https://k8s-api.example.com:6443/readyz" in failure
-    assert "https://k8s-api.example.com:6443/readyz did not answer within 3s" in failure
+    assert "https://k8s-api.example.com:6443/readyz did not answer within 1s" in failure
     assert not box.exists("/var/lib/kgen/bootstrap-success")
     assert not any(argv[0] == "join" for argv in kubeadm_calls(box))
     assert "FAILED at step" in result.stderr
@@ -213,9 +222,7 @@ def test_golden_image_guard_refuses_a_mismatched_image(tmp_path: Path, key: str,
 
 def test_first_control_plane_init_with_kube_vip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     manifests = stand_in_cni_manifests(monkeypatch, "calico")
-    data: dict[str, Any] = yaml.safe_load(
-        (EXAMPLES / "valid" / "kube-vip-ha" / "cluster.yaml").read_text(encoding="utf-8")
-    )
+    data: dict[str, Any] = parse_yaml((EXAMPLES / "valid" / "kube-vip-ha" / "cluster.yaml").read_text(encoding="utf-8"))
     data["spec"]["image"] = {"mode": "golden"}
     data["spec"]["bootstrap"] = {"nodeReadyTimeoutSeconds": 30}
     config = tmp_path / "cluster.yaml"
@@ -239,7 +246,7 @@ def test_first_control_plane_init_with_kube_vip(tmp_path: Path, monkeypatch: pyt
         "kubeadm init succeeded (/var/lib/kgen/kubeadm-init-succeeded)",
         "kube-vip static pod installed from /etc/kgen/kube-vip.yaml",
     ]
-    manifest = yaml.safe_load(box.read("/etc/kubernetes/manifests/kube-vip.yaml"))
+    manifest = parse_yaml(box.read("/etc/kubernetes/manifests/kube-vip.yaml"))
     assert manifest["spec"]["volumes"][0]["hostPath"]["path"] == "/etc/kubernetes/admin.conf"
     env = {e["name"]: e.get("value") for e in manifest["spec"]["containers"][0]["env"]}
     assert env["address"] == "10.0.0.100" and env["vip_interface"] == "ens3" and env["port"] == "6443"
@@ -267,7 +274,7 @@ def pinned_ca_hashes(rendered: Rendered) -> dict[str, list[str]]:
     """Every joining node's discovery pins, read from its rendered kubeadm config."""
     pins: dict[str, list[str]] = {}
     for node_dir in rendered.node_dirs():
-        for doc in yaml.safe_load_all((node_dir / "kubeadm.yaml").read_text(encoding="utf-8")):
+        for doc in parse_yaml_all((node_dir / "kubeadm.yaml").read_text(encoding="utf-8")):
             if doc and doc.get("kind") == "JoinConfiguration":
                 pins[node_dir.name] = doc["discovery"]["bootstrapToken"]["caCertHashes"]
     return pins

@@ -29,8 +29,8 @@ from generator.resources import schemas_dir
 from generator.secrets import generate_ca
 from generator.settings import CertificateRenewal
 from generator.validate import validate
-from tests.conftest import EXAMPLES, fixture_bundle, require_tool, shellcheck
-from tests.sandbox import STANDIN_BIN, STANDINS, Sandbox
+from tests.conftest import EXAMPLES, fixture_bundle, parse_yaml, require_tool, shellcheck
+from tests.sandbox import Sandbox
 
 runner = CliRunner()
 EXAMPLE = EXAMPLES / "valid" / "openstack-ha-kit" / "cluster.yaml"
@@ -39,7 +39,7 @@ NOW = datetime.datetime.now(datetime.UTC)
 
 
 def example_data() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data: dict[str, Any] = parse_yaml(EXAMPLE.read_text(encoding="utf-8"))
     return data
 
 
@@ -275,7 +275,7 @@ def control_plane_box(tmp_path: Path, *, env: str) -> Sandbox:
     """A sandbox laid out like a control-plane node after kubeadm init and kgen's first boot."""
     box = Sandbox.create(tmp_path, admin_user=ADMIN)
     for name in ("crictl", "curl"):
-        box.write(f"{STANDIN_BIN}/{name}", (STANDINS / f"{name}.py").read_text(encoding="utf-8"), 0o755)
+        box.install_standin(name)
     box.write("/etc/kgen-standin.env", f"STANDIN_VERSION=v1.31.4\n{env}")
     bundle = fixture_bundle()
     box.write("/etc/kubernetes/pki/ca.crt", bundle.ca.certificate)
@@ -341,7 +341,7 @@ def test_expiring_certificate_is_renewed_and_pods_restart_one_at_a_time(tmp_path
     # The admin kubeconfig copies follow the renewed admin.conf, with their owners kept.
     admin = box.read("/etc/kubernetes/admin.conf")
     assert "renewed at" not in admin  # the client certificate is base64; decode to check
-    assert yaml.safe_load(admin)["users"][0]["user"]["client-certificate-data"] != "b2xk"
+    assert parse_yaml(admin)["users"][0]["user"]["client-certificate-data"] != "b2xk"
     assert box.read("/root/.kube/config") == admin
     assert box.read(f"/home/{ADMIN}/.kube/config") == admin
     assert box.path(f"/home/{ADMIN}/.kube/config").stat().st_uid == 1500

@@ -22,7 +22,7 @@ from generator.errors import ConfigInvalid
 from generator.load import Document, load, parse
 from generator.resources import schemas_dir
 from generator.validate import validate
-from tests.conftest import EXAMPLES, REPO, write_bundle
+from tests.conftest import EXAMPLES, REPO, parse_yaml, write_bundle
 
 runner = CliRunner()
 EXAMPLE = EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml"
@@ -49,7 +49,7 @@ def test_init_writes_a_valid_commented_example(tmp_path: Path) -> None:
     assert (tmp_path / "cluster.schema.json").read_text(encoding="utf-8") == (
         schemas_dir() / "cluster.schema.json"
     ).read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = parse_yaml(text)
     spec = data["spec"]
     assert spec["nodes"][0] == {"name": "master-0", "role": "control-plane", "ip": "10.10.10.238"}
     assert [n["role"] for n in spec["nodes"]] == ["control-plane", "worker"]
@@ -80,7 +80,7 @@ def test_validate_ok_and_json() -> None:
 
 
 def test_validate_reports_every_problem_at_once(tmp_path: Path) -> None:
-    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data = parse_yaml(EXAMPLE.read_text(encoding="utf-8"))
     data["spec"]["nodes"][1]["role"] = "boss"
     data["spec"]["networking"] = {"podSubnt": "10.0.0.0/8"}
     data["spec"]["os"] = "centos-7"
@@ -318,7 +318,7 @@ def test_merge_keys_override_and_still_catch_duplicates() -> None:
 
 def test_message_builder_survives_values_yaml_makes(tmp_path: Path) -> None:
     """Values only another loader could hand over (kgen's refuses them) still give messages, not crashes."""
-    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data = parse_yaml(EXAMPLE.read_text(encoding="utf-8"))
     data["spec"]["bootstrapToken"]["ttl"] = b"24h"
     data["spec"]["kubernetes"]["version"] = datetime.date(2024, 1, 1)
     data["spec"]["etcdBackup"] = {"directory": datetime.datetime(2024, 1, 1, 10, 0), "keep": 1.5}
@@ -335,7 +335,7 @@ def test_message_builder_survives_values_yaml_makes(tmp_path: Path) -> None:
 def test_bundle_problems_never_echo_values(tmp_path: Path) -> None:
     config, bundle = _config_copy(tmp_path)
     text = bundle.read_text(encoding="utf-8")
-    key = yaml.safe_load(text)["certificateKey"]
+    key = parse_yaml(text)["certificateKey"]
     bundle.write_text(text.replace(f"certificateKey: {key}", "certificateKey: 0x5ec2e7"), encoding="utf-8")
     result = runner.invoke(app, ["render", str(config), "--secrets", str(bundle), "-d", str(tmp_path / "out")])
     assert result.exit_code == 1

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from generator.cli import app
 from generator.resources import schemas_dir
-from tests.conftest import EXAMPLES, write_bundle
+from tests.conftest import EXAMPLES, parse_yaml, write_bundle
 
 runner = CliRunner()
 EXAMPLE = EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml"
@@ -109,7 +108,7 @@ def _secret_strings(bundle: Path) -> list[str]:
         elif isinstance(value, str):
             found.extend(line for line in value.splitlines() if len(line) >= 16 and "-----" not in line)
 
-    walk(yaml.safe_load(bundle.read_text(encoding="utf-8")))
+    walk(parse_yaml(bundle.read_text(encoding="utf-8")))
     return found
 
 

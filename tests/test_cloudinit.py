@@ -23,6 +23,7 @@ from tests.conftest import (
     Rendered,
     cloud_init_schema,
     load_user_data,
+    parse_yaml,
     render_config,
     valid_cases,
     write_bundle,
@@ -89,7 +90,7 @@ def test_user_data_shape(rendered_valid: dict[str, Rendered]) -> None:
     assert data["users"][0]["name"] == "kadmin"
     assert data["users"][0]["ssh_authorized_keys"][0].startswith("ssh-ed25519 ")
     assert data["runcmd"] == [["/usr/local/sbin/kgen-bootstrap"]]
-    meta = yaml.safe_load((rendered.root / "nodes" / "worker-0" / "meta-data").read_text(encoding="utf-8"))
+    meta = parse_yaml((rendered.root / "nodes" / "worker-0" / "meta-data").read_text(encoding="utf-8"))
     assert meta == {"instance-id": "kgen-demo-worker-0", "local-hostname": "worker-0"}
 
 

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from generator import etcd_backup, model, prepare, settings
 from generator.checks import CHECKS
@@ -30,14 +29,14 @@ from generator.load import Document
 from generator.normalize import normalize, with_defaults
 from generator.settings import EtcdBackup, EtcdRemote
 from generator.versions import kubernetes_release, supported_minors
-from tests.conftest import EXAMPLES, require_tool, shellcheck
+from tests.conftest import EXAMPLES, parse_yaml, require_tool, shellcheck
 
 EXAMPLE = EXAMPLES / "valid" / "openstack-ha-kit" / "cluster.yaml"
 STAMP = "20200101T000000Z"
 
 
 def example_data() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data: dict[str, Any] = parse_yaml(EXAMPLE.read_text(encoding="utf-8"))
     return data
 
 
@@ -423,13 +422,15 @@ def test_a_failed_snapshot_publishes_nothing_and_deletes_nothing(
 
 
 def test_a_save_that_never_ends_is_stopped(tmp_path: Path) -> None:
-    """The member answered the health check, then the save hangs: `timeout` stops it (here after 2 s)."""
-    sandbox = Sandbox(tmp_path, keep=3, save_timeout=2)
+    """The member answered the health check, then the save hangs: `timeout` stops it (here after 1 s; the
+    fake, a bash script, writes its .part file within milliseconds, so the cleanup of it is tested)."""
+    sandbox = Sandbox(tmp_path, keep=3, save_timeout=1)
     fill(sandbox, 3)
     before = sorted(p.name for p in sandbox.backups.iterdir())
     result = sandbox.run(FAKE_ETCDCTL_HANG="1")
     assert result.returncode == 1
-    assert "FAILED: etcdctl snapshot save did not finish within 2s and was stopped" in result.stderr
+    assert "FAILED: etcdctl snapshot save did not finish within 1s and was stopped" in result.stderr
+    assert any(" snapshot save " in line for line in sandbox.log.read_text(encoding="utf-8").splitlines())
     after = sorted(p.name for p in sandbox.backups.iterdir() if not p.name.endswith(".lock"))
     assert after == before  # no .tmp-* or .part file, nothing deleted
 

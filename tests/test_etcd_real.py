@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -38,7 +37,7 @@ from generator import etcd_backup, etcd_restore, model
 from generator.etcd_backup import EtcdTools
 from generator.load import Document
 from generator.settings import EtcdBackup
-from tests.conftest import EXAMPLES, fixture_bundle, require_tool
+from tests.conftest import EXAMPLES, fixture_bundle, parse_yaml, require_tool
 
 EXAMPLE = EXAMPLES / "valid" / "openstack-ha-kit" / "cluster.yaml"
 
@@ -51,7 +50,7 @@ exec env ETCDCTL_API=3 {etcdctl} "$@"
 
 
 def cluster() -> model.Cluster:
-    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data = parse_yaml(EXAMPLE.read_text(encoding="utf-8"))
     return model.build(Document(file="cluster.yaml", data=data))
 
 
@@ -192,14 +191,27 @@ class Setup:
     backups: Path
     node: str
 
-    def backup_script(self, keep: int = 3) -> Path:
+    def backup_script(
+        self,
+        keep: int = 3,
+        *,
+        dial_timeout: int = etcd_backup.DIAL_TIMEOUT_SECONDS,
+        command_timeout: int = etcd_backup.COMMAND_TIMEOUT_SECONDS,
+    ) -> Path:
         c = cluster()
         node = c.first_control_plane
         settings = EtcdBackup(True, "daily", str(self.backups), keep)
         script = self.tmp / "kgen-etcd-backup"
         script.write_text(
             etcd_backup.backup_script(
-                c, settings, node, tools_path=str(self.tools), pki_dir=str(self.pki), endpoint=self.etcd.endpoint
+                c,
+                settings,
+                node,
+                tools_path=str(self.tools),
+                pki_dir=str(self.pki),
+                endpoint=self.etcd.endpoint,
+                dial_timeout=dial_timeout,
+                command_timeout=command_timeout,
             ),
             encoding="utf-8",
         )
@@ -236,7 +248,9 @@ def run(argv: list[str]) -> tuple[subprocess.CompletedProcess[str], float]:
 
 def test_backup_fails_on_its_own_when_the_member_is_stopped(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
     setup.etcd.start()
-    script = setup.backup_script(keep=3)
+    # etcdctl's own bounds on the health check, shorter than the defaults (5 s dial, 15 s command) so the
+    # stopped member's failure comes within seconds; `timeout` around the check stays the default 30 s.
+    script = setup.backup_script(keep=3, dial_timeout=2, command_timeout=3)
     first, _ = run(["bash", str(script)])
     assert first.returncode == 0, first.stderr
     setup.backups.chmod(0o700)

@@ -25,6 +25,8 @@ from tests.conftest import (
     Rendered,
     cloud_init_schema,
     load_user_data,
+    parse_yaml,
+    parse_yaml_all,
     render_config,
     require_tool,
     shellcheck,
@@ -109,7 +111,11 @@ def test_restore_renders_the_first_control_plane_in_restore_mode(tmp_path: Path)
 
 
 @pytest.mark.parametrize("case", valid_cases(), ids=lambda p: p.name)
-def test_restore_user_data_passes_cloud_init_schema_and_shellcheck(case: Path, tmp_path: Path) -> None:
+def test_restore_user_data_passes_cloud_init_schema_and_shellcheck(
+    case: Path, rendered_valid: dict[str, Rendered], tmp_path: Path
+) -> None:
+    """The normal render to compare with is the session's render of the example with the same fixture
+    secrets (conftest ``rendered_valid``), not a second render of the same config."""
     config = case / "cluster.yaml"
     cluster = model.build(load(config))
     if cluster.first_control_plane.ip is None:
@@ -129,9 +135,8 @@ def test_restore_user_data_passes_cloud_init_schema_and_shellcheck(case: Path, t
     # config (kubernetesVersion, API version) is the normal render's.
     files = {f["path"]: f["content"] for f in user_data["write_files"]}
     assert f"readonly KUBERNETES_VERSION={cluster.kubernetes_version}\n" in files["/usr/local/sbin/kgen-bootstrap"]
-    normal = api.render_cluster(config, out_dir=tmp_path / "normal", secrets_path=bundle, dry_run=True)
-    assert normal.nodes[0].name == result.node.name
-    docs = list(yaml.safe_load_all(files["/etc/kgen/kubeadm.yaml"]))
+    assert rendered_valid[case.name].result.nodes[0].name == result.node.name
+    docs = list(parse_yaml_all(files["/etc/kgen/kubeadm.yaml"]))
     assert {d["kind"]: d.get("kubernetesVersion") for d in docs}["ClusterConfiguration"] == (
         f"v{cluster.kubernetes_version}"
     )
@@ -145,7 +150,7 @@ def test_restore_user_data_passes_cloud_init_schema_and_shellcheck(case: Path, t
 
 
 def test_restore_without_backups_still_installs_etcdutl(tmp_path: Path) -> None:
-    data: dict[str, Any] = yaml.safe_load(
+    data: dict[str, Any] = parse_yaml(
         (EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml").read_text()
     )
     data = copy.deepcopy(data)
@@ -182,7 +187,7 @@ def test_cli_refuses_bad_arguments(tmp_path: Path, args: list[str], message: str
 
 
 def test_cli_needs_the_existing_bundle_and_the_node_ip(tmp_path: Path) -> None:
-    data: dict[str, Any] = yaml.safe_load((EXAMPLES / "valid" / "ha-three-control-planes" / "cluster.yaml").read_text())
+    data: dict[str, Any] = parse_yaml((EXAMPLES / "valid" / "ha-three-control-planes" / "cluster.yaml").read_text())
     config = tmp_path / "cluster.yaml"
     config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     result = CliRunner().invoke(app, ["restore", str(config), "--snapshot", URL, "-d", str(tmp_path / "out")])
@@ -238,8 +243,11 @@ def test_cli_prints_where_the_user_data_went(tmp_path: Path) -> None:
 # --- the restore path in the bootstrap sandbox ----------------------------------------------------------
 
 
-def real_snapshot(tmp_path: Path) -> tuple[Path, str]:
-    """A real etcd 3.4 snapshot holding one key, taken with etcdctl."""
+@pytest.fixture(scope="module")
+def real_snapshot(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A real etcd 3.4 snapshot holding one key, taken with etcdctl; once for the module (the tests
+    only read it)."""
+    tmp_path = tmp_path_factory.mktemp("real-snapshot")
     binary = require_tool("etcd", reason="Debian package etcd-server")
     etcdctl = require_tool("etcdctl", reason="Debian package etcd-client")
     pki = etcd_pki(tmp_path / "snapshot-pki")
@@ -271,9 +279,9 @@ def restore_box(tmp_path: Path, rendered: Rendered, result: api.RestoreResult, s
 
 
 def test_restore_path_inits_on_the_restored_data_dir_with_the_cluster_ca(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_snapshot: tuple[Path, str]
 ) -> None:
-    snapshot, digest = real_snapshot(tmp_path)
+    snapshot, digest = real_snapshot
     manifests = stand_in_cni_manifests(monkeypatch, "calico")
     rendered = render_case(tmp_path, bounds={"nodeReadyTimeoutSeconds": 30})
     result = restore(rendered, f"/mnt/etcd-backups/{snapshot.name}", digest)
@@ -321,8 +329,8 @@ def test_init_without_the_restore_flag_refuses_the_restored_data_dir(tmp_path: P
     assert "[ERROR DirAvailable--var-lib-etcd]: /var/lib/etcd is not empty" in box.read("/var/log/kgen-bootstrap.log")
 
 
-def test_restore_path_stops_before_kubeadm_on_a_bad_snapshot(tmp_path: Path) -> None:
-    snapshot, _ = real_snapshot(tmp_path)
+def test_restore_path_stops_before_kubeadm_on_a_bad_snapshot(tmp_path: Path, real_snapshot: tuple[Path, str]) -> None:
+    snapshot, _ = real_snapshot
     rendered = render_case(tmp_path)
     result = restore(rendered, f"/mnt/etcd-backups/{snapshot.name}", "00" * 32)
     box = restore_box(tmp_path, rendered, result, snapshot)

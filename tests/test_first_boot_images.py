@@ -16,10 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from generator import images
-from tests.conftest import Rendered, render_config, valid_cases
+from tests.conftest import Rendered, parse_yaml, parse_yaml_all, render_config, valid_cases
 
 # --- upstream facts ----------------------------------------------------------------------------------------
 
@@ -89,7 +88,7 @@ CLOUD_PROVIDER_ALWAYS_PULLED = {("deployment/csi-cinder-controllerplugin", "csi-
 def golden_config(case: Path, tmp_path: Path) -> Path:
     """The example's cluster.yaml, switched to image.mode golden when it is in install mode."""
     text = (case / "cluster.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = parse_yaml(text)
     if data["spec"]["image"]["mode"] == "golden":
         return case / "cluster.yaml"
     lines = [line for line in text.splitlines() if re.fullmatch(r"\s+mode: install", line)]
@@ -97,7 +96,7 @@ def golden_config(case: Path, tmp_path: Path) -> Path:
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "cluster.yaml"
     path.write_text(text.replace(lines[0], lines[0].replace("install", "golden")), encoding="utf-8")
-    assert yaml.safe_load(path.read_text(encoding="utf-8"))["spec"]["image"]["mode"] == "golden"
+    assert parse_yaml(path.read_text(encoding="utf-8"))["spec"]["image"]["mode"] == "golden"
     return path
 
 
@@ -129,7 +128,7 @@ def shell_array(script: str, name: str) -> list[str]:
 
 
 def kubeadm_wants(version: str) -> set[str]:
-    table = yaml.safe_load(VERSIONS_YAML.read_text(encoding="utf-8"))
+    table = parse_yaml(VERSIONS_YAML.read_text(encoding="utf-8"))
     minor = ".".join(version.split(".")[:2])
     tags = table["kubernetes"][minor]["images"]
     return {
@@ -143,7 +142,7 @@ def kubeadm_wants(version: str) -> set[str]:
 def calico_wants(files: dict[str, str], urls: list[str]) -> set[str]:
     (tag,) = {m.group(1) for u in urls if (m := re.search(r"projectcalico/calico/(v[^/]+)/manifests/tigera", u))}
     release = CALICO_RELEASES[tag]
-    docs = list(yaml.safe_load_all(files["/etc/kgen/cni/custom-resources.yaml"]))
+    docs = list(parse_yaml_all(files["/etc/kgen/cni/custom-resources.yaml"]))
     kinds = {doc["kind"]: doc for doc in docs}
     spec = kinds["Installation"]["spec"]
     assert spec.get("variant", "Calico") == "Calico"
@@ -175,7 +174,7 @@ def calico_wants(files: dict[str, str], urls: list[str]) -> set[str]:
 def cilium_wants(files: dict[str, str], chart_url: str) -> set[str]:
     (version,) = re.findall(r"cilium-(\d+\.\d+\.\d+)\.tgz$", chart_url)
     chart = CILIUM_CHARTS[version]
-    values = yaml.safe_load(files["/etc/kgen/cni/cilium-values.yaml"])
+    values = parse_yaml(files["/etc/kgen/cni/cilium-values.yaml"])
     for key, image in (("image", values.get("image", {})), ("operator.image", values["operator"].get("image", {}))):
         assert image.get("useDigest") is False, f"{key}.useDigest is not false: the chart would ask for a digest"
     out = {chart["image"], chart["operator"]}
@@ -205,7 +204,7 @@ def first_boot_wants(rendered: Rendered, version: str) -> set[str]:
         wanted |= set(FLANNEL_MANIFESTS[tag])
     for path in ("/etc/kgen/kube-vip-init.yaml", "/etc/kgen/kube-vip.yaml"):
         if path in files:
-            pod = yaml.safe_load(files[path])
+            pod = parse_yaml(files[path])
             wanted |= {c["image"] for c in pod["spec"]["containers"]}
     tags = {m.group(1) for u in urls if (m := re.search(r"kubernetes/cloud-provider-openstack/(v[^/]+)/", u))}
     if tags:
@@ -230,7 +229,7 @@ def first_boot_wants(rendered: Rendered, version: str) -> set[str]:
 def test_first_boot_asks_for_exactly_the_baked_images(case: Path, tmp_path: Path) -> None:
     config = golden_config(case, tmp_path / "config")
     rendered = render_config(config, tmp_path / "render")
-    version = str(yaml.safe_load(config.read_text(encoding="utf-8"))["spec"]["kubernetes"]["version"])
+    version = str(parse_yaml(config.read_text(encoding="utf-8"))["spec"]["kubernetes"]["version"])
     wanted = first_boot_wants(rendered, version)
 
     scripts = rendered.root / "packer" / "scripts"
@@ -263,11 +262,11 @@ def test_calico_dataplane_follows_kube_proxy_mode(tmp_path: Path) -> None:
             for node in rendered.node_dirs()
             for entry in rendered.user_data(node.name).get("write_files", [])
             if entry["path"] == "/etc/kgen/kubeadm.yaml"
-            for doc in yaml.safe_load_all(entry["content"])
+            for doc in parse_yaml_all(entry["content"])
             if doc and doc.get("kind") == "KubeProxyConfiguration"
         }
         assert len(modes) == 1, case.name
         proxy = {"mode": modes.pop()}
-        installation = next(yaml.safe_load_all(files["/etc/kgen/cni/custom-resources.yaml"]))
+        installation = next(parse_yaml_all(files["/etc/kgen/cni/custom-resources.yaml"]))
         dataplane = installation["spec"]["calicoNetwork"]["linuxDataplane"]
         assert dataplane == ("Nftables" if proxy.get("mode") == "nftables" else "Iptables"), case.name

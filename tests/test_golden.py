@@ -9,11 +9,10 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
 from generator import api, prepare
 from generator.resources import templates_dir
-from tests.conftest import EXAMPLES, Rendered, valid_cases
+from tests.conftest import EXAMPLES, Rendered, parse_yaml, valid_cases
 from tests.golden import FILES, GOLDEN, check_golden, check_no_stale_golden, references, resolve, stored_names
 from tests.matrix import OS_NAMES, RUNTIMES, VERSIONS, cluster_for
 
@@ -55,7 +54,7 @@ def test_embedded_scripts_equal_their_pinned_copies(case: Path, rendered_valid: 
     for node_dir in rendered.node_dirs():
         prefix = f"render/{case.name}/nodes/{node_dir.name}/"
         (name,) = (n for n in (prefix + "user-data", prefix + "user-data.decompressed") if (GOLDEN / n).is_file())
-        stored = yaml.safe_load((GOLDEN / name).read_text(encoding="utf-8"))
+        stored = parse_yaml((GOLDEN / name).read_text(encoding="utf-8"))
         if not isinstance(stored, dict):  # the whole file is "same as" another golden
             continue
         actual = {e["path"]: e.get("content", "") for e in rendered.user_data(node_dir.name)["write_files"]}

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,8 +22,7 @@ from generator.runners.boot_timeline import boot_timeline
 from generator.runners.vm_report import VmReport
 from tests.conftest import fixture_bundle, require_tool
 from tests.matrix import cluster_for
-
-STANDIN = Path(__file__).resolve().parent / "boot" / "standins" / "kubeadm.py"
+from tests.sandbox import host_standin
 
 
 def test_golden_first_boot_runs_only_the_per_node_part() -> None:
@@ -87,7 +85,7 @@ def run_standin(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     (root / "etc").mkdir(parents=True, exist_ok=True)
     (root / "etc" / "kgen-standin.env").write_text("STANDIN_VERSION=v1.31.14\n", encoding="utf-8")
     return subprocess.run(
-        [sys.executable, str(STANDIN), *args],
+        [*host_standin("kubeadm"), *args],
         env={**os.environ, "KGEN_STANDIN_ROOT": str(root)},
         capture_output=True,
         text=True,

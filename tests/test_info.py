@@ -17,7 +17,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from generator import api, images
@@ -28,14 +27,23 @@ from generator.reporters import JsonReporter
 from generator.resources import data_dir, schemas_dir
 from generator.runners.bake import bake_paths
 from generator.tables import os_release
-from tests.conftest import EXAMPLES, REPO, fixture_bundle, render_config, valid_cases, write_bundle
+from tests.conftest import (
+    EXAMPLES,
+    REPO,
+    fixture_bundle,
+    parse_yaml,
+    read_yaml,
+    render_config,
+    valid_cases,
+    write_bundle,
+)
 from tests.test_first_boot_images import golden_config, kubeadm_wants, shell_array
 from tests.test_ssh_keys import TEST_KEY
 
 runner = CliRunner()
 EXAMPLE = EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml"
-TABLE: dict[str, Any] = yaml.safe_load((data_dir() / "versions.yaml").read_text(encoding="utf-8"))
-PORTS: dict[str, Any] = yaml.safe_load((data_dir() / "ports.yaml").read_text(encoding="utf-8"))
+TABLE: dict[str, Any] = read_yaml(data_dir() / "versions.yaml")
+PORTS: dict[str, Any] = read_yaml(data_dir() / "ports.yaml")
 
 
 def schema(name: str) -> dict[str, Any]:
@@ -131,7 +139,7 @@ def spec_of(rule: dict[str, Any]) -> str:
 def test_images_and_ports_are_what_the_render_uses(case: Path, tmp_path: Path) -> None:
     config = golden_config(case, tmp_path / "config")
     rendered = render_config(config, tmp_path / "render")
-    version = str(yaml.safe_load(config.read_text(encoding="utf-8"))["spec"]["kubernetes"]["version"])
+    version = str(parse_yaml(config.read_text(encoding="utf-8"))["spec"]["kubernetes"]["version"])
     scripts = rendered.root / "packer" / "scripts"
     pre_pulled = kubeadm_wants(version) | set(shell_array((scripts / "pre-pull.sh").read_text("utf-8"), "OTHER_IMAGES"))
     expected = shell_array((scripts / "self-check.sh").read_text("utf-8"), "EXPECTED_IMAGES")

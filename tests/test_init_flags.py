@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from typer.testing import CliRunner
 
 from generator.cli import app
 from generator.resources import templates_dir
+from tests.conftest import parse_yaml
 
 runner = CliRunner()
 TEMPLATE = (templates_dir() / "cluster.yaml").read_text(encoding="utf-8").replace("{schema}", "cluster.schema.json")
@@ -92,7 +92,7 @@ def test_flags_give_a_valid_commented_config(tmp_path: Path, case: str) -> None:
     validated = runner.invoke(app, ["validate", str(config)])
     assert validated.exit_code == 0, validated.output
     text = config.read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = parse_yaml(text)
     assert data["spec"]["admin"]["sshAuthorizedKeys"] == [key]
     for path, value in expected.items():
         if path == "nodes":
@@ -138,7 +138,7 @@ def test_hostile_values_are_refused_or_emitted_verbatim(tmp_path: Path, flag: st
         assert result.exit_code == 1 and not config.exists(), result.output
         return
     # Accepted: the YAML holds exactly the string given, as data (no extra keys, anchors or comments).
-    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data = parse_yaml(config.read_text(encoding="utf-8"))
     where = {
         "--name": "metadata.name",
         "--endpoint": "spec.controlPlane.endpoint",

@@ -45,7 +45,7 @@ from generator.api import check_config
 from generator.cli import app
 from generator.errors import ConfigInvalid
 from generator.load import format_path
-from tests.conftest import fixture_bundle, shellcheck, user_data_scripts
+from tests.conftest import YAML_DUMPER, fixture_bundle, parse_yaml, parse_yaml_all, shellcheck, user_data_scripts
 
 RUNNER = CliRunner()
 CANARY = "CANARY"
@@ -594,14 +594,14 @@ def check_render(out_root: Path, sandbox: Path) -> Output:
     for node_dir in sorted(p for p in (clusters[0] / "nodes").iterdir() if p.is_dir()):
         text = decode((node_dir / "user-data").read_bytes())
         assert text.startswith("#cloud-config\n")
-        user_data = yaml.safe_load(text)
-        kubeadm = list(yaml.safe_load_all((node_dir / "kubeadm.yaml").read_text(encoding="utf-8")))
-        meta = yaml.safe_load((node_dir / "meta-data").read_text(encoding="utf-8"))
+        user_data = parse_yaml(text)
+        kubeadm = list(parse_yaml_all((node_dir / "kubeadm.yaml").read_text(encoding="utf-8")))
+        meta = parse_yaml((node_dir / "meta-data").read_text(encoding="utf-8"))
         assert meta["local-hostname"] == node_dir.name == user_data["hostname"]
         node_scripts = dict(user_data_scripts(user_data))
         assert node_scripts[BOOTSTRAP] == (node_dir / "bootstrap.sh").read_text(encoding="utf-8")
         kubeadm_file = [f for f in user_data["write_files"] if f["path"] == "/etc/kgen/kubeadm.yaml"]
-        assert list(yaml.safe_load_all(kubeadm_file[0]["content"])) == kubeadm
+        assert list(parse_yaml_all(kubeadm_file[0]["content"])) == kubeadm
         values: dict[str, str] = {}
         for i, (path, script) in enumerate(sorted(node_scripts.items())):
             scripts[f"{node_dir.name}{path}"] = script
@@ -622,8 +622,8 @@ def check_render(out_root: Path, sandbox: Path) -> Output:
 def test_hostile_value_is_rejected_or_rendered_safely(field: Field, payload: str, tmp_path: Path) -> None:
     doc = base_config()
     value = field.apply(doc, payload)
-    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
-    assert yaml.safe_load(text) == doc, "the payload must survive YAML"
+    text = yaml.dump(doc, Dumper=YAML_DUMPER, sort_keys=False, allow_unicode=True)
+    assert parse_yaml(text) == doc, "the payload must survive YAML"
     config = tmp_path / "cluster.yaml"
     config.write_text(text, encoding="utf-8")
     bundle = tmp_path / "bundle.secrets.yaml"

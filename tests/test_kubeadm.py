@@ -11,12 +11,11 @@ from typing import Any
 
 import jsonschema
 import pytest
-import yaml
 
 from generator import kubeadm
 from generator.plan import plan
 from generator.resources import schemas_dir
-from tests.conftest import Rendered, fixture_bundle, valid_cases
+from tests.conftest import Rendered, fixture_bundle, parse_yaml_all, valid_cases
 from tests.matrix import cluster_for
 
 
@@ -38,7 +37,7 @@ def check_document(doc: dict[str, Any]) -> None:
 
 def kubeadm_documents(rendered: Rendered, node: str) -> list[dict[str, Any]]:
     text = (rendered.root / "nodes" / node / "kubeadm.yaml").read_text(encoding="utf-8")
-    return [d for d in yaml.safe_load_all(text) if d]
+    return [d for d in parse_yaml_all(text) if d]
 
 
 @pytest.mark.parametrize("case", valid_cases(), ids=lambda p: p.name)
@@ -51,7 +50,7 @@ def test_every_document_matches_its_schema(case: Path, rendered_valid: dict[str,
         # The file in user-data is the same file.
         user_data = rendered.user_data(node.name)
         embedded = next(f["content"] for f in user_data["write_files"] if f["path"] == "/etc/kgen/kubeadm.yaml")
-        assert [d for d in yaml.safe_load_all(embedded) if d] == docs
+        assert [d for d in parse_yaml_all(embedded) if d] == docs
 
 
 def test_schemas_reject_a_misspelt_field() -> None:

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from generator import secrets
 from tests.conftest import EXAMPLES, Rendered, fixture_bundle, render_config, require_tool
+from tests.sandbox import host_standin
 
-STANDIN = Path(__file__).resolve().parent / "boot" / "standins" / "kubeadm.py"
 PKI = "etc/kubernetes/pki"
 
 
@@ -43,7 +42,7 @@ def kubeadm(root: Path, *args: str, env: str = "") -> subprocess.CompletedProces
     (root / "etc").mkdir(parents=True, exist_ok=True)
     (root / "etc" / "kgen-standin.env").write_text(f"STANDIN_VERSION=v1.32.11\n{env}", encoding="utf-8")
     return subprocess.run(
-        [sys.executable, str(STANDIN), *args],
+        [*host_standin("kubeadm"), *args],
         env={**os.environ, "KGEN_STANDIN_ROOT": str(root)},
         capture_output=True,
         text=True,

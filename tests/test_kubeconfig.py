@@ -26,7 +26,7 @@ from typer.testing import CliRunner, Result
 from generator import api, kubeconfig, secrets
 from generator.cli import app
 from generator.errors import UserError
-from tests.conftest import EXAMPLES, fixture_bundle, require_tool, write_bundle
+from tests.conftest import EXAMPLES, fixture_bundle, parse_yaml, require_tool, write_bundle
 
 runner = CliRunner()
 EXAMPLE = EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml"
@@ -55,7 +55,7 @@ def _run(args: list[str]) -> Result:
 
 
 def _doc(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data: dict[str, Any] = parse_yaml(path.read_text(encoding="utf-8"))
     return data
 
 
@@ -319,7 +319,7 @@ def test_bad_names(setup: Setup, option: str, value: str, message: str) -> None:
 
 
 def _bundle_data(bundle: Path) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(bundle.read_text(encoding="utf-8"))
+    data: dict[str, Any] = parse_yaml(bundle.read_text(encoding="utf-8"))
     return data
 
 

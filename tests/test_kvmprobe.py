@@ -20,9 +20,11 @@ from generator.runners.qemu import VmError
 from tests.conftest import EXAMPLES
 
 # Runs as qemu-system-x86_64. Writes its argv to $FAKE_QEMU_CALLS, then acts out $FAKE_QEMU_MODE on the
-# serial console file named by `-chardev file,...,path=`.
-FAKE_QEMU = r"""#!@PYTHON@
-import json, os, subprocess, sys, time
+# serial console file named by `-chardev file,...,path=`. Started isolated and without site (-IS) and
+# importing little, so it prints its first console line within milliseconds: the hang cases can give the
+# probe a 2 s timeout.
+FAKE_QEMU = r"""#!@PYTHON@ -IS
+import json, os, sys, time
 
 if sys.argv[1:] == ["--version"]:
     print("QEMU emulator version 7.2.0 (fake)")
@@ -41,6 +43,7 @@ if mode == "msr":  # nested KVM with -cpu host (qemu 7.2 target/i386/kvm/kvm.c k
     os.abort()
 if mode == "edd":  # starts, then hangs in early boot; a helper process shares its process group
     serial.write("Probing EDD (edd=off to disable)... ok\n")
+    import subprocess
     helper = subprocess.Popen(["sleep", "600"])
     with open(os.environ["FAKE_QEMU_CALLS"] + ".helper", "w") as f:
         f.write(str(helper.pid))
@@ -127,10 +130,10 @@ def test_kvm_that_aborts_with_the_msr_error_means_tcg(host: FakeHost) -> None:
 
 def test_kvm_that_hangs_after_probing_edd_times_out_and_means_tcg(host: FakeHost) -> None:
     host.mode("edd")
-    # (5 s: the fake, a Python script, must get to print its line even on a busy machine)
-    verdict = kvmprobe.probe_kvm(host.kernel, timeout=5.0)
+    # (2 s: the fake, a Python script started with -IS, must get to print its line even on a busy machine)
+    verdict = kvmprobe.probe_kvm(host.kernel, timeout=2.0)
     assert verdict.accel == "tcg"
-    assert "Linux did not boot within 5s (its last console line: Probing EDD (edd=off to disable)... ok)" in (
+    assert "Linux did not boot within 2s (its last console line: Probing EDD (edd=off to disable)... ok)" in (
         verdict.reason
     )
     # qemu and everything in its process group are killed: nothing is left running.
@@ -234,7 +237,7 @@ def test_bake_picks_the_accelerator_with_the_same_probe(
 ) -> None:
     host.mode(mode)
     monkeypatch.setenv("KGEN_KVM_PROBE_KERNEL", str(host.kernel))  # a bake has no kernel of its own
-    monkeypatch.setattr(kvmprobe, "PROBE_TIMEOUT", 5.0)  # a bound for the fakes on a busy machine
+    monkeypatch.setattr(kvmprobe, "PROBE_TIMEOUT", 2.0)  # a bound for the fakes on a busy machine
     lines: list[str] = []
     commands = bake_runner.bake_commands(tmp_path / "out" / "demo", only="qemu", say=lines.append)
     assert f"-var=qemu_accelerator={accel}" in commands[-1]

@@ -17,8 +17,8 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,8 @@ from tests.conftest import (
     Rendered,
     cloud_init_schema,
     load_user_data,
+    parse_yaml,
+    read_yaml,
     render_config,
     require_tool,
     shellcheck,
@@ -67,7 +69,7 @@ FIXED_IPS = {
 
 
 def example_data() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data: dict[str, Any] = read_yaml(EXAMPLE)
     return data
 
 
@@ -297,7 +299,7 @@ def opened_ports(port_min: int | None, port_max: int | None) -> set[int]:
 
 def test_workers_cannot_reach_etcd_or_the_control_plane_components(kit_dir: Path, tmp_path: Path) -> None:
     # The Heat template: every rule on the control-plane group that admits the worker group.
-    stack = yaml.safe_load((kit_dir / "stack.yaml").read_text(encoding="utf-8"))
+    stack = parse_yaml((kit_dir / "stack.yaml").read_text(encoding="utf-8"))
     rules = [r["properties"] for r in stack["resources"].values() if r["type"] == "OS::Neutron::SecurityGroupRule"]
     cp_ref, worker_ref = {"get_resource": "secgroup-control-plane"}, {"get_resource": "secgroup-worker"}
     worker_to_cp: set[int] = set()
@@ -394,58 +396,97 @@ def test_kube_vip_env_names_are_the_ones_kube_vip_reads() -> None:
 
 # --- launch.sh with a recorder for `openstack` ------------------------------------------------------------
 
-FAKE_OPENSTACK = r'''#!/usr/bin/env python3
-"""Stand-in for the openstack CLI: records every call and answers lookups from a scripted cloud state."""
-import json
-import os
-import sys
-
-args = sys.argv[1:]
-with open(os.environ["OS_RECORD"], "a", encoding="utf-8") as record:
-    record.write(json.dumps(args) + "\n")
-state = json.load(open(os.environ["OS_STATE"], encoding="utf-8"))
-existing = set(state.get("existing", []))
-line = " ".join(args)
-for prefix, message in state.get("errors", {}).items():
-    if line.startswith(prefix):
-        sys.exit(print(message, file=sys.stderr) or 1)
-verbs = [a for a in args if not a.startswith("-")]
-if "-c" in args:
-    column = args[args.index("-c") + 1]
-    if verbs[:2] == ["server", "show"]:
-        name = args[-1]
-        if f"server:{name}" not in existing:
-            sys.exit(print(f"No server with a name or ID of '{name}' exists.", file=sys.stderr) or 1)
-        print(state.get("properties", {}).get(name, "kgen-cluster='prod', kgen-role='node'"))
-    elif column == "vip_port_id":
-        print("vip-port-1")
-    elif column == "vip_address":
-        print("10.0.0.100")
-    elif verbs[:3] == ["floating", "ip", "list"]:
-        if "floating ip" in existing:
-            print("203.0.113.10" if column != "ID" else "fip-1")
-    sys.exit(0)
-if verbs[:4] == ["security", "group", "rule", "create"]:
-    if state.get("rules_exist"):
-        print("ConflictException: 409: Security group rule already exists. Rule id is 5.", file=sys.stderr)
-        sys.exit(1)
-    sys.exit(0)
-if "show" in verbs:
-    kind = " ".join(verbs[: verbs.index("show")])
-    name = verbs[-1]
-    key = {"security group": "security group", "port": "port", "loadbalancer": "loadbalancer"}.get(
-        kind, kind.removeprefix("loadbalancer ")
-    )
-    if f"{key}:{name}" in existing:
-        print(f"id {name}")
-        sys.exit(0)
-    if kind.startswith("loadbalancer"):
-        sys.exit(print(f"Unable to locate {name} in {key}s", file=sys.stderr) or 1)
+# A bash script, not Python: a launch calls it about a hundred times, and bash starts in a millisecond.
+# Its state is a folder of line files Cloud.run writes (existing: "kind:name" lines; errors: prefix<TAB>
+# message lines, checked in order; properties: name<TAB>value lines; rules_exist: present or not). Each
+# call is recorded as its argument count and its arguments, NUL-terminated, so any argument reads back.
+FAKE_OPENSTACK = r"""#!/bin/bash
+# Stand-in for the openstack CLI: records every call and answers lookups from a scripted cloud state.
+set -f
+{ printf '%s\0' "$#"; (($# == 0)) || printf '%s\0' "$@"; } >>"${OS_RECORD}"
+declare -A existing=() properties=()
+while IFS= read -r entry; do existing["${entry}"]=1; done <"${OS_STATE}/existing"
+line="$*"
+while IFS=$'\t' read -r prefix message; do
+  if [[ "${line}" == "${prefix}"* ]]; then printf '%s\n' "${message}" >&2; exit 1; fi
+done <"${OS_STATE}/errors"
+verbs=()
+for arg in "$@"; do [[ "${arg}" == -* ]] || verbs+=("${arg}"); done
+args=("$@")
+verbs_start() {  # whether the words that are not options begin with these
+  local i=0 word
+  for word in "$@"; do
+    if [[ "${verbs[i]-}" != "${word}" || i -ge ${#verbs[@]} ]]; then return 1; fi
+    i=$((i + 1))
+  done
+}
+for ((i = 0; i < $#; i++)); do
+  if [[ "${args[i]}" == -c ]]; then
+    column="${args[i + 1]}"
+    if verbs_start server show; then
+      name="${args[-1]}"
+      if [[ -z "${existing["server:${name}"]:-}" ]]; then
+        printf '%s\n' "No server with a name or ID of '${name}' exists." >&2
+        exit 1
+      fi
+      while IFS=$'\t' read -r server value; do properties["${server}"]="${value}"; done <"${OS_STATE}/properties"
+      printf '%s\n' "${properties["${name}"]-kgen-cluster='prod', kgen-role='node'}"
+    elif [[ "${column}" == vip_port_id ]]; then
+      echo vip-port-1
+    elif [[ "${column}" == vip_address ]]; then
+      echo 10.0.0.100
+    elif verbs_start floating ip list && [[ -n "${existing["floating ip"]:-}" ]]; then
+      if [[ "${column}" != ID ]]; then echo 203.0.113.10; else echo fip-1; fi
+    fi
+    exit 0
+  fi
+done
+if verbs_start security group rule create; then
+  if [[ -e "${OS_STATE}/rules_exist" ]]; then
+    echo "ConflictException: 409: Security group rule already exists. Rule id is 5." >&2
+    exit 1
+  fi
+  exit 0
+fi
+for ((i = 0; i < ${#verbs[@]}; i++)); do
+  if [[ "${verbs[i]}" == show ]]; then
+    kind="${verbs[*]:0:i}"
+    name="${verbs[-1]}"
+    key="${kind#"loadbalancer "}"
+    if [[ -n "${existing["${key}:${name}"]:-}" ]]; then echo "id ${name}"; exit 0; fi
+    if [[ "${kind}" == loadbalancer* ]]; then printf '%s\n' "Unable to locate ${name} in ${key}s" >&2; exit 1; fi
     # The network commands of the newer CLI put cliff's prefix before the message.
-    message = f"No {kind.title().replace(' ', '')} found for {name}"
-    sys.exit(print(f"Error while executing command: {message}" if kind == "port" else message, file=sys.stderr) or 1)
-sys.exit(0)
-'''
+    title=""
+    for word in ${kind}; do
+      word="${word,,}"
+      title+="${word^}"
+    done
+    message="No ${title} found for ${name}"
+    if [[ "${kind}" == port ]]; then message="Error while executing command: ${message}"; fi
+    printf '%s\n' "${message}" >&2
+    exit 1
+  fi
+done
+exit 0
+"""
+
+
+def write_lines(path: Path, lines: list[str]) -> None:
+    """One entry a line for the fake's `read`: an entry holding a newline would split in two."""
+    assert not any("\n" in line for line in lines), lines
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+
+
+def recorded_calls(record: bytes) -> list[list[str]]:
+    """The fake's record: per call, its argument count then its arguments, each NUL-terminated."""
+    fields = record.decode("utf-8").split("\0")
+    assert fields.pop() == "", "the record ends with a NUL"
+    calls: list[list[str]] = []
+    while fields:
+        count = int(fields.pop(0))
+        calls.append(fields[:count])
+        del fields[:count]
+    return calls
 
 
 @dataclasses.dataclass
@@ -462,22 +503,18 @@ class Cloud:
         bin_dir = self.tmp / "bin"
         bin_dir.mkdir(exist_ok=True)
         fake = bin_dir / "openstack"
-        # The test's own Python, isolated (-I: no site-packages scan): a launch calls it dozens of times.
-        fake.write_text(FAKE_OPENSTACK.replace("/usr/bin/env python3", f"{sys.executable} -I", 1), encoding="utf-8")
+        fake.write_text(FAKE_OPENSTACK, encoding="utf-8")
         fake.chmod(0o755)
-        record, state = self.tmp / "record.jsonl", self.tmp / "state.json"
-        record.write_text("", encoding="utf-8")
-        state.write_text(
-            json.dumps(
-                {
-                    "existing": self.existing,
-                    "errors": self.errors,
-                    "properties": self.properties,
-                    "rules_exist": self.rules_exist,
-                }
-            ),
-            encoding="utf-8",
-        )
+        record, state = self.tmp / "record", self.tmp / "state"
+        record.write_bytes(b"")
+        if state.exists():
+            shutil.rmtree(state)
+        state.mkdir()
+        write_lines(state / "existing", self.existing)
+        write_lines(state / "errors", [f"{prefix}\t{message}" for prefix, message in self.errors.items()])
+        write_lines(state / "properties", [f"{name}\t{value}" for name, value in self.properties.items()])
+        if self.rules_exist:
+            (state / "rules_exist").write_text("", encoding="utf-8")
         env = {
             **os.environ,
             "PATH": f"{bin_dir}:{os.environ['PATH']}",
@@ -485,7 +522,7 @@ class Cloud:
             "OS_STATE": str(state),
         }
         result = subprocess.run(["bash", str(script), *args], capture_output=True, text=True, check=False, env=env)
-        calls = [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines()]
+        calls = recorded_calls(record.read_bytes())
         return result, [["openstack", *c] for c in calls]
 
 
@@ -846,7 +883,7 @@ def test_values_reach_the_cli_as_single_words(tmp_path: Path) -> None:
     assert all(s[s.index("--image") + 1] == hostile for s in servers)
     assert not (kit / "pwned").exists()
     assert not Path("pwned").exists()
-    stack = yaml.safe_load((kit / "stack.yaml").read_text(encoding="utf-8"))
+    stack = parse_yaml((kit / "stack.yaml").read_text(encoding="utf-8"))
     assert stack["parameters"]["image"]["default"] == hostile
 
 
@@ -983,7 +1020,7 @@ def references(value: Any, kind: str) -> list[Any]:
 
 
 def test_heat_template_parses_with_the_expected_resources(kit_dir: Path) -> None:
-    stack = yaml.safe_load((kit_dir / "stack.yaml").read_text(encoding="utf-8"))
+    stack = parse_yaml((kit_dir / "stack.yaml").read_text(encoding="utf-8"))
     assert stack["heat_template_version"] == "2018-08-31"
     resources = stack["resources"]
     types: dict[str, int] = {}
@@ -1067,7 +1104,7 @@ def test_gzipped_user_data_reaches_cloud_init_through_heat(kit_dir: Path, tmp_pa
     wrapper = files["openstack/heat/cp-0.user-data.mime"]
     assert wrapper.mode == SECRET_MODE
     wrapper.content.decode("ascii")  # text: the heat client passes it through unchanged
-    stack = yaml.safe_load(files["openstack/stack.yaml"].content)
+    stack = parse_yaml(files["openstack/stack.yaml"].content)
     assert stack["resources"]["server-cp-0"]["properties"]["user_data"] == {"get_file": "heat/cp-0.user-data.mime"}
     assert stack["resources"]["server-cp-1"]["properties"]["user_data"] == {"get_file": "../nodes/cp-1/user-data"}
     assert gzip.decompress(mime_payload(wrapper.content)) == cloud_config
@@ -1159,7 +1196,7 @@ def test_cloud_provider_kubelet_args_and_files() -> None:
     assert cloud_provider.kubelet_extra_args(settings) == {"cloud-provider": "external"}
     files = cloud_provider.cloud_provider_guest_files(cluster, settings, cluster.first_control_plane)
     assert [(f.path, f.permissions, f.secret) for f in files] == [(cloud_provider.STORAGE_CLASS_PATH, "0644", False)]
-    assert yaml.safe_load(files[0].content)["provisioner"] == "cinder.csi.openstack.org"
+    assert parse_yaml(files[0].content)["provisioner"] == "cinder.csi.openstack.org"
     assert cloud_provider.cloud_provider_guest_files(cluster, settings, cluster.control_planes[1]) == []
     off = dataclasses.replace(settings, cloud_provider=False)
     assert cloud_provider.kubelet_extra_args(off) == {}

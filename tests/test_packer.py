@@ -34,7 +34,16 @@ from generator.tables import os_release
 from generator.tree import EXECUTABLE_MODE
 from tests.boot.baseimage import BaseImage, BaseImageError, ensure_base_image
 from tests.boot.conftest import missing_boot_prerequisites, skip_or_fail
-from tests.conftest import EXAMPLES, REPO, Rendered, cloud_init_schema, render_config, require_tool, shellcheck
+from tests.conftest import (
+    EXAMPLES,
+    REPO,
+    Rendered,
+    cloud_init_schema,
+    parse_yaml,
+    render_config,
+    require_tool,
+    shellcheck,
+)
 from tests.golden import check_golden, check_no_stale_golden
 from tests.matrix import OS_NAMES, VERSIONS, base_config, cluster_for
 
@@ -466,7 +475,7 @@ def test_project_matches_golden(case: tuple[str, str, str, str]) -> None:
 def test_github_actions_example_runs_the_rendered_project(projects: dict[str, Path]) -> None:
     """The documented workflow parses, runs packer init/validate/build -only=qemu.* on the rendered
     folder, uploads an artifact, and every -var it sets is a variable the project declares."""
-    workflow = yaml.safe_load((REPO / "docs" / "github-actions-bake.yml").read_text(encoding="utf-8"))
+    workflow = parse_yaml((REPO / "docs" / "github-actions-bake.yml").read_text(encoding="utf-8"))
     steps = workflow["jobs"]["bake"]["steps"]
     runs = "\n".join(step.get("run", "") for step in steps)
     assert 'packer init "out/$CLUSTER/packer"' in runs

@@ -10,17 +10,16 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import yaml
 from typer.testing import CliRunner
 
 from generator.cli import app
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES, REPO, parse_yaml
 
 runner = CliRunner()
 
 
 def _hook() -> dict[str, Any]:
-    hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    hooks = parse_yaml((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
     [hook] = [h for h in hooks if h["id"] == "kgen-validate"]
     hook_: dict[str, Any] = hook
     return hook_

@@ -23,8 +23,8 @@ from generator.cni import assets
 from generator.load import Document, load
 from generator.model import Cluster, build
 from generator.versions import Download
-from tests.conftest import REPO, require_tool, shellcheck, stand_in_cni_manifests
-from tests.sandbox import STANDIN_BIN, STANDINS, Sandbox
+from tests.conftest import REPO, parse_yaml, require_tool, shellcheck, stand_in_cni_manifests
+from tests.sandbox import STANDINS, Sandbox
 from tests.test_install_rhel import sandbox_with
 
 EXAMPLE = REPO / "tests" / "examples" / "valid" / "proxy-mirrors-install" / "cluster.yaml"
@@ -41,7 +41,7 @@ PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO
 
 
 def example_data() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data: dict[str, Any] = parse_yaml(EXAMPLE.read_text(encoding="utf-8"))
     return data
 
 
@@ -350,7 +350,7 @@ def sandbox_install(
     cni = assets(cluster)
     assert cni is not None
     box = sandbox_with(tmp_path / "box", ["curl-minimal"])
-    box.write(f"{STANDIN_BIN}/curl", (STANDINS / "curl.py").read_text(encoding="utf-8"), 0o755)
+    box.install_standin("curl")
     box.write("/etc/dnf/dnf.conf", "[main]\ngpgcheck=1\n")
     for m in cni.manifest_files():
         served = "/var/lib/kgen-standin/www/" + m.url.removeprefix("https://")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -11,12 +12,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from generator import api, placeholder, secrets, write
+from generator import api, placeholder, plan, secrets, write
 from generator.cli import app
 from generator.emit import render
+from generator.emit.cloudinit import NOVA_USER_DATA_LIMIT
+from generator.emit.index import NodeSummary, index
 from generator.errors import ConfigInvalid, RenderError, UserError
 from generator.tree import OutputFile
-from tests.conftest import EXAMPLES, render_config, valid_cases
+from tests.conftest import EXAMPLES, fixture_bundle, read_yaml, render_config, valid_cases
 from tests.disk import snapshot
 
 runner = CliRunner()
@@ -110,10 +113,11 @@ def test_placeholder_bundle_is_at_least_as_large_as_a_real_one() -> None:
 
 
 def _with_cert_sans(tmp_path: Path, sans: list[str]) -> Path:
-    data = yaml.safe_load((EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml").read_text())
+    data = read_yaml(EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml")
     data["spec"]["controlPlane"]["certSANs"] = sans
     config = tmp_path / "cluster.yaml"
-    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    # libyaml's dumper: the pure-Python one takes seconds over 70,000 items.
+    config.write_text(yaml.dump(data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper)), encoding="utf-8")
     return config
 
 
@@ -130,3 +134,37 @@ def test_the_most_cert_sans_the_schema_allows_render(tmp_path: Path) -> None:
     assert runner.invoke(app, ["validate", str(config)]).exit_code == 0
     result = runner.invoke(app, ["render", str(config), "-d", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
+
+
+def test_nodes_index_is_what_json_dumps_writes() -> None:
+    """index() writes the node list from a pattern; the text must be json.dumps(..., indent=2)'s."""
+    cluster = api.load_cluster(EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml").cluster
+    the_plan = plan.plan(cluster, fixture_bundle(cluster.name))
+    odd = ["n-0", 'quote"back\\slash', "tab\tnew\nline", "é☃\U0001f600", "\x00\x1f\x7f", ""]
+    summaries = [
+        NodeSummary(name, role, action, ip, size, size * 4 // 3, gzipped, keys)
+        for i, name in enumerate(odd)
+        for role, action, ip, size, gzipped, keys in [
+            ("control-plane", "init", None, 0, False, True),
+            ("worker", "join", f"10.0.0.{i}", 65535 * i, True, False),
+        ]
+    ]
+    for nodes in ([], summaries[:1], summaries):
+        data = json.loads(index(the_plan, []))
+        data["nodes"] = [
+            {
+                "name": s.name,
+                "role": s.role,
+                "action": s.action,
+                "ip": s.ip,
+                "userData": {
+                    "bytes": s.user_data_bytes,
+                    "base64Bytes": s.user_data_base64_bytes,
+                    "novaLimit": NOVA_USER_DATA_LIMIT,
+                    "gzipped": s.gzipped,
+                },
+                "holdsPrivateKeys": s.holds_private_keys,
+            }
+            for s in nodes
+        ]
+        assert index(the_plan, nodes) == json.dumps(data, indent=2) + "\n"

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from generator import secrets
 from generator.cli import app
 from generator.errors import ConfigInvalid
-from tests.conftest import EXAMPLES, FIXTURE_SECRETS, fixture_bundle, require_tool
+from tests.conftest import EXAMPLES, FIXTURE_SECRETS, fixture_bundle, parse_yaml, require_tool
 
 runner = CliRunner()
 EXAMPLE = EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml"
@@ -100,7 +100,7 @@ def test_first_render_creates_bundle_0600_and_reuses_it(tmp_path: Path) -> None:
     assert second.exit_code == 0
     assert bundle_path.read_bytes() == before
     assert "new secrets bundle" not in second.output
-    token = yaml.safe_load(before)["bootstrapToken"]
+    token = parse_yaml(before)["bootstrapToken"]
     for output in (first.output, second.output):
         assert token not in output
 
@@ -115,7 +115,7 @@ def test_secrets_option_points_elsewhere_and_must_exist(tmp_path: Path) -> None:
 
 def test_bad_bundle_errors_never_show_secret_values(tmp_path: Path) -> None:
     good = fixture_bundle()
-    data = yaml.safe_load(good.to_yaml())
+    data = parse_yaml(good.to_yaml())
     data["bootstrapToken"] = "NOT-A-TOKEN-but-secret-ish"
     data["ca"]["key"] = good.etcd_ca.key  # a key that does not belong to the certificate
     path = tmp_path / "bad.secrets.yaml"
@@ -171,7 +171,7 @@ def _flip_certificate_byte(pem: str, where: str) -> str:
 @pytest.mark.parametrize("where", ["public-key", "signature"])
 def test_corrupted_ca_certificate_is_blamed_on_the_certificate(where: str, tmp_path: Path) -> None:
     openssl = require_tool("openssl", reason="Debian package openssl")
-    data = yaml.safe_load(fixture_bundle().to_yaml())
+    data = parse_yaml(fixture_bundle().to_yaml())
     data["etcdCA"]["certificate"] = _flip_certificate_byte(data["etcdCA"]["certificate"], where)
     cert = tmp_path / "ca.crt"
     cert.write_text(data["etcdCA"]["certificate"], encoding="utf-8")

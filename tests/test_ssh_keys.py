@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from typer.testing import CliRunner
@@ -16,7 +15,7 @@ from typer.testing import CliRunner
 from generator.checks.ssh_keys import key_problem
 from generator.cli import app
 from generator.resources import templates_dir
-from tests.conftest import EXAMPLES, require_tool
+from tests.conftest import EXAMPLES, parse_yaml, require_tool
 
 runner = CliRunner()
 
@@ -69,7 +68,7 @@ def test_broken_keys_are_refused(key: str, expected: str) -> None:
 
 def test_the_init_placeholder_is_refused_with_a_way_out(tmp_path: Path) -> None:
     text = (templates_dir() / "cluster.yaml").read_text(encoding="utf-8")
-    keys = yaml.safe_load(text)["spec"]["admin"]["sshAuthorizedKeys"]
+    keys = parse_yaml(text)["spec"]["admin"]["sshAuthorizedKeys"]
     assert keys and all("put a real public key" in (key_problem(k) or "") for k in keys)
     config = tmp_path / "cluster.yaml"
     assert runner.invoke(app, ["init", str(config)]).exit_code == 0
@@ -82,7 +81,7 @@ def test_the_init_placeholder_is_refused_with_a_way_out(tmp_path: Path) -> None:
 
 
 def _keys_in(case: Path) -> list[str]:
-    keys = yaml.safe_load(case.read_text(encoding="utf-8"))["spec"]["admin"]["sshAuthorizedKeys"]
+    keys = parse_yaml(case.read_text(encoding="utf-8"))["spec"]["admin"]["sshAuthorizedKeys"]
     return [" ".join(str(k).split()[:2]) for k in keys]
 
 

@@ -6,12 +6,11 @@ import json
 import shutil
 from pathlib import Path
 
-import yaml
 from typer.testing import CliRunner
 
 from generator import secrets
 from generator.cli import app
-from tests.conftest import EXAMPLES, write_bundle
+from tests.conftest import EXAMPLES, parse_yaml_all, write_bundle
 
 runner = CliRunner()
 
@@ -62,10 +61,10 @@ def test_rotate_changes_only_join_configs(tmp_path: Path) -> None:
     assert without_sizes(after["nodes.json"]) == without_sizes(before["nodes.json"])
     assert set(after) == set(before)
     for node in joiners:
-        (join,) = yaml.safe_load_all((out / "demo" / "nodes" / node / "kubeadm.yaml").read_text(encoding="utf-8"))
+        (join,) = parse_yaml_all((out / "demo" / "nodes" / node / "kubeadm.yaml").read_text(encoding="utf-8"))
         assert join["discovery"]["bootstrapToken"]["token"] == new.bootstrap_token
         assert join["discovery"]["bootstrapToken"]["caCertHashes"] == [old.ca_cert_hash]
-    init = next(yaml.safe_load_all((out / "demo" / "nodes" / "cp-0" / "kubeadm.yaml").read_text(encoding="utf-8")))
+    init = next(parse_yaml_all((out / "demo" / "nodes" / "cp-0" / "kubeadm.yaml").read_text(encoding="utf-8")))
     assert init["bootstrapTokens"][0]["token"] == old.bootstrap_token
 
     join_command = runner.invoke(app, ["join-command", str(config), "--secrets", str(bundle_path)])

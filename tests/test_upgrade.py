@@ -10,12 +10,10 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from generator import api, model, upgrade
@@ -23,9 +21,9 @@ from generator.cli import app
 from generator.errors import ConfigInvalid, UserError
 from generator.load import Document
 from generator.versions import Version
-from tests.conftest import EXAMPLES, shellcheck
+from tests.conftest import EXAMPLES, read_yaml, shellcheck
 from tests.golden import check_golden, check_no_stale_golden
-from tests.sandbox import STANDIN_BIN, STANDINS, Sandbox
+from tests.sandbox import STANDIN_BIN, STANDINS, Sandbox, host_standin
 
 runner = CliRunner()
 LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+)(:\d+)?: (?P<rest>.*)$")
@@ -36,7 +34,7 @@ NODES = ("cp-0", "cp-1", "cp-2", "worker-0", "worker-1")
 
 
 def example_data() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((VALID / "cluster.yaml").read_text(encoding="utf-8"))
+    data: dict[str, Any] = read_yaml(VALID / "cluster.yaml")
     return data
 
 
@@ -193,7 +191,7 @@ def standin_root(tmp_path: Path, *, cluster: str, kubeadm: str, control_plane: b
 
 def kubeadm(root: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(STANDINS / "kubeadm.py"), *args],
+        [*host_standin("kubeadm"), *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -319,26 +317,28 @@ class Cluster:
         self.write_state({"version": f"v{FROM}", "apiserverReady": True, "nodes": nodes, "events": []})
         data = example_data()
         addresses = {n["name"]: n["ip"] for n in data["spec"]["nodes"]}
-        ssh_map = {}
+        self.map = base / "ssh-map"  # the ssh stand-in's map (tests/boot/standins/ssh.sh)
         self.boxes: dict[str, Sandbox] = {}
         for name in NODES:
             box = Sandbox.create(base / name)
             box.binds.append((self.shared, "/var/lib/kgen-standin-cluster"))
             self.prepare(box, name, (failures or {}).get(name, 0))
             self.boxes[name] = box
+            host = self.map / addresses[name]
+            host.mkdir(parents=True)
+            (host / "user").write_text("kadmin\n", encoding="utf-8")
             argv = box.command(["bash", "-c", "__KGEN_SSH_COMMAND__"])
-            ssh_map[addresses[name]] = {"user": "kadmin", "argv": argv}
-        self.map = base / "ssh-map.json"
-        self.map.write_text(json.dumps(ssh_map), encoding="utf-8")
+            assert not any("\0" in word for word in argv)
+            (host / "argv").write_text("".join(f"{word}\0" for word in argv), encoding="utf-8")
         self.ssh = base / "ssh"
-        self.ssh.write_text(f'#!/bin/sh\nexec {sys.executable} {STANDINS / "ssh.py"} "$@"\n', encoding="utf-8")
+        self.ssh.write_text((STANDINS / "ssh.sh").read_text(encoding="utf-8"), encoding="utf-8")
         self.ssh.chmod(0o755)
         self.ssh_log = base / "ssh.log"
 
     @staticmethod
     def prepare(box: Sandbox, name: str, failures: int) -> None:
-        box.write(f"{STANDIN_BIN}/apt-get", (STANDINS / "apt.py").read_text(encoding="utf-8"), 0o755)
-        box.write(f"{STANDIN_BIN}/apt-mark", (STANDINS / "apt.py").read_text(encoding="utf-8"), 0o755)
+        box.install_standin("apt", f"{STANDIN_BIN}/apt-get")
+        box.install_standin("apt", f"{STANDIN_BIN}/apt-mark")
         box.write(f"{STANDIN_BIN}/systemctl", SYSTEMCTL, 0o755)
         box.write(f"{STANDIN_BIN}/curl", CURL, 0o755)
         box.write(f"{STANDIN_BIN}/sudo", SUDO, 0o755)
@@ -384,6 +384,19 @@ class Cluster:
             timeout=600,
             check=False,
         )
+
+    def ssh_calls(self) -> list[dict[str, Any]]:
+        """The ssh stand-in's log: per call, NUL-terminated host, user, command line, the number of
+        option words and the option words."""
+        fields = self.ssh_log.read_bytes().decode("utf-8").split("\0")
+        assert fields.pop() == "", "the log ends with a NUL"
+        calls: list[dict[str, Any]] = []
+        while fields:
+            host, user, command, count = fields[:4]
+            options = fields[4 : 4 + int(count)]
+            del fields[: 4 + int(count)]
+            calls.append({"host": host, "user": user, "options": options, "command": command})
+        return calls
 
     def events(self, node: str | None = None) -> list[str]:
         return [
@@ -452,7 +465,7 @@ def test_driver_upgrades_three_control_planes_then_workers_in_batches(tmp_path: 
     drains = [e for e in cluster.state()["events"] if e["event"] == "drain"]
     assert {d["timeout"] for d in drains} == {"90s"}
     assert_upgraded(cluster)
-    calls = [json.loads(line) for line in cluster.ssh_log.read_text(encoding="utf-8").splitlines()]
+    calls = cluster.ssh_calls()
     assert {c["user"] for c in calls} == {"kadmin"}
     assert all(c["options"] == ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "--"] for c in calls)
     assert all(c["command"].startswith("sudo -n ") for c in calls)
@@ -514,9 +527,7 @@ def test_driver_dry_run_prints_the_plan_and_contacts_nothing(tmp_path: Path) -> 
 
 def test_driver_refuses_an_unreachable_node_before_changing_anything(tmp_path: Path) -> None:
     cluster = Cluster(tmp_path, rendered_kit(tmp_path))
-    ssh_map = json.loads(cluster.map.read_text(encoding="utf-8"))
-    del ssh_map["10.0.0.21"]
-    cluster.map.write_text(json.dumps(ssh_map), encoding="utf-8")
+    shutil.rmtree(cluster.map / "10.0.0.21")  # worker-1 is no longer a host ssh knows
     result = cluster.run()
     assert result.returncode == 1
     assert "FAILED: node worker-1, step ssh" in result.stderr

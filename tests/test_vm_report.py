@@ -11,9 +11,8 @@ import re
 import shlex
 from pathlib import Path
 
-import yaml
-
 from generator.runners import guest_report, vm_report
+from tests.conftest import parse_yaml
 
 GUEST_FILE = Path(guest_report.__file__)
 
@@ -21,7 +20,7 @@ GUEST_FILE = Path(guest_report.__file__)
 def installed_files(vendor_data: str) -> dict[str, bytes]:
     """What the vendor-data's bootcmd writes: {path: bytes}, decoded from its `echo B64 | base64 -d > PATH`."""
     files: dict[str, bytes] = {}
-    for step in yaml.safe_load(vendor_data)["bootcmd"]:
+    for step in parse_yaml(vendor_data)["bootcmd"]:
         if step[:2] != ["sh", "-c"]:
             continue
         match = re.fullmatch(r"echo ([A-Za-z0-9+/=]+) \| base64 -d > (\S+)", step[2])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict
+from typing import Any
 
 import pytest
 import yaml
@@ -44,7 +45,7 @@ def test_literal_test_agrees_with_the_per_line_rule() -> None:
         SCRIPT + "trailing space \n",  # not a literal block: quoted, never spliced
         SCRIPT.replace("step", "étape ☃"),
         SCRIPT + "\tx\n",
-        "kgen-yaml-splice-0-x\n" + SCRIPT,  # holds a placeholder itself
+        "kgen-yaml-splice-x\n" + SCRIPT,  # holds a placeholder itself
     ],
 )
 def test_repeated_long_strings_dump_as_in_place(value: str) -> None:
@@ -108,7 +109,7 @@ def test_a_repeated_script_is_spliced_not_re_emitted(monkeypatch: pytest.MonkeyP
     assert yamldump.dump(doc) == plain(doc)  # second sighting: the block is made once and spliced
     assert yamldump.dump(doc) == plain(doc)  # third: the block and the skeleton reused as they are
     assert str(emitted).count("unique to this test") == 1  # the one minimal document that made the block
-    assert len([d for d in emitted if "kgen-yaml-splice-1-x" in str(d)]) == 1  # the skeleton, dumped once
+    assert len([d for d in emitted if "kgen-yaml-splice-x" in str(d)]) == 1  # the skeleton, dumped once
 
 
 def recording(monkeypatch: pytest.MonkeyPatch) -> list[object]:
@@ -166,3 +167,45 @@ def test_streams_dumped_document_by_document_match_the_emitter() -> None:
             docs.append({"kind": "K", "v": value} if shape == "map" else [value, "b"] if shape == "seq" else value)
         expected: str = yaml.dump_all(docs, Dumper=yamldump._Dumper, explicit_start=True, **yamldump._OPTIONS)
         assert yamldump.dump_all(docs) == expected, repr(docs)[:300]
+
+
+def test_parts_join_to_the_dump_and_share_recurring_blocks() -> None:
+    shared_script = SCRIPT + "# shared by every document here\n"
+
+    def doc(i: int) -> dict[str, object]:
+        return {
+            "hostname": f"node-{i}",
+            "write_files": [
+                {"path": "/a", "content": shared_script},
+                {"path": "/b", "content": SCRIPT + f"# unique {i}\n"},
+                {"path": "/c", "content": shared_script.replace("shared", "also shared")},
+            ],
+        }
+
+    blocks: list[list[str]] = []
+    for i in range(5):
+        parts = yamldump.dump_parts(doc(i))
+        assert "".join(parts) == plain(doc(i)) == yamldump.dump(doc(i))
+        blocks.append(parts[1::2])
+    # From the second sighting on, both shared scripts are parts of their own, the same objects each time.
+    assert len(blocks[1]) == 2
+    assert all(a is b for later in blocks[2:] for a, b in zip(blocks[1], later, strict=True))
+    assert all("unique" not in block for block in blocks[1])
+
+
+def test_recurring_entries_dump_as_the_emitter_writes_them() -> None:
+    # The same mapping holding a recurring block at another place, beside other values, or with one
+    # value changed: each dumps as the emitter writes it, whole and in parts.
+    block = SCRIPT + "# recurring entry\n"
+    entry = {"path": "/etc/x", "owner": "root:root", "content": block, "permissions": "0600"}
+    docs: list[Any] = [
+        {"hostname": "a", "write_files": [entry, {**entry, "path": "/etc/y"}]},
+        {"write_files": [{**entry, "owner": "yes"}, entry], "runcmd": [["x"]]},
+        {"other": [entry], "write_files": [entry]},
+        {"write_files": [{**entry, "content": block.replace("recurring", "changed")}, entry]},
+        [entry, {"nested": entry}],
+    ]
+    for _ in range(3):
+        for doc in docs:
+            assert yamldump.dump(doc) == plain(doc)
+            assert "".join(yamldump.dump_parts(doc)) == plain(doc)

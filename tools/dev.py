@@ -156,7 +156,16 @@ def test(pytest_args: list[str]) -> None:
     if missing:
         apt_install(missing)
     bindir = ensure_venv("[dev]")
-    sh(str(bindir / "python"), "-m", "pytest", *with_xdist(pytest_args), cwd=REPO)
+    sh(str(bindir / "python"), "-m", "pytest", *with_xdist(pytest_args), cwd=REPO, env=suite_env())
+
+
+def suite_env() -> dict[str, str]:
+    """The environment for pytest: bytecode caching on even where PYTHONDONTWRITEBYTECODE is set, because
+    every xdist worker imports (and pytest assertion-rewrites) all ~55 test modules; with the
+    rewritten modules cached in __pycache__ (gitignored) a worker collects in ~1.5 s instead of ~4 s."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
-"""The pipeline as API functions: check, render (and re-render with a new token), the example config,
-the join command and the information commands (versions, images, ports)."""
+"""The pipeline as API functions: check and render (and re-render with a new token). The example
+config is :mod:`generator.api.example`; the information commands (versions, images, ports, the join
+command) are :mod:`generator.api.reports`."""
 
 from __future__ import annotations
 
@@ -9,13 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from generator import info, mirror, model, placeholder, plan, secrets, write
-from generator.api.example import InitAnswers, example_text
+from generator import model, placeholder, plan, secrets, write
 from generator.emit import render
 from generator.errors import ConfigInvalid, DriftFound, Problem, RenderError, UserError, errors_only
-from generator.load import Document, load, parse
+from generator.load import Document, load
 from generator.normalize import Normalized, normalize
-from generator.resources import schemas_dir, templates_dir
 from generator.validate import validate
 
 
@@ -46,6 +45,8 @@ class Silent:
 
 @dataclass(frozen=True)
 class Loaded:
+    """A loaded, validated config: the cluster, its warnings and its document."""
+
     cluster: model.Cluster
     warnings: list[Problem]
     doc: Document
@@ -54,6 +55,8 @@ class Loaded:
 
 @dataclass
 class RenderResult:
+    """What a render wrote (or would write) and the summary it prints."""
+
     cluster: str
     out_dir: Path
     changes: list[write.FileChange]
@@ -227,6 +230,8 @@ def _render_and_write(
 
 @dataclass(frozen=True)
 class Rotation:
+    """A token rotation: the re-render and the command that registers the new token."""
+
     render: RenderResult
     register_command: str
 
@@ -253,83 +258,3 @@ def rotate_token(config_path: Path, *, out_dir: Path, secrets_path: Path | None 
     ttl = model.go_duration(cluster.token_ttl_seconds)
     command = f"kubeadm token create {new.bootstrap_token} --ttl {ttl} --description {description}"
     return Rotation(render=result, register_command=command)
-
-
-def write_example(path: Path, *, force: bool = False, answers: InitAnswers | None = None) -> list[tuple[str, Path]]:
-    """Write the commented example config (the runbook's cluster) and its JSON Schema beside it, so
-    the `# yaml-language-server: $schema=` line works offline. Returns (status verb, path) pairs.
-
-    ``answers`` (``kgen init --name ...``) replace the example's values, comments kept
-    (:func:`generator.api.example.example_text`); the result must pass validation, or nothing is
-    written. The example's placeholder SSH key is left for the user to replace unless one is given."""
-    if path.exists() and not force:
-        raise UserError(f"{path} already exists; use --force to overwrite it")
-    schema_path = path.with_name("cluster.schema.json")
-    example = (templates_dir() / "cluster.yaml").read_text(encoding="utf-8").replace("{schema}", schema_path.name)
-    if answers is not None and answers.given():
-        example = example_text(example, answers)
-        doc = parse(example, str(path))
-        problems = errors_only(validate(doc, normalize(doc)))
-        if answers.ssh_key is None:
-            problems = [p for p in problems if not p.path.startswith("spec.admin.sshAuthorizedKeys")]
-        if problems:
-            raise ConfigInvalid(problems)
-    schema_text = (schemas_dir() / "cluster.schema.json").read_text(encoding="utf-8")
-    done: list[tuple[str, Path]] = []
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for target, text in ((path, example), (schema_path, schema_text)):
-            if target.exists() and target.read_text(encoding="utf-8") == text:
-                done.append(("identical", target))
-                continue
-            verb = "update" if target.exists() else "create"
-            target.write_text(text, encoding="utf-8")
-            done.append((verb, target))
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror}") from None
-    return done
-
-
-def join_command(config_path: Path, *, secrets_path: Path | None = None) -> str:
-    return join(config_path, secrets_path=secrets_path).command
-
-
-# --- hook (issue 13, info commands): versions, images, ports, join-command --control-plane ------------
-
-
-def join(config_path: Path, *, secrets_path: Path | None = None, control_plane: bool = False) -> info.JoinCommand:
-    """The ``kubeadm join`` line for adding a node by hand (``control_plane``: a control-plane node,
-    with a note on the shared PKI it needs first; :func:`generator.info.join_command`)."""
-    cluster = load_cluster(config_path).cluster
-    bundle = load_secrets(config_path, cluster, secrets_path)
-    return info.join_command(cluster, bundle, control_plane=control_plane)
-
-
-def versions() -> info.VersionsReport:
-    """The supported Kubernetes minors and what kgen pins for each (the version table)."""
-    return info.versions_report()
-
-
-def images(config_path: Path, *, listener: Listener | None = None) -> info.ImagesReport:
-    """Every image the cluster's first boots ask for: the table the bake pre-pulls (the list to mirror).
-    The config's warnings go to ``listener``."""
-    loaded = load_cluster(config_path)
-    (listener or Silent()).warnings(loaded.warnings)
-    return info.images_report(loaded.cluster)
-
-
-def ports(config_path: Path, *, listener: Listener | None = None) -> info.PortsReport:
-    """The inbound ports each role needs, merged as the rendered configure phase opens them. The
-    config's warnings go to ``listener``."""
-    loaded = load_cluster(config_path)
-    (listener or Silent()).warnings(loaded.warnings)
-    return info.ports_report(loaded.cluster)
-
-
-def mirror_script(config_path: Path, registry: str) -> str:
-    """``kgen images --mirror-script``: a bash script of ``skopeo copy`` lines that fills ``registry``
-    with the images the cluster needs."""
-    cluster = load_cluster(config_path).cluster
-    if (problem := mirror.registry_problem(registry)) is not None:
-        raise UserError(f"--mirror-script: {problem}")
-    return mirror.mirror_script(cluster, registry)

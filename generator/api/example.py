@@ -5,18 +5,24 @@ Nothing is string-templated: the template is composed with PyYAML, which marks w
 text starts and ends; each answer is dumped by :mod:`generator.yamldump` (so a hostile name with
 ``: `` or quotes comes out quoted) and spliced over exactly that span. The result is parsed again and
 must equal the template's data with the answers applied, or nothing is written. Without answers the
-template's text is returned untouched (today's example, byte for byte)."""
+template's text is returned untouched (today's example, byte for byte). :func:`write_example` writes
+it (and the schema beside it)."""
 
 from __future__ import annotations
 
 import dataclasses
 import ipaddress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from generator.errors import UserError
+from generator.errors import ConfigInvalid, UserError, errors_only
+from generator.load import parse
+from generator.normalize import normalize
+from generator.resources import schemas_dir, templates_dir
+from generator.validate import validate
 from generator.yamldump import dump
 
 # The template's commented-out runtime block; --runtime turns it into a real key.
@@ -173,3 +179,38 @@ def example_text(template: str, answers: InitAnswers) -> str:
     if yaml.safe_load(text) != data:  # the splice must say exactly what the data says
         raise UserError("kgen init could not place these values in the example; please report this")
     return text
+
+
+def write_example(path: Path, *, force: bool = False, answers: InitAnswers | None = None) -> list[tuple[str, Path]]:
+    """Write the commented example config (the runbook's cluster) and its JSON Schema beside it, so
+    the `# yaml-language-server: $schema=` line works offline. Returns (status verb, path) pairs.
+
+    ``answers`` (``kgen init --name ...``) replace the example's values, comments kept
+    (:func:`generator.api.example.example_text`); the result must pass validation, or nothing is
+    written. The example's placeholder SSH key is left for the user to replace unless one is given."""
+    if path.exists() and not force:
+        raise UserError(f"{path} already exists; use --force to overwrite it")
+    schema_path = path.with_name("cluster.schema.json")
+    example = (templates_dir() / "cluster.yaml").read_text(encoding="utf-8").replace("{schema}", schema_path.name)
+    if answers is not None and answers.given():
+        example = example_text(example, answers)
+        doc = parse(example, str(path))
+        problems = errors_only(validate(doc, normalize(doc)))
+        if answers.ssh_key is None:
+            problems = [p for p in problems if not p.path.startswith("spec.admin.sshAuthorizedKeys")]
+        if problems:
+            raise ConfigInvalid(problems)
+    schema_text = (schemas_dir() / "cluster.schema.json").read_text(encoding="utf-8")
+    done: list[tuple[str, Path]] = []
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for target, text in ((path, example), (schema_path, schema_text)):
+            if target.exists() and target.read_text(encoding="utf-8") == text:
+                done.append(("identical", target))
+                continue
+            verb = "update" if target.exists() else "create"
+            target.write_text(text, encoding="utf-8")
+            done.append((verb, target))
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+    return done

@@ -1,6 +1,7 @@
 """The config commands: ``init``, ``validate``, ``schema``, ``render`` and ``token rotate``."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: typer would evaluate every string annotation on each
+# run (generator.cli, "Start-up cost").
 
 import sys
 from pathlib import Path

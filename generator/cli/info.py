@@ -1,7 +1,8 @@
 """The commands that answer questions about a cluster or about kgen: ``versions``, ``images``,
 ``ports``, ``join-command``, ``kubeconfig`` and ``certs check``."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: typer would evaluate every string annotation on each
+# run (generator.cli, "Start-up cost").
 
 from pathlib import Path
 from typing import Annotated

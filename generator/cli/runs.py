@@ -1,7 +1,8 @@
 """The commands that write more than a render or run tools: ``bake``, ``vm``, ``restore`` and
 ``upgrade``."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: typer would evaluate every string annotation on each
+# run (generator.cli, "Start-up cost").
 
 from enum import Enum
 from pathlib import Path

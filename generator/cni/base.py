@@ -19,6 +19,8 @@ RENDERED_DIR = guest.CNI_RENDERED_DIR
 
 @dataclass(frozen=True)
 class CniAssets:
+    """What a CNI plugin puts on a node: upstream downloads and rendered manifests."""
+
     plugin: str
     version: str
     downloads: tuple[Download, ...]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from generator import yamldump
@@ -17,15 +16,32 @@ from generator.model import Cluster, Node
 NOVA_USER_DATA_LIMIT = 65535
 
 
-@dataclass(frozen=True)
 class EncodedUserData:
-    content: bytes
+    """A node's user-data as Nova gets it; plain user-data is kept in the parts it was encoded from
+    (see :class:`generator.tree.OutputFile`)."""
+
+    __slots__ = ("gzipped", "parts", "raw_size", "size")
+    parts: tuple[bytes, ...]
     gzipped: bool
     raw_size: int
+    size: int  # len(content)
+
+    def __init__(self, content: bytes | tuple[bytes, ...], gzipped: bool, raw_size: int) -> None:
+        parts = (content,) if isinstance(content, bytes) else content
+        for name, value in (("parts", parts), ("gzipped", gzipped), ("raw_size", raw_size)):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "size", sum(map(len, parts)))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")  # immutable, as a frozen dataclass
+
+    @property
+    def content(self) -> bytes:
+        return self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
 
     @property
     def base64_size(self) -> int:
-        return base64_size(len(self.content))
+        return base64_size(self.size)
 
 
 def base64_size(n: int) -> int:
@@ -71,15 +87,28 @@ def default_user(cluster: Cluster) -> list[str]:
 
 
 def dump(document: dict[str, Any], banner: str) -> str:
-    return "#cloud-config\n" + "".join(f"# {line}\n" for line in banner.splitlines()) + yamldump.dump(document)
+    return "".join(dump_parts(document, banner))
+
+
+def dump_parts(document: dict[str, Any], banner: str) -> list[str]:
+    """:func:`dump` in parts, as :func:`generator.yamldump.dump_parts` gives them."""
+    parts = yamldump.dump_parts(document)
+    parts[0] = "#cloud-config\n" + "".join(f"# {line}\n" for line in banner.splitlines()) + parts[0]
+    return parts
 
 
 def encode(text: str, *, node: str) -> EncodedUserData:
     """Plain when it fits Nova's limit, else gzip (cloud-init decompresses it, cloud-init docs
     "gzip compressed content"); a clear error when even that does not fit."""
-    raw = text.encode("utf-8")
-    if base64_size(len(raw)) <= NOVA_USER_DATA_LIMIT:
-        return EncodedUserData(raw, gzipped=False, raw_size=len(raw))
+    return encode_parts((text.encode("utf-8"),), node=node)
+
+
+def encode_parts(parts: tuple[bytes, ...], *, node: str) -> EncodedUserData:
+    """:func:`encode` for the UTF-8 text given in parts; plain user-data keeps them."""
+    size = sum(map(len, parts))
+    if base64_size(size) <= NOVA_USER_DATA_LIMIT:
+        return EncodedUserData(parts, gzipped=False, raw_size=size)
+    raw = b"".join(parts)
     packed = gzip.compress(raw, compresslevel=9, mtime=0)
     if base64_size(len(packed)) <= NOVA_USER_DATA_LIMIT:
         return EncodedUserData(packed, gzipped=True, raw_size=len(raw))

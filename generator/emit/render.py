@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from generator import __version__, etcd_restore, guest, layout, templating, yamldump
-from generator.emit import cloudinit, openstack, packer
+from generator.emit import cloudinit, packer
 from generator.emit.index import NodeSummary, index
 from generator.guest import BOOTSTRAP_PATH, KUBEADM_CONFIG_PATH, GuestFile
 from generator.plan import ClusterPlan, NodePlan
@@ -75,9 +75,26 @@ def guest_files(plan: ClusterPlan, node_plan: NodePlan) -> tuple[list[GuestFile]
     return files, script, kubeadm_yaml
 
 
+def _encoded(parts: list[str], shared: dict[str, bytes]) -> tuple[bytes, ...]:
+    """The parts of :func:`generator.yamldump.dump_parts` as UTF-8, each shared block (odd-numbered)
+    encoded once per render and the same bytes object in every node's user-data."""
+    out: list[bytes] = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            data = shared.get(part)
+            if data is None:
+                data = shared[part] = part.encode("utf-8")
+            out.append(data)
+        elif part:
+            out.append(part.encode("utf-8"))
+    return tuple(out)
+
+
 def render_node(
-    plan: ClusterPlan, node_plan: NodePlan
+    plan: ClusterPlan, node_plan: NodePlan, shared: dict[str, bytes] | None = None
 ) -> tuple[dict[str, OutputFile], NodeSummary, cloudinit.EncodedUserData]:
+    """One node's files. ``shared`` holds the encoded blocks its user-data shares with other nodes'
+    (a render of thousands of nodes keeps one copy of each: see :func:`_encoded`)."""
     cluster, node = plan.cluster, node_plan.node
     files, script, kubeadm_yaml = guest_files(plan, node_plan)
     banner = (
@@ -89,10 +106,10 @@ def render_node(
             else "Holds the bootstrap token (no private keys)."
         )
     )
-    text = cloudinit.dump(cloudinit.cloud_config(cluster, node, files, [[BOOTSTRAP_PATH]]), banner)
-    encoded = cloudinit.encode(text, node=node.name)
+    parts = cloudinit.dump_parts(cloudinit.cloud_config(cluster, node, files, [[BOOTSTRAP_PATH]]), banner)
+    encoded = cloudinit.encode_parts(_encoded(parts, {} if shared is None else shared), node=node.name)
     out = {
-        layout.user_data(node.name): OutputFile(encoded.content, SECRET_MODE),
+        layout.user_data(node.name): OutputFile(encoded.parts, SECRET_MODE),
         layout.meta_data(node.name): OutputFile(cloudinit.meta_data(cluster, node).encode(), PUBLIC_MODE),
         layout.kubeadm_config(node.name): OutputFile(kubeadm_yaml.encode(), SECRET_MODE),
         layout.bootstrap_script(node.name): OutputFile(script.encode(), PUBLIC_MODE),
@@ -102,7 +119,7 @@ def render_node(
         role=node.role,
         action=node_plan.action,
         ip=node.ip,
-        user_data_bytes=len(encoded.content),
+        user_data_bytes=encoded.size,
         user_data_base64_bytes=encoded.base64_size,
         gzipped=encoded.gzipped,
         holds_private_keys=node_plan.holds_private_keys,
@@ -114,13 +131,16 @@ def render_cluster(plan: ClusterPlan) -> RenderedCluster:
     files: dict[str, OutputFile] = {}
     summaries: list[NodeSummary] = []
     user_data: dict[str, cloudinit.EncodedUserData] = {}
+    shared: dict[str, bytes] = {}
     for node_plan in plan.nodes:
-        node_files, summary, encoded = render_node(plan, node_plan)
+        node_files, summary, encoded = render_node(plan, node_plan, shared)
         files.update(node_files)
         summaries.append(summary)
         user_data[node_plan.node.name] = encoded
     files[layout.INDEX] = OutputFile(index(plan, summaries).encode(), PUBLIC_MODE)
     files.update(packer.packer_files(plan.cluster, plan.prep))
     if plan.cluster.openstack is not None:
+        from generator.emit import openstack  # noqa: PLC0415 - for speed: most clusters have no OpenStack kit
+
         files.update(openstack.openstack_files(plan.cluster, plan.cluster.openstack, user_data))
     return RenderedCluster(name=plan.cluster.name, files=dict(sorted(files.items())), nodes=tuple(summaries))

@@ -43,6 +43,8 @@ class RuntimeConfig:
 
 @dataclass(frozen=True)
 class RuntimePlugin:
+    """A container runtime: its package, values and repository."""
+
     name: str
     package: str  # the package the install phase installs and the self-check looks for
     values: Callable[[Cluster], Mapping[str, Any]]  # what its configure and pause pieces write

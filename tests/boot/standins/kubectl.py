@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 import time
 from collections.abc import Callable
@@ -130,6 +129,8 @@ def cmd_get(args: list[str], ver: str) -> int:
     resource = words[0] if words else ""
     if resource not in ("node", "nodes", "no") and not resource.startswith("node/"):
         return 0
+    import socket  # noqa: PLC0415 - only `get node` with no name needs it; each call is a new process
+
     names = [resource.split("/", 1)[1]] if resource.startswith("node/") else words[1:] or [socket.gethostname()]
     output = option(args, "-o", "--output") or ""
     if output.startswith("jsonpath"):
