@@ -107,13 +107,16 @@ def _shorten_quoted(message: str) -> str:
     return _QUOTED.sub(cut, message)
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
 def non_ascii_hint(text: str) -> str:
     """``; character 2 is U+0430 CYRILLIC SMALL LETTER A, not ASCII`` for the first non-ASCII
     character of ``text`` (a look-alike letter in a name is otherwise invisible), else ``""``."""
-    for index, char in enumerate(text):
-        if not char.isascii():
-            return f"; character {index + 1} is {char_name(char)}, not ASCII"
-    return ""
+    match = _NON_ASCII.search(text)
+    if match is None:
+        return ""
+    return f"; character {match.start() + 1} is {char_name(match.group())}, not ASCII"
 
 
 def char_name(char: str) -> str:
