@@ -28,6 +28,7 @@ What is blanked, and why shellcheck 0.9.0 (Debian 12) does not look into it:
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 
@@ -57,6 +58,7 @@ def _heredoc_end(line: str) -> tuple[str, bool] | None:
     return (match.group(3), match.group(1) == "-") if match else None
 
 
+@functools.lru_cache(maxsize=4096)  # the same scripts reach it from many tests of one process
 def shellcheck_key(script: str) -> str:
     """The script with the literals described in the module docstring blanked. Two scripts with the
     same key differ only in such literals, which no shellcheck rule looks into, so a shellcheck of
