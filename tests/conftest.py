@@ -140,6 +140,12 @@ def _validator_verdicts_shared(request: pytest.FixtureRequest, tmp_path_factory:
 SHELLCHECK_ARGS = ("--shell=bash", "--severity=style")
 
 
+def shellcheck_verdict_key(tool: str, text: str) -> str:
+    """The key shellcheck's verdict on ``text`` is remembered under for the session (tests/validated.py):
+    the tool, its arguments and the script's shape (:func:`tests.shellkey.shellcheck_key`)."""
+    return validated.key("shellcheck", tool, *SHELLCHECK_ARGS, shellkey.shellcheck_key(text))
+
+
 def shellcheck(scripts: dict[str, str], workdir: Path) -> None:
     """shellcheck (bash, every severity) passes every script: one run over the scripts not already passed.
 
@@ -150,8 +156,7 @@ def shellcheck(scripts: dict[str, str], workdir: Path) -> None:
     tool = require_tool("shellcheck", reason="Debian package shellcheck")
     items: dict[str, tuple[str, str]] = {}
     for name, text in sorted(scripts.items()):
-        shape = shellkey.shellcheck_key(text)
-        items.setdefault(validated.key("shellcheck", tool, *SHELLCHECK_ARGS, shape), (name, text))
+        items.setdefault(shellcheck_verdict_key(tool, text), (name, text))
 
     def check(todo: dict[str, tuple[str, str]]) -> None:
         workdir.mkdir(parents=True, exist_ok=True)

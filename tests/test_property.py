@@ -56,13 +56,16 @@ from typer.testing import CliRunner
 from generator import secrets
 from generator.cli import app
 from generator.versions import kubernetes_release, supported_minors
+from tests import validated
 from tests.conftest import (
     REPO,
+    SHELLCHECK_ARGS,
     YAML_DUMPER,
     fixture_bundle,
     parse_yaml,
     read_yaml,
     require_tool,
+    shellcheck_verdict_key,
     user_data_scripts,
     valid_cases,
 )
@@ -485,7 +488,7 @@ def validate_with_cloud_init(python: str, collected: Collected, workdir: Path) -
 
 
 def _write_scripts(scripts: list[Script], workdir: Path) -> dict[str, Script]:
-    workdir.mkdir()
+    workdir.mkdir(parents=True)
     paths: dict[str, Script] = {}
     for i, script in enumerate(scripts):
         path = workdir / f"{i:05d}-{Path(script.origin.rsplit(':', 1)[-1]).name}.sh"
@@ -505,24 +508,33 @@ def check_bash_syntax(collected: Collected, workdir: Path) -> None:
 
 
 def check_shellcheck(tool: str, collected: Collected, workdir: Path) -> None:
-    paths = _write_scripts(list(collected.shellcheck_groups.values()), workdir)
-    files = sorted(paths)
-    jobs = max(1, min(os.cpu_count() or 1, 4, len(files)))
-    chunks = [files[i::jobs] for i in range(jobs)]
-    procs = [
-        subprocess.Popen(
-            [tool, "--shell=bash", "--severity=style", "--format=gcc", *chunk],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for chunk in chunks
-        if chunk
-    ]
-    outputs = [(proc.communicate()[0], proc.returncode) for proc in procs]
-    report = "".join(out for out, code in outputs if code != 0)
-    failed = sorted({paths[f].origin for f in files if f in report})
-    assert all(code == 0 for _, code in outputs), f"shellcheck:\n{report}\n{failed}\n" + _explain(failed, collected)
+    """shellcheck over one script per shape, in a few parallel processes. A shape that already passed in
+    this session (here or in :func:`tests.conftest.shellcheck`, in any xdist worker: the same key) is not
+    checked again."""
+    groups = {shellcheck_verdict_key(tool, script.text): script for script in collected.shellcheck_groups.values()}
+    runs = iter(range(1_000))
+
+    def check(todo: dict[str, Script]) -> None:
+        paths = _write_scripts(list(todo.values()), workdir / f"run-{next(runs)}")
+        files = sorted(paths)
+        jobs = max(1, min(os.cpu_count() or 1, 4, len(files)))
+        chunks = [files[i::jobs] for i in range(jobs)]
+        procs = [
+            subprocess.Popen(
+                [tool, *SHELLCHECK_ARGS, "--format=gcc", *chunk],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for chunk in chunks
+            if chunk
+        ]
+        outputs = [(proc.communicate()[0], proc.returncode) for proc in procs]
+        report = "".join(out for out, code in outputs if code != 0)
+        failed = sorted({paths[f].origin for f in files if f in report})
+        assert all(code == 0 for _, code in outputs), f"shellcheck:\n{report}\n{failed}\n" + _explain(failed, collected)
+
+    validated.checked_once(groups, check)
 
 
 # --- the test -----------------------------------------------------------------------------------------
