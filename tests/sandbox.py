@@ -97,6 +97,22 @@ def host_standin(name: str) -> list[str]:
     return [sys.executable, str(launcher)]
 
 
+def run_host_kubeadm(
+    root: Path, *args: str, stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """The kubeadm stand-in run on the host (:func:`host_standin`) with its state under ``root``
+    (``KGEN_STANDIN_ROOT``: the caller writes ``root/etc/kgen-standin.env`` and whatever else it needs)."""
+    return subprocess.run(
+        [*host_standin("kubeadm"), *args],
+        input=stdin,
+        env={**os.environ, "KGEN_STANDIN_ROOT": str(root)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+
+
 def require_sandbox() -> None:
     missing = [tool for tool in ("unshare", "chroot", "mount") if shutil.which(tool) is None]
     reason = f"needs root and util-linux ({', '.join(missing) or 'present'})"

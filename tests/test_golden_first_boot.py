@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from generator.runners.boot_timeline import boot_timeline
 from generator.runners.vm_report import VmReport
 from tests.conftest import fixture_bundle, require_tool
 from tests.matrix import cluster_for
-from tests.sandbox import host_standin
+from tests.sandbox import run_host_kubeadm
 
 
 def test_golden_first_boot_runs_only_the_per_node_part() -> None:
@@ -84,14 +83,7 @@ def run_standin(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     require_tool("openssl", reason="the stand-in makes certificates with it")
     (root / "etc").mkdir(parents=True, exist_ok=True)
     (root / "etc" / "kgen-standin.env").write_text("STANDIN_VERSION=v1.31.14\n", encoding="utf-8")
-    return subprocess.run(
-        [*host_standin("kubeadm"), *args],
-        env={**os.environ, "KGEN_STANDIN_ROOT": str(root)},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return run_host_kubeadm(root, *args)
 
 
 @pytest.mark.parametrize(("mode", "policy", "pulls"), [("golden", "Never", 0), ("install", "IfNotPresent", 7)])

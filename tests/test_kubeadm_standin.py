@@ -6,7 +6,6 @@ certificates. Run outside any sandbox: ``KGEN_STANDIN_ROOT`` prefixes every path
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 
 from generator import secrets
 from tests.conftest import EXAMPLES, Rendered, fixture_bundle, render_config, require_tool
-from tests.sandbox import host_standin
+from tests.sandbox import run_host_kubeadm
 
 PKI = "etc/kubernetes/pki"
 
@@ -41,14 +40,7 @@ def kubeadm(root: Path, *args: str, env: str = "") -> subprocess.CompletedProces
     require_tool("openssl", reason="the stand-in makes and hashes certificates with it")
     (root / "etc").mkdir(parents=True, exist_ok=True)
     (root / "etc" / "kgen-standin.env").write_text(f"STANDIN_VERSION=v1.32.11\n{env}", encoding="utf-8")
-    return subprocess.run(
-        [*host_standin("kubeadm"), *args],
-        env={**os.environ, "KGEN_STANDIN_ROOT": str(root)},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return run_host_kubeadm(root, *args)
 
 
 def put_shared_pki(root: Path, skip: str | None = None) -> None:

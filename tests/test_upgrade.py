@@ -23,7 +23,7 @@ from generator.load import Document
 from generator.versions import Version
 from tests.conftest import EXAMPLES, read_yaml, shellcheck
 from tests.golden import check_golden, check_no_stale_golden
-from tests.sandbox import STANDIN_BIN, STANDINS, Sandbox, host_standin
+from tests.sandbox import STANDIN_BIN, STANDINS, Sandbox, run_host_kubeadm
 
 runner = CliRunner()
 LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+)(:\d+)?: (?P<rest>.*)$")
@@ -190,14 +190,7 @@ def standin_root(tmp_path: Path, *, cluster: str, kubeadm: str, control_plane: b
 
 
 def kubeadm(root: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*host_standin("kubeadm"), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "KGEN_STANDIN_ROOT": str(root)},
-        check=False,
-    )
+    return run_host_kubeadm(root, *args, stdin=stdin)
 
 
 def test_standin_apply_refuses_a_skipped_minor(tmp_path: Path) -> None:
