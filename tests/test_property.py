@@ -79,7 +79,6 @@ SCHEMA: dict[str, Any] = json.loads((REPO / "schemas" / "cluster.schema.json").r
 BASES: list[dict[str, Any]] = [read_yaml(case / "cluster.yaml") for case in valid_cases()]
 RUNNER = CliRunner()
 PROBLEM_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): \S")
-YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # --- schemas ----------------------------------------------------------------------------------------
 
@@ -422,7 +421,7 @@ def run_example(doc: dict[str, Any], workdir: Path, collected: Collected) -> Non
         user_data = decode_user_data((node_dir / "user-data").read_bytes())
         origin = f"{config_id}: {node_dir.name}"
         collected.user_data.setdefault(_sha(user_data), (user_data, origin))
-        parsed = yaml.load(user_data, Loader=YAML_LOADER)  # noqa: S506 - a SafeLoader (C or Python)
+        parsed = parse_yaml(user_data)
         assert isinstance(parsed, dict), origin
         scripts = list(user_data_scripts(parsed))
         assert any(path == "/usr/local/sbin/kgen-bootstrap" for path, _ in scripts), origin

@@ -19,7 +19,7 @@ from generator.emit.cloudinit import NOVA_USER_DATA_LIMIT
 from generator.emit.index import NodeSummary, index
 from generator.errors import ConfigInvalid, RenderError, UserError
 from generator.tree import OutputFile
-from tests.conftest import EXAMPLES, fixture_bundle, read_yaml, render_config, valid_cases
+from tests.conftest import EXAMPLES, YAML_DUMPER, fixture_bundle, read_yaml, render_config, valid_cases
 from tests.disk import snapshot
 
 runner = CliRunner()
@@ -117,7 +117,7 @@ def _with_cert_sans(tmp_path: Path, sans: list[str]) -> Path:
     data["spec"]["controlPlane"]["certSANs"] = sans
     config = tmp_path / "cluster.yaml"
     # libyaml's dumper: the pure-Python one takes seconds over 70,000 items.
-    config.write_text(yaml.dump(data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper)), encoding="utf-8")
+    config.write_text(yaml.dump(data, Dumper=YAML_DUMPER), encoding="utf-8")
     return config
 
 
