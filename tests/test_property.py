@@ -34,6 +34,7 @@ import dataclasses
 import functools
 import gzip
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -511,7 +512,7 @@ def check_shellcheck(tool: str, collected: Collected, workdir: Path) -> None:
     this session (here or in :func:`tests.conftest.shellcheck`, in any xdist worker: the same key) is not
     checked again."""
     groups = {shellcheck_verdict_key(tool, script.text): script for script in collected.shellcheck_groups.values()}
-    runs = iter(range(1_000))
+    runs = itertools.count()  # a fresh folder per call: checked_once may call again for a retried key
 
     def check(todo: dict[str, Script]) -> None:
         paths = _write_scripts(list(todo.values()), workdir / f"run-{next(runs)}")
