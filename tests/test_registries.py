@@ -279,33 +279,36 @@ def test_pull_through_mirror_with_kgen_files(tmp_path: Path, daemons: list[subpr
 
     # ctr resolves docker.io through the hosts dir and trusts the mirror only through kgen's CA file,
     # seen at the node's path (/usr/local/share/ca-certificates) through a private mount namespace.
-    pull = subprocess.run(
-        [
-            unshare,
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            'mount --bind "$1" /usr/local/share/ca-certificates && shift && exec "$@"',
-            "sh",
-            str(trust),
-            ctr,
-            "--address",
-            str(sock),
-            "--namespace",
-            "kgen-test",
-            "images",
-            "pull",
-            "--hosts-dir",
-            str(certs_d),
-            f"docker.io/library/{IMAGE}:{TAG}",
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    assert pull.returncode == 0, pull.stdout + pull.stderr
+    def pull(namespace: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                unshare,
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                'mount --bind "$1" /usr/local/share/ca-certificates && shift && exec "$@"',
+                "sh",
+                str(trust),
+                ctr,
+                "--address",
+                str(sock),
+                "--namespace",
+                namespace,
+                "images",
+                "pull",
+                "--hosts-dir",
+                str(certs_d),
+                f"docker.io/library/{IMAGE}:{TAG}",
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+
+    pulled = pull("kgen-test")
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
     listed = subprocess.run(
         [ctr, "--address", str(sock), "--namespace", "kgen-test", "images", "ls", "-q"],
         check=True,
@@ -320,32 +323,7 @@ def test_pull_through_mirror_with_kgen_files(tmp_path: Path, daemons: list[subpr
 
     # Without kgen's CA file the same pull fails: the trust really comes from it.
     (trust / "kgen-1.crt").write_text("")
-    untrusted = subprocess.run(
-        [
-            unshare,
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            'mount --bind "$1" /usr/local/share/ca-certificates && shift && exec "$@"',
-            "sh",
-            str(trust),
-            ctr,
-            "--address",
-            str(sock),
-            "--namespace",
-            "kgen-test-2",
-            "images",
-            "pull",
-            "--hosts-dir",
-            str(certs_d),
-            f"docker.io/library/{IMAGE}:{TAG}",
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
+    untrusted = pull("kgen-test-2")
     assert untrusted.returncode != 0
 
 
