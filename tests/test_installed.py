@@ -33,6 +33,11 @@ from tests.test_ssh_keys import TEST_KEY
 DRIVER = Path(__file__).with_name("installed_driver.py")
 
 
+# One xdist worker runs this module, so the module-scoped install below happens once per session, not
+# once in every worker that picks up one of its tests.
+pytestmark = pytest.mark.xdist_group("installed-wheel")
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env_dir = tmp_path_factory.mktemp("venv")
