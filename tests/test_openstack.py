@@ -297,7 +297,7 @@ def opened_ports(port_min: int | None, port_max: int | None) -> set[int]:
     return set(range(port_min, port_max + 1)) if port_min is not None and port_max is not None else set()
 
 
-def test_workers_cannot_reach_etcd_or_the_control_plane_components(kit_dir: Path, tmp_path: Path) -> None:
+def test_workers_cannot_reach_etcd_or_the_control_plane_components(kit_dir: Path, kit_dry_run: DryRun) -> None:
     # The Heat template: every rule on the control-plane group that admits the worker group.
     stack = parse_yaml((kit_dir / "stack.yaml").read_text(encoding="utf-8"))
     rules = [r["properties"] for r in stack["resources"].values() if r["type"] == "OS::Neutron::SecurityGroupRule"]
@@ -316,7 +316,7 @@ def test_workers_cannot_reach_etcd_or_the_control_plane_components(kit_dir: Path
     assert cp_to_cp >= CONTROL_PLANE_ONLY_PORTS  # the control planes still reach each other's etcd
     assert 10250 in worker_to_cp  # and the kubelet stays open between all nodes
     # launch.sh: the same rules, as the openstack CLI receives them.
-    result, _ = Cloud(tmp_path).run(kit_dir / "launch.sh", "--dry-run")
+    result, _ = kit_dry_run("launch.sh")
     assert result.returncode == 0, result.stderr
     for argv in (shlex.split(line) for line in result.stdout.splitlines()):
         if argv[:5] != ["openstack", "security", "group", "rule", "create"] or argv[-1] != CP:
@@ -524,6 +524,24 @@ class Cloud:
         result = subprocess.run(["bash", str(script), *args], capture_output=True, text=True, check=False, env=env)
         calls = recorded_calls(record.read_bytes())
         return result, [["openstack", *c] for c in calls]
+
+
+DryRun = Callable[[str], tuple[subprocess.CompletedProcess[str], list[list[str]]]]
+
+
+@pytest.fixture(scope="module")
+def kit_dry_run(kit_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> DryRun:
+    """``Cloud(tmp).run(kit_dir / script, "--dry-run")`` on an empty cloud, run once per script for the
+    module: several tests read the same dry run (the kit's, with nothing in the cloud, prints the same
+    commands and calls nothing; only the log's timestamps on stderr differ between runs)."""
+    done: dict[str, tuple[subprocess.CompletedProcess[str], list[list[str]]]] = {}
+
+    def run(script: str) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
+        if script not in done:
+            done[script] = Cloud(tmp_path_factory.mktemp("dry-run")).run(kit_dir / script, "--dry-run")
+        return done[script]
+
+    return run
 
 
 def group_commands() -> list[list[str]]:
@@ -844,8 +862,8 @@ def test_launch_refuses_to_run_before_render(kit_dir: Path, tmp_path: Path) -> N
     assert calls == []
 
 
-def test_dry_run_prints_the_commands_and_calls_nothing(kit_dir: Path, tmp_path: Path) -> None:
-    result, calls = Cloud(tmp_path).run(kit_dir / "launch.sh", "--dry-run")
+def test_dry_run_prints_the_commands_and_calls_nothing(kit_dir: Path, kit_dry_run: DryRun) -> None:
+    result, calls = kit_dry_run("launch.sh")
     assert result.returncode == 0, result.stderr
     assert calls == []
     printed = [shlex.split(line) for line in result.stdout.splitlines()]
@@ -921,14 +939,14 @@ def test_option_like_values_are_refused_in_every_cli_field(tmp_path: Path) -> No
         assert f"spec.{field}" in single, (field, single)
 
 
-def test_positional_values_follow_double_dash(kit_dir: Path, tmp_path: Path) -> None:
+def test_positional_values_follow_double_dash(kit_dry_run: DryRun) -> None:
     """Every name the kit passes as a positional argument comes after `--`, so even a value that starts
     with '-' (had validation let it through) would reach the command as a name, not as an option."""
     names = {CP, WORKER, LB, POOL, "prod-api-6443", "prod-api-monitor", "public", "<floating_ip_id>"}
     names |= set(NODES) | {f"prod-{n}" for n in NODES}
     seen = 0
-    for script, args in (("launch.sh", ["--dry-run"]), ("teardown.sh", ["--dry-run"])):
-        result, _ = Cloud(tmp_path).run(kit_dir / script, *args)
+    for script in ("launch.sh", "teardown.sh"):
+        result, _ = kit_dry_run(script)
         assert result.returncode == 0, result.stderr
         for argv in (shlex.split(line) for line in result.stdout.splitlines()):
             for i, arg in enumerate(argv):
@@ -970,8 +988,8 @@ def test_teardown_needs_yes(kit_dir: Path, tmp_path: Path) -> None:
     assert calls == []
 
 
-def test_teardown_dry_run(kit_dir: Path, tmp_path: Path) -> None:
-    result, calls = Cloud(tmp_path).run(kit_dir / "teardown.sh", "--dry-run")
+def test_teardown_dry_run(kit_dry_run: DryRun) -> None:
+    result, calls = kit_dry_run("teardown.sh")
     assert result.returncode == 0, result.stderr
     assert calls == []
     assert [shlex.split(line) for line in result.stdout.splitlines()] == teardown_commands(dry_run=True)
@@ -1127,12 +1145,13 @@ import json, sys
 from cloudinit import helpers
 from cloudinit.distros import fetch, ug_util
 
-cfg = json.load(open(sys.argv[1], encoding="utf-8"))
-# Ubuntu's /etc/cloud/cloud.cfg system_info.default_user (the distro default the image ships)
-distro = fetch("ubuntu")("ubuntu", {"default_user": {"name": "ubuntu", "sudo": ["ALL=(ALL) NOPASSWD:ALL"]}},
-                         helpers.Paths({}))
-users, _ = ug_util.normalize_users_groups(cfg, distro)
-print(json.dumps(ug_util.extract_default(users)[0]))
+for path in sys.argv[1:]:  # one document a file; one answer a line, in order
+    cfg = json.load(open(path, encoding="utf-8"))
+    # Ubuntu's /etc/cloud/cloud.cfg system_info.default_user (the distro default the image ships)
+    distro = fetch("ubuntu")("ubuntu", {"default_user": {"name": "ubuntu", "sudo": ["ALL=(ALL) NOPASSWD:ALL"]}},
+                             helpers.Paths({}))
+    users, _ = ug_util.normalize_users_groups(cfg, distro)
+    print(json.dumps(ug_util.extract_default(users)[0]))
 """
 
 
@@ -1148,14 +1167,19 @@ def test_key_name_gives_the_default_user_the_nova_key(kit_dir: Path, tmp_path: P
     assert [u for u in no_key["users"] if u == "default"] == []
     documents = {"with-key": user_data, "without-key": no_key}
     cloud_init_schema({name: "#cloud-config\n" + yaml.safe_dump(d) for name, d in documents.items()}, tmp_path)
+    paths = []
     for name, document in documents.items():
-        path = tmp_path / f"{name}.json"
-        path.write_text(json.dumps(document), encoding="utf-8")
-        result = subprocess.run(
-            ["/usr/bin/python3", "-c", DEFAULT_USER_READER, str(path)], capture_output=True, text=True, check=False
-        )
-        assert result.returncode == 0, result.stderr
-        assert json.loads(result.stdout) == ("ubuntu" if name == "with-key" else None)
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(document), encoding="utf-8")
+    # One cloud-init import for both documents; each gets its own distro, as in a process of its own.
+    result = subprocess.run(
+        ["/usr/bin/python3", "-c", DEFAULT_USER_READER, *map(str, paths)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    answers = result.stdout.splitlines()
+    assert len(answers) == len(documents), result.stdout
+    for name, answer in zip(documents, answers, strict=True):
+        assert json.loads(answer) == ("ubuntu" if name == "with-key" else None), name
 
 
 # --- the external cloud provider ----------------------------------------------------------------------------

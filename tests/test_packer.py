@@ -6,7 +6,10 @@ sysprep and the golden-mode version guard run for real in one VM boot (``boot`` 
 from __future__ import annotations
 
 import base64
+import contextlib
+import copy
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -32,6 +35,7 @@ from generator.runners import bake as bake_runner
 from generator.runners.qemu import VmResult, run_vm
 from generator.tables import os_release
 from generator.tree import EXECUTABLE_MODE
+from tests import validated
 from tests.boot.baseimage import BaseImage, BaseImageError, ensure_base_image
 from tests.boot.conftest import missing_boot_prerequisites, skip_or_fail
 from tests.conftest import (
@@ -90,9 +94,17 @@ def plain(value: Any) -> Any:
     return value
 
 
-def parse_hcl(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = plain(hcl2.loads(path.read_text(encoding="utf-8")))
+@functools.lru_cache(maxsize=256)
+def _parsed_hcl(text: str) -> dict[str, Any]:
+    data: dict[str, Any] = plain(hcl2.loads(text))
     return data
+
+
+def parse_hcl(path: Path) -> dict[str, Any]:
+    """python-hcl2's parse of the file. The parse depends only on the text, and the tests here parse the
+    same files (the five projects' variables and sources, the identical plugins file) again and again, so
+    each distinct text is parsed once per process; every caller gets its own copy."""
+    return copy.deepcopy(_parsed_hcl(path.read_text(encoding="utf-8")))
 
 
 def variables(project: Path) -> dict[str, dict[str, Any]]:
@@ -139,13 +151,42 @@ def test_only_plugins_file_needs_a_packer_newer_than_1_6_6(
             assert not re.search(pattern, text, re.M), f"{path.name}: {pattern}"
 
 
-@pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_debian_packer_fmt_check_passes(case: tuple[str, str, str, str], projects: dict[str, Path]) -> None:
+def packer_fmt_check(projects: dict[str, Path], workdir: Path) -> None:
+    """`packer fmt -check -diff` passes every project folder: one run over the projects whose files have
+    not passed in this session (tests/validated.py, across xdist workers). fmt checks each HCL file of the
+    folder it is given on its own (only the file's extension picks the language), so the projects' files
+    go into one folder, each name prefixed with its project's number: one Packer start instead of one a
+    project, and exit 0 there only if every file of every project is formatted."""
     tool = require_tool("packer", reason="Debian package packer")
-    result = subprocess.run(
-        [tool, "fmt", "-check", "-diff", str(projects[case_id(case)])], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    items: dict[str, list[Path]] = {}
+    for _, project in sorted(projects.items()):
+        files = sorted(p for p in project.iterdir() if p.is_file())
+        parts = [part for f in files for part in (f.name, f.read_bytes())]
+        items.setdefault(validated.key("packer fmt -check -diff", tool, *parts), files)
+
+    def check(todo: dict[str, list[Path]]) -> None:
+        folder = workdir / "packer-fmt"
+        folder.mkdir(parents=True)
+        for i, files in enumerate(todo.values()):
+            for path in files:
+                shutil.copyfile(path, folder / f"{i:02d}-{path.name}")
+        result = subprocess.run(
+            [tool, "fmt", "-check", "-diff", str(folder)], capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    validated.checked_once(items, check)
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_debian_packer_fmt_check_passes(
+    case: tuple[str, str, str, str], projects: dict[str, Path], tmp_path: Path
+) -> None:
+    # Every case's project in one run first; if that fails, nothing is remembered and each case's own
+    # run below reports its own verdict, as when every case ran fmt on its own.
+    with contextlib.suppress(AssertionError):
+        packer_fmt_check(projects, tmp_path / "all")
+    packer_fmt_check({case_id(case): projects[case_id(case)]}, tmp_path / "own")
 
 
 def without_plugins(project: Path, dest: Path) -> Path:

@@ -53,16 +53,50 @@ def _generated(count: int) -> list[str]:
     return out
 
 
-def _systemd_accepts(analyze: str, expression: str) -> bool:
-    result = subprocess.run([analyze, "calendar", expression], capture_output=True, text=True, check=False)
-    assert result.returncode == 0 or "Failed to parse calendar specification" in result.stderr, result.stderr
-    return result.returncode == 0
+PARSE_FAILURE = "Failed to parse calendar specification '{}': "
+
+
+def _systemd_verdicts(analyze: str, expressions: list[str]) -> dict[str, bool]:
+    """`systemd-analyze calendar`'s verdict on each expression, from one run over all of them.
+
+    verb_calendar (src/analyze/analyze-calendar.c, systemd 252) runs test_calendar_one on each argument
+    in order and prints a newline after every one but the last. test_calendar_one either prints one
+    table of non-empty lines (Original/Normalized form, Next elapse, ...) on stdout and succeeds, or
+    logs "Failed to parse calendar specification '<expression>': <error>" on stderr (and maybe hint
+    lines, time_parsing_hint) and prints nothing.
+    So stdout is, per expression, its table or nothing, then an empty line between expressions: an
+    expression is accepted when a table starts at its place. The refused ones must be exactly the
+    expressions stderr names, in order, and the exit code non-zero exactly when one is refused: the
+    same verdict, and the same check of the error, as one `systemd-analyze calendar EXPR` per expression.
+    """
+    result = subprocess.run([analyze, "calendar", *expressions], capture_output=True, text=True, check=False)
+    lines = result.stdout.split("\n")
+    assert lines.pop() == "", "stdout ends with a newline"
+    verdicts: dict[str, bool] = {}
+    at = 0
+    for i, expression in enumerate(expressions):
+        accepted = at < len(lines) and lines[at] != ""
+        while at < len(lines) and lines[at] != "":  # this expression's table
+            at += 1
+        if i < len(expressions) - 1:
+            assert lines[at] == "", (expression, lines[at - 3 : at + 3])  # the newline between expressions
+            at += 1
+        assert verdicts.setdefault(expression, accepted) == accepted, expression
+    assert at == len(lines), lines[at:]
+    refused = [e for e in expressions if not verdicts[e]]
+    # time_parsing_hint may add "Hint: ..." lines after an expression's failure.
+    failures = [line for line in result.stderr.splitlines() if not line.startswith("Hint: ")]
+    assert not result.stderr.startswith("Hint: ") and len(failures) == len(refused), result.stderr
+    for expression, line in zip(refused, failures, strict=True):
+        assert line.startswith(PARSE_FAILURE.format(expression)), (expression, line)
+    assert (result.returncode != 0) == bool(refused), result.returncode
+    return verdicts
 
 
 @pytest.mark.parametrize(("name", "expressions"), [("corpus", CORPUS + LONG_LISTS), ("generated", _generated(300))])
 def test_verdicts_match_systemd_analyze(name: str, expressions: list[str]) -> None:
     analyze = require_tool("systemd-analyze", reason="Debian package systemd")
-    verdicts = {e: _systemd_accepts(analyze, e) for e in expressions}
+    verdicts = _systemd_verdicts(analyze, expressions)
     # The comparison means something only if both verdicts occur often.
     assert sum(verdicts.values()) >= 40 and sum(not v for v in verdicts.values()) >= 40, name
     mismatches = [
