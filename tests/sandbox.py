@@ -122,6 +122,14 @@ def require_sandbox() -> None:
         pytest.skip(f"the bootstrap sandbox {reason}")
 
 
+def _fstab_word(word: str) -> str:
+    """``word`` as one field of an fstab line: libmount unmangles the octal escapes of a backslash, space,
+    tab and newline (util-linux libmount/src/tab_parse.c, unmangle_string)."""
+    for char in "\\ \t\n":
+        word = word.replace(char, f"\\{ord(char):03o}")
+    return word
+
+
 @dataclass
 class Sandbox:
     root: Path
@@ -217,23 +225,37 @@ class Sandbox:
         inner = " ".join(
             ["env", "-i", *(shlex.quote(f"{k}={v}") for k, v in variables.items()), *map(shlex.quote, argv)]
         )
-        root = shlex.quote(str(self.root))
-        binds = ""
+        root = str(self.root)
+        # The mounts, as an fstab that one ``mount -a`` mounts in order: one mount(8) process rather than one
+        # per mount (each is ~2 ms of CPU, and the sandbox tests enter sandboxes hundreds of times). The
+        # options are the ones the command line spelled (``--rbind -o ro`` is ``rbind,ro``). unshare(1) makes
+        # the new mount namespace's propagation private itself (its --propagation default: private).
+        mounts = [
+            ("/usr", f"{root}/usr", "none", "rbind,ro"),
+            (
+                "overlay",
+                f"{root}/etc",
+                "overlay",
+                f"lowerdir=/etc,upperdir={root}/{ETC_UPPER},workdir={root}/{ETC_WORK}",
+            ),
+            (f"{root}/usr-local", f"{root}/usr/local", "none", "bind"),
+            ("proc", f"{root}/proc", "proc", "defaults"),
+            ("/dev", f"{root}/dev", "none", "rbind"),
+        ]
         for host, guest in self.binds:
             target = self.path(guest)
             target.mkdir(parents=True, exist_ok=True)
-            binds += f"mount --bind {shlex.quote(str(host))} {shlex.quote(str(target))}\n"
+            mounts.append((str(host), str(target), "none", "bind"))
+        fstab = self.root.with_name(f"{self.root.name}.fstab")  # beside the root: the guest does not see it
+        text = "".join(" ".join(map(_fstab_word, entry)) + " 0 0\n" for entry in mounts)
+        if not fstab.is_file() or fstab.read_text(encoding="utf-8") != text:
+            fstab.write_text(text, encoding="utf-8")  # libmount cannot parse an fstab from a pipe
         script = f"""
 set -e
-mount --make-rprivate /
-mount --rbind -o ro /usr {root}/usr
-mount -t overlay overlay -o lowerdir=/etc,upperdir={root}/{ETC_UPPER},workdir={root}/{ETC_WORK} {root}/etc
-mount --bind {root}/usr-local {root}/usr/local
-mount -t proc proc {root}/proc
-mount --rbind /dev {root}/dev
-{binds}# A fresh network namespace: no route anywhere, and its own sysctls.
+mount -a -T {shlex.quote(str(fstab))}
+# A fresh network namespace: no route anywhere, and its own sysctls.
 echo 1 > /proc/sys/net/ipv4/ip_forward
-exec chroot {root} {inner}
+exec chroot {shlex.quote(root)} {inner}
 """
         return ["unshare", "--mount", "--net", "--fork", "bash", "-c", script]
 
