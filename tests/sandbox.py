@@ -15,6 +15,7 @@ import functools
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,55 @@ def standin_launcher(code: str, *, site: bool = True) -> str:
         "    _standin = marshal.loads(_standin.read())\n"
         "exec(_standin)\n"
     )
+
+
+# tests/standin_server.py and its client (tests/standin_client.c, the launchers' interpreter line): where the
+# sandbox finds them.
+SERVER_SOCKET = f"{STANDIN_LIB}/standin-server.sock"
+SERVER_CLIENT = f"{STANDIN_LIB}/standin-client"
+
+
+@dataclass(frozen=True)
+class StandinServer:
+    socket: Path  # bound by this process, listened on by the server
+    client: Path  # the compiled client
+
+
+@functools.cache
+def standin_server() -> StandinServer | None:
+    """The session's stand-in fork server (tests/standin_server.py), started once per test process, or None
+    when it cannot run here (no C compiler, not root, no guest interpreter): the launchers then start
+    /usr/bin/python3 -S themselves, as the client does whenever the server declines a call."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None or os.geteuid() != 0 or not Path(GUEST_PYTHON).is_file():
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="kgen-standin-server-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    client = folder / "standin-client"
+    source = REPO / "tests" / "standin_client.c"
+    if subprocess.run([compiler, "-O2", "-o", str(client), str(source)], capture_output=True, check=False).returncode:
+        return None
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(folder / "server.sock"))
+    listener.listen(64)
+    alive_r, alive_w = os.pipe()  # the server ends when this process closes alive_w (it exits, even killed)
+    server = subprocess.Popen(
+        [GUEST_PYTHON, "-S", str(REPO / "tests" / "standin_server.py"), str(listener.fileno()), str(alive_r)],
+        pass_fds=(listener.fileno(), alive_r),
+        env={"LANG": "C.UTF-8", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},  # the sandbox's locale, no PYTHON*
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(alive_r)
+    listener.close()
+
+    def stop() -> None:
+        os.close(alive_w)
+        server.wait()
+
+    atexit.register(stop)
+    return StandinServer(folder / "server.sock", client)
 
 
 @functools.cache
@@ -183,12 +233,34 @@ class Sandbox:
 
     def install_standin(self, name: str, guest: str | None = None) -> None:
         """Install tests/boot/standins/<name>.py as ``guest`` (default /opt/standins/bin/<name>): a
-        launcher running the stand-in's code compiled once per session (see standin_launcher)."""
+        launcher running the stand-in's code compiled once per session (see standin_launcher), through the
+        session's fork server when there is one (see standin_server) and the stand-in runs without site."""
         code = f"{STANDIN_LIB}/{name}.code"
         if not self.exists(code):
             self.write(f"{STANDIN_LIB}/{name}.py", (STANDINS / f"{name}.py").read_bytes())
             self.write(code, compiled_standin(name))
-        self.write(guest or f"{STANDIN_BIN}/{name}", standin_launcher(code, site=name in SITE_STANDINS), 0o755)
+        site = name in SITE_STANDINS
+        launcher = standin_launcher(code, site=site)
+        if not site and self._link_server():
+            launcher = launcher.replace("#!/usr/bin/python3 -S\n", f"#!{SERVER_CLIENT} -S\n", 1)
+        self.write(guest or f"{STANDIN_BIN}/{name}", launcher, 0o755)
+
+    def _link_server(self) -> bool:
+        """Whether the sandbox reaches the session's stand-in server: its socket and client hard-linked into
+        /opt/standins/lib (a socket is found by its inode, from any root and namespace)."""
+        server = standin_server()
+        if server is None:
+            return False
+        if self.exists(SERVER_SOCKET):
+            return True
+        self.path(STANDIN_LIB).mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(server.client, self.path(SERVER_CLIENT))
+            os.link(server.socket, self.path(SERVER_SOCKET))
+        except OSError:  # another filesystem: the launchers run python3 themselves
+            self.path(SERVER_CLIENT).unlink(missing_ok=True)
+            return False
+        return True
 
     def path(self, guest: str) -> Path:
         """Where ``guest`` lives on the host, to read or write. /usr is the host's, read-only; /usr/local
