@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl  # noqa: F401 - this and the others marked so: what the stand-ins import, imported once here
+import gc
 import hashlib  # noqa: F401
 import importlib.util  # noqa: F401
 import io
@@ -129,6 +130,9 @@ def serve(listening: int, parent: int) -> tuple[types.CodeType, dict[str, Any]]:
     """Accept calls on the socket ``listening`` until the pipe from the tests (fd ``parent``) closes; returns
     only in a forked child."""
     listener = socket.socket(fileno=listening)  # bound and listening: the tests' process made it
+    # What is imported now stays out of the children's garbage collections: a collection touches every object
+    # it tracks, and each touched page of this process is copied into the child (copy-on-write).
+    gc.freeze()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
