@@ -245,6 +245,15 @@ class Sandbox:
             launcher = launcher.replace("#!/usr/bin/python3 -S\n", f"#!{SERVER_CLIENT} -S\n", 1)
         self.write(guest or f"{STANDIN_BIN}/{name}", launcher, 0o755)
 
+    def install_python(self, guest: str, script: str) -> None:
+        """Install a test's own Python stand-in ``script`` (its first line ``#!/usr/bin/python3 -S``) as
+        ``guest``, run through the session's stand-in server like install_standin's launchers."""
+        shebang = "#!/usr/bin/python3 -S\n"
+        assert script.startswith(shebang), "a test stand-in for the server runs python3 -S"
+        if self._link_server():
+            script = f"#!{SERVER_CLIENT} -S\n" + script.removeprefix(shebang)
+        self.write(guest, script, 0o755)
+
     def _link_server(self) -> bool:
         """Whether the sandbox reaches the session's stand-in server: its socket and client hard-linked into
         /opt/standins/lib (a socket is found by its inode, from any root and namespace)."""

@@ -333,7 +333,7 @@ class Cluster:
     def prepare(box: Sandbox, name: str, failures: int) -> None:
         box.install_standin("apt", f"{STANDIN_BIN}/apt-get")
         box.install_standin("apt", f"{STANDIN_BIN}/apt-mark")
-        box.write(f"{STANDIN_BIN}/systemctl", SYSTEMCTL, 0o755)
+        box.install_python(f"{STANDIN_BIN}/systemctl", SYSTEMCTL)
         box.write(f"{STANDIN_BIN}/curl", CURL, 0o755)
         box.write(f"{STANDIN_BIN}/sudo", SUDO, 0o755)
         env = f"STANDIN_VERSION=v{FROM}\nSTANDIN_NODE_NAME={name}\n"
