@@ -77,21 +77,26 @@ def standin_launcher(code: str, *, site: bool = True) -> str:
 
 # tests/standin_server.py and its client (tests/standin_client.c, the launchers' interpreter line): where the
 # sandbox finds them.
-SERVER_SOCKET = f"{STANDIN_LIB}/standin-server.sock"
+SERVER_SOCKET = f"{STANDIN_LIB}/standin-server.sock"  # for python3 -S
+SITE_SERVER_SOCKET = f"{STANDIN_LIB}/standin-site-server.sock"  # for python3 with site (SITE_STANDINS)
 SERVER_CLIENT = f"{STANDIN_LIB}/standin-client"
+SERVER_SCRIPT = f"{STANDIN_LIB}/standin_server.py"
 
 
 @dataclass(frozen=True)
 class StandinServer:
-    socket: Path  # bound by this process, listened on by the server
+    sockets: dict[str, Path]  # guest path (SERVER_SOCKET, SITE_SERVER_SOCKET): the socket a server listens on
     client: Path  # the compiled client
 
 
 @functools.cache
 def standin_server() -> StandinServer | None:
-    """The session's stand-in fork server (tests/standin_server.py), started once per test process, or None
-    when it cannot run here (no C compiler, not root, no guest interpreter): the launchers then start
-    /usr/bin/python3 -S themselves, as the client does whenever the server declines a call."""
+    """The session's stand-in fork servers (tests/standin_server.py), started once per test process, or None
+    when they cannot run here (no C compiler, not root, no guest interpreter): the launchers then start
+    /usr/bin/python3 themselves, as the client does whenever a server declines a call. The server for
+    python3 -S runs on the host (with -S, nothing it imports differs from the sandbox's); the one with site
+    runs in a sandbox of its own, where site finds what it finds in every sandbox (/usr/local is the
+    sandbox's own, /etc the host's under an overlay, HOME /root)."""
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None or os.geteuid() != 0 or not Path(GUEST_PYTHON).is_file():
         return None
@@ -101,27 +106,37 @@ def standin_server() -> StandinServer | None:
     source = REPO / "tests" / "standin_client.c"
     if subprocess.run([compiler, "-O2", "-o", str(client), str(source)], capture_output=True, check=False).returncode:
         return None
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(folder / "server.sock"))
-    listener.listen(64)
-    alive_r, alive_w = os.pipe()  # the server ends when this process closes alive_w (it exits, even killed)
-    server = subprocess.Popen(
-        [GUEST_PYTHON, "-S", str(REPO / "tests" / "standin_server.py"), str(listener.fileno()), str(alive_r)],
-        pass_fds=(listener.fileno(), alive_r),
-        env={"LANG": "C.UTF-8", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},  # the sandbox's locale, no PYTHON*
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(alive_r)
-    listener.close()
+    site_box = Sandbox.create(folder / "site-server", standins=False)
+    site_box.write(SERVER_SCRIPT, (REPO / "tests" / "standin_server.py").read_bytes())
+    sockets = {SERVER_SOCKET: folder / "server.sock", SITE_SERVER_SOCKET: folder / "site-server.sock"}
+    for guest, path in sockets.items():
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(path))
+        listener.listen(64)
+        alive_r, alive_w = os.pipe()  # a server ends when this process closes alive_w (it exits, even killed)
+        fds = [str(listener.fileno()), str(alive_r)]
+        if guest == SERVER_SOCKET:
+            env = {"LANG": "C.UTF-8", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}  # the sandbox's locale
+            argv = [GUEST_PYTHON, "-S", str(REPO / "tests" / "standin_server.py"), *fds]
+        else:
+            argv, env = site_box.command([GUEST_PYTHON, SERVER_SCRIPT, *fds]), None
+        server = subprocess.Popen(
+            argv,
+            pass_fds=(listener.fileno(), alive_r),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(alive_r)
+        listener.close()
+        atexit.register(_stop_server, server, alive_w)
+    return StandinServer(sockets, client)
 
-    def stop() -> None:
-        os.close(alive_w)
-        server.wait()
 
-    atexit.register(stop)
-    return StandinServer(folder / "server.sock", client)
+def _stop_server(server: subprocess.Popen[bytes], alive: int) -> None:
+    os.close(alive)
+    server.wait()
 
 
 @functools.cache
@@ -188,7 +203,7 @@ class Sandbox:
     binds: list[tuple[Path, str]] = field(default_factory=list)
 
     @classmethod
-    def create(cls, base: Path, *, admin_user: str = "kadmin") -> Sandbox:
+    def create(cls, base: Path, *, admin_user: str = "kadmin", standins: bool = True) -> Sandbox:
         require_sandbox()
         root = base / "root"
         for name in ("bin", "sbin", "lib", "lib64"):
@@ -227,22 +242,21 @@ class Sandbox:
         box = cls(root)
         # /sys is not the host's: the script reads only the machine's product_uuid from it.
         box.write("/sys/class/dmi/id/product_uuid", "4c4c4544-0000-1000-8000-000000000001\n", 0o444)
-        for name in ("kubeadm", "kubelet", "kubectl"):
+        for name in ("kubeadm", "kubelet", "kubectl") if standins else ():
             box.install_standin(name)
         return box
 
     def install_standin(self, name: str, guest: str | None = None) -> None:
         """Install tests/boot/standins/<name>.py as ``guest`` (default /opt/standins/bin/<name>): a
         launcher running the stand-in's code compiled once per session (see standin_launcher), through the
-        session's fork server when there is one (see standin_server) and the stand-in runs without site."""
+        session's fork servers when there are (see standin_server)."""
         code = f"{STANDIN_LIB}/{name}.code"
         if not self.exists(code):
             self.write(f"{STANDIN_LIB}/{name}.py", (STANDINS / f"{name}.py").read_bytes())
             self.write(code, compiled_standin(name))
-        site = name in SITE_STANDINS
-        launcher = standin_launcher(code, site=site)
-        if not site and self._link_server():
-            launcher = launcher.replace("#!/usr/bin/python3 -S\n", f"#!{SERVER_CLIENT} -S\n", 1)
+        launcher = standin_launcher(code, site=name in SITE_STANDINS)
+        if self._link_server():
+            launcher = launcher.replace("#!/usr/bin/python3", f"#!{SERVER_CLIENT}", 1)
         self.write(guest or f"{STANDIN_BIN}/{name}", launcher, 0o755)
 
     def install_python(self, guest: str, script: str) -> None:
@@ -260,14 +274,16 @@ class Sandbox:
         server = standin_server()
         if server is None:
             return False
-        if self.exists(SERVER_SOCKET):
+        if self.exists(SERVER_CLIENT):
             return True
         self.path(STANDIN_LIB).mkdir(parents=True, exist_ok=True)
+        links = {SERVER_CLIENT: server.client, **server.sockets}
         try:
-            os.link(server.client, self.path(SERVER_CLIENT))
-            os.link(server.socket, self.path(SERVER_SOCKET))
+            for guest, host in links.items():
+                os.link(host, self.path(guest))
         except OSError:  # another filesystem: the launchers run python3 themselves
-            self.path(SERVER_CLIENT).unlink(missing_ok=True)
+            for guest in links:
+                self.path(guest).unlink(missing_ok=True)
             return False
         return True
 

@@ -1,7 +1,7 @@
 /* The interpreter line of the sandbox's Python stand-ins when tests/standin_server.py runs: a launcher starting
  * "#!/opt/standins/lib/standin-client -S" is run by the kernel as
  *     standin-client -S SCRIPT ARGS...
- * which is what it would pass /usr/bin/python3 for "#!/usr/bin/python3 -S". This client hands the server its
+ * which is what it would pass /usr/bin/python3 for "#!/usr/bin/python3 -S" (without -S: the server with site). This client hands the server its
  * stdin, stdout and stderr (SCM_RIGHTS), its argv, environment, umask and signal state; the server forks a
  * child of its already started interpreter that enters this process's root, cwd and namespaces and runs
  * SCRIPT as python3 -S would. The client forwards the signals it can catch to that child and exits the way
@@ -20,7 +20,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* The server for python3 -S, and the one for python3 with site. */
 #define SOCKET_PATH "/opt/standins/lib/standin-server.sock"
+#define SITE_SOCKET_PATH "/opt/standins/lib/standin-site-server.sock"
 #define PYTHON "/usr/bin/python3"
 
 extern char **environ;
@@ -80,7 +82,7 @@ static int add(char **buf, size_t *len, size_t *cap, const char *word) {
 int main(int argc, char **argv) {
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    strcpy(addr.sun_path, SOCKET_PATH);
+    strcpy(addr.sun_path, argc > 1 && strcmp(argv[1], "-S") == 0 ? SOCKET_PATH : SITE_SOCKET_PATH);
     if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) python(argc, argv);
 
     /* The payload: umask, ignored signals, blocked signals (both as hex bit masks of signals 1..64), argc - 1,

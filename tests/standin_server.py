@@ -11,10 +11,12 @@ sys.path[0] and a fresh ``__main__``; it compiles SCRIPT and runs it, and the in
 (SystemExit, atexit, flushing) ends it. An uncaught exception is printed without this file's frame.
 
 It declines (the client then execs /usr/bin/python3 itself) when the call could start differently: a caller
-that is not root, a PYTHON* variable, a locale or TZ other than the server's, other namespaces (user, pid,
-uts, ipc, cgroup, time) than the server's, or flags other than -S. What differs in every case: the child's
-parent is this server (no stand-in reads its parent), it has no file descriptors beyond 0-2 (bash passes
-none to the stand-ins), sys.modules holds the modules imported here, and string hashing shares one seed."""
+that is not root, a PYTHON* variable, a locale or TZ (with site: HOME) other than the server's, other
+namespaces (user, pid, uts, ipc, cgroup, time) than the server's, or other interpreter options than the
+server's own (-S, or none for the server with site, which tests/sandbox.py starts in a sandbox of its own).
+What differs in every case: the child's parent is this server (no stand-in reads its parent), it has no file
+descriptors beyond 0-2 (bash passes none to the stand-ins), sys.modules holds the modules imported here, and
+string hashing shares one seedone seed."""
 
 from __future__ import annotations
 
@@ -38,6 +40,11 @@ import time  # noqa: F401
 import types
 from importlib.machinery import SourceFileLoader
 
+if not sys.flags.no_site:  # kubeadm.py imports these where it uses them
+    with contextlib.suppress(ImportError):
+        import jsonschema  # noqa: F401
+        import yaml  # noqa: F401
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -48,13 +55,27 @@ NAMESPACES_SHARED = ("user", "pid", "uts", "ipc", "cgroup", "time")
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+# What the interpreter's start reads from the environment besides PYTHON* (CPython: the locale; site: the
+# user site under HOME, and distutils-precedence.pth SETUPTOOLS_USE_DISTUTILS): a call whose values differ
+# from the server's is declined.
+STARTUP_VARIABLES = ("LANG", "LANGUAGE", "TZ")
+SITE_STARTUP_VARIABLES = ("HOME", "SETUPTOOLS_USE_DISTUTILS")
+
+
+def options() -> list[str]:
+    """The interpreter options before the script: the ones this server was started with."""
+    return ["-S"] if sys.flags.no_site else []
+
+
 def declines(peer: int, uid: int, gid: int, words: list[str], env: dict[str, str]) -> bool:
-    if uid != 0 or gid != 0 or os.getuid() != 0 or not words or words[0] != "-S" or len(words) < 2:
+    prefix = options()
+    if uid != 0 or gid != 0 or os.getuid() != 0 or len(words) <= len(prefix) or words[: len(prefix)] != prefix:
         return True
-    if any(key.startswith("PYTHON") for key in env):
+    if words[len(prefix)].startswith("-") or any(key.startswith("PYTHON") for key in env):
         return True
-    locale_keys = {k for k in (*env, *os.environ) if k.startswith("LC_") or k in ("LANG", "LANGUAGE", "TZ")}
-    if any(env.get(k) != os.environ.get(k) for k in locale_keys):
+    names = (*STARTUP_VARIABLES, *(() if sys.flags.no_site else SITE_STARTUP_VARIABLES))
+    keys = {k for k in (*env, *os.environ) if k.startswith("LC_") or k in names}
+    if any(env.get(k) != os.environ.get(k) for k in keys):
         return True
     try:
         mine = {ns: os.stat(f"/proc/self/ns/{ns}").st_ino for ns in NAMESPACES_SHARED}  # noqa: PTH116
@@ -112,7 +133,7 @@ def become(peer: int, fds: list[int], payload: list[str]) -> tuple[types.CodeTyp
     sys.stdin = sys.__stdin__ = stdio(0, False, sys.__stdin__)  # type: ignore[misc]
     sys.stdout = sys.__stdout__ = stdio(1, True, sys.__stdout__)  # type: ignore[misc]
     sys.stderr = sys.__stderr__ = stdio(2, True, sys.__stderr__)  # type: ignore[misc]
-    script, args = words[1], words[2:]
+    script, args = words[len(options())], words[len(options()) + 1 :]
     sys.argv = [script, *args]
     sys.orig_argv = [PYTHON, *words]
     sys.path[0] = os.path.dirname(os.path.realpath(script))  # noqa: PTH120 - what CPython computes, in str

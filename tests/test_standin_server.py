@@ -56,8 +56,9 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
     if standin_server() is None:
         pytest.skip("the stand-in server needs root and a C compiler (the launchers then run python3 themselves)")
     sandbox.install_standin("kubectl")  # links the server's socket and client into the sandbox
-    sandbox.write(f"{STANDIN_BIN}/probe-python", "#!/usr/bin/python3 -S" + PROBE, 0o755)
-    sandbox.write(f"{STANDIN_BIN}/probe-served", f"#!{SERVER_CLIENT} -S" + PROBE, 0o755)
+    for option, suffix in ((" -S", ""), ("", "-site")):
+        sandbox.write(f"{STANDIN_BIN}/probe-python{suffix}", f"#!/usr/bin/python3{option}" + PROBE, 0o755)
+        sandbox.write(f"{STANDIN_BIN}/probe-served{suffix}", f"#!{SERVER_CLIENT}{option}" + PROBE, 0o755)
     return sandbox
 
 
@@ -73,10 +74,11 @@ def run(box: Sandbox, name: str, *args: str, cwd: str = "/tmp") -> subprocess.Co
     )
 
 
+@pytest.mark.parametrize("site", ["", "-site"], ids=["python3 -S", "python3"])
 @pytest.mark.parametrize("how", ["", "exit-text", "exit-3", "raise"])
-def test_a_served_script_sees_and_ends_as_under_python3(box: Sandbox, how: str) -> None:
-    direct = run(box, "probe-python", how, "a b", "")
-    served = run(box, "probe-served", how, "a b", "")
+def test_a_served_script_sees_and_ends_as_under_python3(box: Sandbox, how: str, site: str) -> None:
+    direct = run(box, f"probe-python{site}", how, "a b", "")
+    served = run(box, f"probe-served{site}", how, "a b", "")
     assert served.returncode == direct.returncode == {"": 0, "exit-text": 1, "exit-3": 3, "raise": 1}[how]
     assert served.stderr == direct.stderr.replace("/probe-python", "/probe-served")
     assert (
@@ -87,16 +89,17 @@ def test_a_served_script_sees_and_ends_as_under_python3(box: Sandbox, how: str) 
             "exit-3": "",
             "raise": (
                 "Traceback (most recent call last):\n"
-                f'  File "{STANDIN_BIN}/probe-served", line 35, in <module>\n    fails()\n'
-                f'  File "{STANDIN_BIN}/probe-served", line 34, in fails\n    raise ValueError("bad input")\n'
+                f'  File "{STANDIN_BIN}/probe-served{site}", line 35, in <module>\n    fails()\n'
+                f'  File "{STANDIN_BIN}/probe-served{site}", line 34, in fails\n    raise ValueError("bad input")\n'
                 "ValueError: bad input\n"
             ),
         }[how]
     )
     seen, expected = json.loads(served.stdout), json.loads(direct.stdout)
-    served_argv = expected["orig_argv"]
-    assert served_argv == ["/usr/bin/python3", "-S", f"{STANDIN_BIN}/probe-python", how, "a b", ""]
-    expected["orig_argv"][2] = expected["argv"][0] = expected["file"] = f"{STANDIN_BIN}/probe-served"
+    options = [] if site else ["-S"]
+    assert expected["orig_argv"] == ["/usr/bin/python3", *options, f"{STANDIN_BIN}/probe-python{site}", how, "a b", ""]
+    assert ("/usr/lib/python3/dist-packages" in expected["path"]) == bool(site)
+    expected["orig_argv"][-4] = expected["argv"][0] = expected["file"] = f"{STANDIN_BIN}/probe-served{site}"
     for key in ("mountinfo", "namespaces"):  # each sandbox command mounts its own tree in new namespaces
         assert len(seen.pop(key)) == len(expected.pop(key))
     assert seen == expected
