@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_tool
 from tests.sandbox import SERVER_CLIENT, STANDIN_BIN, Sandbox, standin_server
 
 PROBE = r"""
@@ -52,9 +53,9 @@ if how == "raise":
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
-    sandbox = Sandbox.create(tmp_path_factory.mktemp("server"))
-    if standin_server() is None:
-        pytest.skip("the stand-in server needs root and a C compiler (the launchers then run python3 themselves)")
+    sandbox = Sandbox.create(tmp_path_factory.mktemp("server"))  # skips (or fails) unless root
+    require_tool("cc", reason="the stand-in server's client is C (without it the launchers run python3)")
+    assert standin_server() is not None
     sandbox.install_standin("kubectl")  # links the server's socket and client into the sandbox
     for option, suffix in ((" -S", ""), ("", "-site")):
         sandbox.write(f"{STANDIN_BIN}/probe-python{suffix}", f"#!/usr/bin/python3{option}" + PROBE, 0o755)
