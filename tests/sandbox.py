@@ -6,7 +6,8 @@ the sandbox's own ``etc-upper`` folder above: what the script writes or changes 
 folder, and the host's /etc is never touched), and everything the script writes
 (/var/lib/kgen, /var/log, /etc/kubernetes, ...) lands in the throwaway tree; /sys holds only a
 fake product_uuid. Tools the script calls
-can be replaced by putting stand-ins first on PATH (``/opt/standins/bin``). Needs root."""
+can be replaced by putting stand-ins first on PATH (``/opt/standins/bin``); the Python ones run through a
+session-wide fork server (tests/standin_server.py) when a C compiler is there for its client. Needs root."""
 
 from __future__ import annotations
 
