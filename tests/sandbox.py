@@ -6,7 +6,8 @@ the sandbox's own ``etc-upper`` folder above: what the script writes or changes 
 folder, and the host's /etc is never touched), and everything the script writes
 (/var/lib/kgen, /var/log, /etc/kubernetes, ...) lands in the throwaway tree; /sys holds only a
 fake product_uuid. Tools the script calls
-can be replaced by putting stand-ins first on PATH (``/opt/standins/bin``). Needs root."""
+can be replaced by putting stand-ins first on PATH (``/opt/standins/bin``); the Python ones run through a
+session-wide fork server (tests/standin_server.py) when a C compiler is there for its client. Needs root."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import functools
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -74,6 +76,70 @@ def standin_launcher(code: str, *, site: bool = True) -> str:
     )
 
 
+# tests/standin_server.py and its client (tests/standin_client.c, the launchers' interpreter line): where the
+# sandbox finds them.
+SERVER_SOCKET = f"{STANDIN_LIB}/standin-server.sock"  # for python3 -S
+SITE_SERVER_SOCKET = f"{STANDIN_LIB}/standin-site-server.sock"  # for python3 with site (SITE_STANDINS)
+SERVER_CLIENT = f"{STANDIN_LIB}/standin-client"
+SERVER_SCRIPT = f"{STANDIN_LIB}/standin_server.py"
+
+
+@dataclass(frozen=True)
+class StandinServer:
+    sockets: dict[str, Path]  # guest path (SERVER_SOCKET, SITE_SERVER_SOCKET): the socket a server listens on
+    client: Path  # the compiled client
+
+
+@functools.cache
+def standin_server() -> StandinServer | None:
+    """The session's stand-in fork servers (tests/standin_server.py), started once per test process, or None
+    when they cannot run here (no C compiler, not root, no guest interpreter): the launchers then start
+    /usr/bin/python3 themselves, as the client does whenever a server declines a call. The server for
+    python3 -S runs on the host (with -S, nothing it imports differs from the sandbox's); the one with site
+    runs in a sandbox of its own, where site finds what it finds in every sandbox (/usr/local is the
+    sandbox's own, /etc the host's under an overlay, HOME /root)."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None or os.geteuid() != 0 or not Path(GUEST_PYTHON).is_file():
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="kgen-standin-server-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    client = folder / "standin-client"
+    source = REPO / "tests" / "standin_client.c"
+    if subprocess.run([compiler, "-O2", "-o", str(client), str(source)], capture_output=True, check=False).returncode:
+        return None
+    site_box = Sandbox.create(folder / "site-server", standins=False)
+    site_box.write(SERVER_SCRIPT, (REPO / "tests" / "standin_server.py").read_bytes())
+    sockets = {SERVER_SOCKET: folder / "server.sock", SITE_SERVER_SOCKET: folder / "site-server.sock"}
+    for guest, path in sockets.items():
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(path))
+        listener.listen(64)
+        alive_r, alive_w = os.pipe()  # a server ends when this process closes alive_w (it exits, even killed)
+        fds = [str(listener.fileno()), str(alive_r)]
+        if guest == SERVER_SOCKET:
+            env = {"LANG": "C.UTF-8", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}  # the sandbox's locale
+            argv = [GUEST_PYTHON, "-S", str(REPO / "tests" / "standin_server.py"), *fds]
+        else:
+            argv, env = site_box.command([GUEST_PYTHON, SERVER_SCRIPT, *fds]), None
+        server = subprocess.Popen(
+            argv,
+            pass_fds=(listener.fileno(), alive_r),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(alive_r)
+        listener.close()
+        atexit.register(_stop_server, server, alive_w)
+    return StandinServer(sockets, client)
+
+
+def _stop_server(server: subprocess.Popen[bytes], alive: int) -> None:
+    os.close(alive)
+    server.wait()
+
+
 @functools.cache
 def _host_standins() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="kgen-standins-"))
@@ -122,6 +188,14 @@ def require_sandbox() -> None:
         pytest.skip(f"the bootstrap sandbox {reason}")
 
 
+def _fstab_word(word: str) -> str:
+    """``word`` as one field of an fstab line: libmount unmangles the octal escapes of a backslash, space,
+    tab and newline (util-linux libmount/src/tab_parse.c, unmangle_string)."""
+    for char in "\\ \t\n":
+        word = word.replace(char, f"\\{ord(char):03o}")
+    return word
+
+
 @dataclass
 class Sandbox:
     root: Path
@@ -130,7 +204,7 @@ class Sandbox:
     binds: list[tuple[Path, str]] = field(default_factory=list)
 
     @classmethod
-    def create(cls, base: Path, *, admin_user: str = "kadmin") -> Sandbox:
+    def create(cls, base: Path, *, admin_user: str = "kadmin", standins: bool = True) -> Sandbox:
         require_sandbox()
         root = base / "root"
         for name in ("bin", "sbin", "lib", "lib64"):
@@ -169,18 +243,50 @@ class Sandbox:
         box = cls(root)
         # /sys is not the host's: the script reads only the machine's product_uuid from it.
         box.write("/sys/class/dmi/id/product_uuid", "4c4c4544-0000-1000-8000-000000000001\n", 0o444)
-        for name in ("kubeadm", "kubelet", "kubectl"):
+        for name in ("kubeadm", "kubelet", "kubectl") if standins else ():
             box.install_standin(name)
         return box
 
     def install_standin(self, name: str, guest: str | None = None) -> None:
         """Install tests/boot/standins/<name>.py as ``guest`` (default /opt/standins/bin/<name>): a
-        launcher running the stand-in's code compiled once per session (see standin_launcher)."""
+        launcher running the stand-in's code compiled once per session (see standin_launcher), through the
+        session's fork servers when there are (see standin_server)."""
         code = f"{STANDIN_LIB}/{name}.code"
         if not self.exists(code):
             self.write(f"{STANDIN_LIB}/{name}.py", (STANDINS / f"{name}.py").read_bytes())
             self.write(code, compiled_standin(name))
-        self.write(guest or f"{STANDIN_BIN}/{name}", standin_launcher(code, site=name in SITE_STANDINS), 0o755)
+        launcher = standin_launcher(code, site=name in SITE_STANDINS)
+        if self._link_server():
+            launcher = launcher.replace("#!/usr/bin/python3", f"#!{SERVER_CLIENT}", 1)
+        self.write(guest or f"{STANDIN_BIN}/{name}", launcher, 0o755)
+
+    def install_python(self, guest: str, script: str) -> None:
+        """Install a test's own Python stand-in ``script`` (its first line ``#!/usr/bin/python3 -S``) as
+        ``guest``, run through the session's stand-in server like install_standin's launchers."""
+        shebang = "#!/usr/bin/python3 -S\n"
+        assert script.startswith(shebang), "a test stand-in for the server runs python3 -S"
+        if self._link_server():
+            script = f"#!{SERVER_CLIENT} -S\n" + script.removeprefix(shebang)
+        self.write(guest, script, 0o755)
+
+    def _link_server(self) -> bool:
+        """Whether the sandbox reaches the session's stand-in server: its socket and client hard-linked into
+        /opt/standins/lib (a socket is found by its inode, from any root and namespace)."""
+        server = standin_server()
+        if server is None:
+            return False
+        if self.exists(SERVER_CLIENT):
+            return True
+        self.path(STANDIN_LIB).mkdir(parents=True, exist_ok=True)
+        links = {SERVER_CLIENT: server.client, **server.sockets}
+        try:
+            for guest, host in links.items():
+                os.link(host, self.path(guest))
+        except OSError:  # another filesystem: the launchers run python3 themselves
+            for guest in links:
+                self.path(guest).unlink(missing_ok=True)
+            return False
+        return True
 
     def path(self, guest: str) -> Path:
         """Where ``guest`` lives on the host, to read or write. /usr is the host's, read-only; /usr/local
@@ -217,23 +323,37 @@ class Sandbox:
         inner = " ".join(
             ["env", "-i", *(shlex.quote(f"{k}={v}") for k, v in variables.items()), *map(shlex.quote, argv)]
         )
-        root = shlex.quote(str(self.root))
-        binds = ""
+        root = str(self.root)
+        # The mounts, as an fstab that one ``mount -a`` mounts in order: one mount(8) process rather than one
+        # per mount (each is ~2 ms of CPU, and the sandbox tests enter sandboxes hundreds of times). The
+        # options are the ones the command line spelled (``--rbind -o ro`` is ``rbind,ro``). unshare(1) makes
+        # the new mount namespace's propagation private itself (its --propagation default: private).
+        mounts = [
+            ("/usr", f"{root}/usr", "none", "rbind,ro"),
+            (
+                "overlay",
+                f"{root}/etc",
+                "overlay",
+                f"lowerdir=/etc,upperdir={root}/{ETC_UPPER},workdir={root}/{ETC_WORK}",
+            ),
+            (f"{root}/usr-local", f"{root}/usr/local", "none", "bind"),
+            ("proc", f"{root}/proc", "proc", "defaults"),
+            ("/dev", f"{root}/dev", "none", "rbind"),
+        ]
         for host, guest in self.binds:
             target = self.path(guest)
             target.mkdir(parents=True, exist_ok=True)
-            binds += f"mount --bind {shlex.quote(str(host))} {shlex.quote(str(target))}\n"
+            mounts.append((str(host), str(target), "none", "bind"))
+        fstab = self.root.with_name(f"{self.root.name}.fstab")  # beside the root: the guest does not see it
+        text = "".join(" ".join(map(_fstab_word, entry)) + " 0 0\n" for entry in mounts)
+        if not fstab.is_file() or fstab.read_text(encoding="utf-8") != text:
+            fstab.write_text(text, encoding="utf-8")  # libmount cannot parse an fstab from a pipe
         script = f"""
 set -e
-mount --make-rprivate /
-mount --rbind -o ro /usr {root}/usr
-mount -t overlay overlay -o lowerdir=/etc,upperdir={root}/{ETC_UPPER},workdir={root}/{ETC_WORK} {root}/etc
-mount --bind {root}/usr-local {root}/usr/local
-mount -t proc proc {root}/proc
-mount --rbind /dev {root}/dev
-{binds}# A fresh network namespace: no route anywhere, and its own sysctls.
+mount -a -T {shlex.quote(str(fstab))}
+# A fresh network namespace: no route anywhere, and its own sysctls.
 echo 1 > /proc/sys/net/ipv4/ip_forward
-exec chroot {root} {inner}
+exec chroot {shlex.quote(root)} {inner}
 """
         return ["unshare", "--mount", "--net", "--fork", "bash", "-c", script]
 

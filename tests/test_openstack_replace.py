@@ -14,8 +14,10 @@ from tests.test_openstack import Cloud, kit_dir, server_create
 
 __all__ = ["kit_dir"]  # the module-scoped fixture, shared with tests/test_openstack.py
 
-FAKE_KUBECTL = r"""#!/usr/bin/env python3
+FAKE_KUBECTL = r"""#!/usr/bin/python3 -S
 # Stand-in for kubectl: records every call; `get node NAME -o name` finds the node when KUBECTL_NODES names it.
+# The system interpreter without site (it imports only the standard library), not `env python3`: that finds
+# whatever python3 is first on PATH, on a developer's machine often a version manager's shim script.
 import json, os, sys
 args = sys.argv[1:]
 with open(os.environ["KUBECTL_RECORD"], "a", encoding="utf-8") as record:

@@ -234,10 +234,11 @@ def test_standin_upgrade_node_before_apply_fails(tmp_path: Path) -> None:
 
 # --- the driver, for real, against five node sandboxes ---------------------------------------------------
 
-SYSTEMCTL = r"""#!/usr/bin/python3
+SYSTEMCTL = r"""#!/usr/bin/python3 -S
 # TEST STAND-IN for systemctl (kgen upgrade tests): daemon-reload; restart kubelet (the kubelet comes back
 # at the installed kubelet package's version and Ready, in the shared cluster state); restart containerd
 # or crio; cat/start kgen-etcd-backup.service (a oneshot unit: start returns when the run is done).
+# -S (no site): it imports only the standard library.
 # Anything else fails.
 import fcntl, json, sys
 from pathlib import Path
@@ -332,7 +333,7 @@ class Cluster:
     def prepare(box: Sandbox, name: str, failures: int) -> None:
         box.install_standin("apt", f"{STANDIN_BIN}/apt-get")
         box.install_standin("apt", f"{STANDIN_BIN}/apt-mark")
-        box.write(f"{STANDIN_BIN}/systemctl", SYSTEMCTL, 0o755)
+        box.install_python(f"{STANDIN_BIN}/systemctl", SYSTEMCTL)
         box.write(f"{STANDIN_BIN}/curl", CURL, 0o755)
         box.write(f"{STANDIN_BIN}/sudo", SUDO, 0o755)
         env = f"STANDIN_VERSION=v{FROM}\nSTANDIN_NODE_NAME={name}\n"
