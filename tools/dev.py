@@ -52,6 +52,7 @@ APT_PACKAGES = {
     "docker-registry": "docker-registry",  # issue 15: the mirror in tests/test_registries.py
     "skopeo": "skopeo",
     "rclone": "rclone",
+    "gcc": "gcc",  # compiles the tests' stand-in client (tests/standin_client.c; without it: python3 per call)
     "kubernetes-client": "kubectl",  # `kgen kubeconfig` tests: `kubectl config view --raw` reads the output
 }
 
