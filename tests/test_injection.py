@@ -550,12 +550,11 @@ def literal(word: str) -> str | None:
     return tokens[0] if len(tokens) == 1 and shlex.quote(tokens[0]) == word else None
 
 
-def run_definitions(script: str, sandbox: Path) -> dict[str, str]:
-    """Run the script's readonly definitions under bash in ``sandbox``: cwd an empty folder, PATH a
-    folder with only ``touch`` (so an injected ``touch CANARY`` would show and an injected ``rm`` cannot
-    run). Return each variable's value as bash holds it; assert nothing was created and every quoted
-    literal came out exactly."""
-    statements = definitions(script)
+def run_definitions(statements: list[tuple[str, str]], sandbox: Path) -> dict[str, str]:
+    """Run a script's readonly definitions (:func:`definitions`) under bash in ``sandbox``: cwd an empty
+    folder, PATH a folder with only ``touch`` (so an injected ``touch CANARY`` would show and an
+    injected ``rm`` cannot run). Return each variable's value as bash holds it; assert nothing was
+    created and every quoted literal came out exactly."""
     assert statements, "no readonly definitions"
     bash = shutil.which("bash")
     touch = shutil.which("touch")
@@ -605,8 +604,9 @@ def check_render(out_root: Path, sandbox: Path) -> Output:
         values: dict[str, str] = {}
         for i, (path, script) in enumerate(sorted(node_scripts.items())):
             scripts[f"{node_dir.name}{path}"] = script
-            if definitions(script):
-                script_values = run_definitions(script, sandbox / f"{node_dir.name}-{i}")
+            statements = definitions(script)
+            if statements:
+                script_values = run_definitions(statements, sandbox / f"{node_dir.name}-{i}")
                 if path == BOOTSTRAP:
                     values = script_values
         assert values, "bootstrap.sh has no definitions"
