@@ -305,8 +305,9 @@ def _int_kind(text: str) -> str:
 def _malformed(node: yaml.ScalarNode, loader: Any) -> bool:
     """An explicit tag on text that is not of that type (``!!int x``, ``!!bool maybe``): PyYAML's
     constructors would raise anything from ValueError to AttributeError on it."""
-    implicit = loader.resolve(yaml.ScalarNode, node.value, (True, False))
-    return node.tag in (INT, FLOAT, BOOL, TIMESTAMP, NULL) and implicit != node.tag
+    return node.tag in (INT, FLOAT, BOOL, TIMESTAMP, NULL) and (
+        loader.resolve(yaml.ScalarNode, node.value, (True, False)) != node.tag
+    )
 
 
 def _as_written(node: yaml.ScalarNode, loader: Any) -> bool:
