@@ -43,12 +43,15 @@ import subprocess
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 import typer.main
 import typer.testing
 import yaml
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
 from typer.testing import CliRunner
 
 from generator import secrets
@@ -68,39 +71,6 @@ from tests.conftest import (
     valid_cases,
 )
 from tests.shellkey import shellcheck_key
-
-# hypothesis and hypothesis-jsonschema are imported on first use, not while collecting this module:
-# they take ~0.6 s to import, which every xdist worker would pay, and only one runs these tests.
-if TYPE_CHECKING:
-    from hypothesis import strategies as st
-
-    composite = st.composite
-else:
-
-    class _Strategies:
-        def __getattr__(self, name: str) -> Any:
-            from hypothesis import strategies  # noqa: PLC0415 - see above
-
-            return getattr(strategies, name)
-
-    st = _Strategies()
-
-    def composite(function: Callable[..., Any]) -> Callable[..., Any]:
-        """``st.composite``, applied on the first call of the strategy function."""
-        built = functools.cache(lambda: st.composite(function))
-
-        @functools.wraps(function)
-        def strategy(*args: Any, **kwargs: Any) -> Any:
-            return built()(*args, **kwargs)
-
-        return strategy
-
-
-def from_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
-    from hypothesis_jsonschema import from_schema as strategy  # noqa: PLC0415 - see above
-
-    return strategy(schema)
-
 
 MAX_EXAMPLES = int(os.environ.get("KGEN_PROPERTY_EXAMPLES", "20"))
 DERANDOMIZE = "KGEN_PROPERTY_EXAMPLES" not in os.environ
@@ -303,7 +273,7 @@ def overlays() -> tuple[Overlay, ...]:
     )
 
 
-@composite
+@st.composite
 def overlaid_configs(draw: st.DrawFn) -> dict[str, Any]:
     """A valid example with each part kept (47.5%), replaced by a narrowed schema draw (45%), dropped
     when optional (5%, else narrowed), or replaced by a raw schema draw (2.5%). Shrinks towards "kept"."""
@@ -329,7 +299,7 @@ def raw_configs() -> st.SearchStrategy[Any]:
     return from_schema(RAW)
 
 
-@composite
+@st.composite
 def configs(draw: st.DrawFn) -> dict[str, Any]:
     """A quarter pure schema draws, three quarters overlaid examples."""
     if draw(st.integers(0, 3)) == 3:
@@ -578,8 +548,6 @@ def check_shellcheck(tool: str, collected: Collected, workdir: Path) -> None:
 
 
 def test_render_is_clean_rejection_or_valid_user_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from hypothesis import HealthCheck, assume, given, settings  # noqa: PLC0415 - see the imports
-
     shellcheck = require_tool("shellcheck", reason="Debian package shellcheck")
     require_tool("/usr/bin/cloud-init", reason="Debian package cloud-init (its schema validator)")
     python = require_tool("/usr/bin/python3", reason="the Python that runs Debian's cloud-init")
@@ -667,7 +635,7 @@ def _containers(value: Any, out: list[dict[str, Any] | list[Any]]) -> list[dict[
     return out
 
 
-@composite
+@st.composite
 def mutated_configs(draw: st.DrawFn) -> tuple[str, str, bool]:
     """YAML text of a valid example with up to 4 odd snippets spliced in (and up to 3 anchors added);
     the kgen command to run on it; and whether to give the bundle a recursive alias too."""
@@ -754,8 +722,6 @@ MUTATION_PROBLEM = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+)(:\d+)?: \S")
 
 
 def test_mutated_yaml_gives_clean_problems_or_success(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from hypothesis import HealthCheck, given, settings  # noqa: PLC0415 - see the imports
-
     monkeypatch.setattr(secrets, "load_bundle", memoized_load_bundle())
     # CliRunner.invoke has typer build the click command anew each time (~70 ms); build it once here.
     command = typer.main.get_command(app)
