@@ -529,7 +529,8 @@ def check_scripts(scripts: dict[str, str], workdir: Path) -> None:
 READONLY = re.compile(r"^readonly ([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 
 
-def definitions(script: str) -> list[tuple[str, str]]:
+@functools.lru_cache(maxsize=1024)  # most scripts recur unchanged across the cases
+def definitions(script: str) -> tuple[tuple[str, str], ...]:
     """(name, statement) for each top-level ``readonly NAME=...`` of ``script``; a statement spans lines
     while its quoting is open (a quoted value with a newline)."""
     lines = script.split("\n")
@@ -551,7 +552,7 @@ def definitions(script: str) -> list[tuple[str, str]]:
                 statement += "\n" + lines[end]
         out.append((match[1], statement))
         i = end + 1
-    return out
+    return tuple(out)
 
 
 def literal(word: str) -> str | None:
@@ -563,7 +564,7 @@ def literal(word: str) -> str | None:
     return tokens[0] if len(tokens) == 1 and shlex.quote(tokens[0]) == word else None
 
 
-def run_definitions(statements: list[tuple[str, str]], sandbox: Path) -> dict[str, str]:
+def run_definitions(statements: tuple[tuple[str, str], ...], sandbox: Path) -> dict[str, str]:
     """Run a script's readonly definitions (:func:`definitions`) under bash in ``sandbox``: cwd an empty
     folder, PATH a folder with only ``touch`` (so an injected ``touch CANARY`` would show and an
     injected ``rm`` cannot run). Return each variable's value as bash holds it; assert nothing was
