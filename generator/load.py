@@ -57,9 +57,36 @@ def _children(node: yaml.Node, path: KeyPath) -> Iterator[tuple[yaml.Node, KeyPa
             yield item, (*path, index)
 
 
+def _within_limits_as_a_tree(root: yaml.Node, text_length: int) -> bool:
+    """Whether the graph is a plain tree (no node reached twice, so no alias is used) within the depth
+    and character limits: the common case, which then needs none of :func:`_check_expansion`'s sizes
+    and paths. False means "not known": the full check decides, and names the place."""
+    seen: set[int] = set()
+    characters = 0
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen or depth > MAX_DEPTH:
+            return False
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            characters += len(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.append((key, depth + 1))
+                stack.append((value, depth + 1))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, depth + 1) for item in node.value)
+    # In a tree each node's values are its own subtree's nodes, all seen, so the values limit holds;
+    # every node's characters are at most the whole tree's.
+    return characters <= text_length + MAX_ALIASED_CHARACTERS
+
+
 def _check_expansion(root: yaml.Node, file: str, text_length: int) -> None:
     """Refuse a recursive alias, and a document whose aliases expand it past the limits, looking at
     each node of the graph once (a depth-first walk without recursion, sizes memoised)."""
+    if _within_limits_as_a_tree(root, text_length):
+        return
     sizes: dict[int, tuple[int, int, int]] = {}  # id(node) -> (values, characters, depth), expanded
     open_nodes = {id(root)}
     stack: list[tuple[yaml.Node, KeyPath, Iterator[tuple[yaml.Node, KeyPath]]]] = [(root, (), _children(root, ()))]
@@ -278,8 +305,9 @@ def _int_kind(text: str) -> str:
 def _malformed(node: yaml.ScalarNode, loader: Any) -> bool:
     """An explicit tag on text that is not of that type (``!!int x``, ``!!bool maybe``): PyYAML's
     constructors would raise anything from ValueError to AttributeError on it."""
-    implicit = loader.resolve(yaml.ScalarNode, node.value, (True, False))
-    return node.tag in (INT, FLOAT, BOOL, TIMESTAMP, NULL) and implicit != node.tag
+    return node.tag in (INT, FLOAT, BOOL, TIMESTAMP, NULL) and (
+        loader.resolve(yaml.ScalarNode, node.value, (True, False)) != node.tag
+    )
 
 
 def _as_written(node: yaml.ScalarNode, loader: Any) -> bool:

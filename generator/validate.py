@@ -5,6 +5,7 @@ raised for bad input."""
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -82,8 +83,15 @@ _Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]  # (
 )
 
 
+@functools.cache
+def _cluster_validator() -> Any:
+    """The cluster schema's validator, built once: a validator is immutable and keeps no state between
+    ``iter_errors`` calls, and building one (reading and parsing the schema) costs more than a check."""
+    return _Validator(load_schema(CLUSTER_SCHEMA))
+
+
 def schema_problems(doc: Document) -> Iterator[Problem]:
-    validator = _Validator(load_schema(CLUSTER_SCHEMA))
+    validator = _cluster_validator()
     for error in validator.iter_errors(doc.data):
         yield from _problems_from_schema_error(doc, error)
 

@@ -24,7 +24,7 @@ import typer.testing
 import yaml
 
 from generator import api, cni, secrets, versions
-from tests import golden, markers, schedule, shellkey, validated
+from tests import golden, markers, memo, schedule, shellkey, validated
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
@@ -73,6 +73,14 @@ def _cli_command_built_once() -> Iterator[None]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(typer.testing, "_get_command", get_command)  # the name CliRunner.invoke calls
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _identical_checks_done_once() -> Iterator[None]:
+    """kgen's config checks and bundle loads memoized on the file's text (see tests/memo.py)."""
+    with pytest.MonkeyPatch.context() as patch:
+        memo.install(patch)
         yield
 
 

@@ -292,11 +292,18 @@ def overlaid_configs(draw: st.DrawFn) -> dict[str, Any]:
     return doc
 
 
+@functools.cache
+def raw_configs() -> st.SearchStrategy[Any]:
+    """The whole (capped) cluster schema's strategy, built once: hypothesis-jsonschema takes ~0.5 s to
+    build it, and a fresh one per draw is the same strategy."""
+    return from_schema(RAW)
+
+
 @st.composite
 def configs(draw: st.DrawFn) -> dict[str, Any]:
     """A quarter pure schema draws, three quarters overlaid examples."""
     if draw(st.integers(0, 3)) == 3:
-        raw = draw(from_schema(RAW))
+        raw = draw(raw_configs())
         assert isinstance(raw, dict)
         return raw
     return draw(overlaid_configs())
