@@ -16,7 +16,7 @@ namespaces (user, pid, uts, ipc, cgroup, time) than the server's, or other inter
 server's own (-S, or none for the server with site, which tests/sandbox.py starts in a sandbox of its own).
 What differs in every case: the child's parent is this server (no stand-in reads its parent), it has no file
 descriptors beyond 0-2 (bash passes none to the stand-ins), sys.modules holds the modules imported here, and
-string hashing shares one seedone seed."""
+string hashing shares one seed."""
 
 from __future__ import annotations
 
