@@ -169,7 +169,11 @@ def test_streams_dumped_document_by_document_match_the_emitter() -> None:
         assert yamldump.dump_all(docs) == expected, repr(docs)[:300]
 
 
-def test_parts_join_to_the_dump_and_share_recurring_blocks() -> None:
+def test_parts_join_to_the_dump_and_share_recurring_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Sightings are counted per process: start from none, so no other test's documents (such as
+    # test_a_unique_script_is_written_not_emitted's "# unique {n}" scripts) count as earlier ones.
+    for memo in ("_seen", "_blocks", "_skeletons"):
+        monkeypatch.setattr(yamldump, memo, OrderedDict())
     shared_script = SCRIPT + "# shared by every document here\n"
 
     def doc(i: int) -> dict[str, object]:
