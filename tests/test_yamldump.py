@@ -103,13 +103,20 @@ def test_a_unique_script_is_written_not_emitted(monkeypatch: pytest.MonkeyPatch)
 def test_a_repeated_script_is_spliced_not_re_emitted(monkeypatch: pytest.MonkeyPatch) -> None:
     # Non-ASCII: not written directly, so the block is taken from the emitter once and reused.
     doc = {"write_files": [{"path": "/a", "content": SCRIPT + "# unique to this test ☃\n"}]}
-    monkeypatch.setattr(yamldump, "_skeletons", OrderedDict())  # none kept from other tests
+    forget_sightings(monkeypatch)
     yamldump.dump(doc)  # first sighting: emitted in place
     emitted = recording(monkeypatch)
     assert yamldump.dump(doc) == plain(doc)  # second sighting: the block is made once and spliced
     assert yamldump.dump(doc) == plain(doc)  # third: the block and the skeleton reused as they are
     assert str(emitted).count("unique to this test") == 1  # the one minimal document that made the block
     assert len([d for d in emitted if "kgen-yaml-splice-x" in str(d)]) == 1  # the skeleton, dumped once
+
+
+def forget_sightings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start from no sightings: yamldump counts them per process, so another test's documents dumped
+    earlier in the same worker (such as the "# unique {n}" scripts above) would count as earlier ones."""
+    for memo in ("_seen", "_blocks", "_skeletons"):
+        monkeypatch.setattr(yamldump, memo, OrderedDict())
 
 
 def recording(monkeypatch: pytest.MonkeyPatch) -> list[object]:
@@ -170,10 +177,7 @@ def test_streams_dumped_document_by_document_match_the_emitter() -> None:
 
 
 def test_parts_join_to_the_dump_and_share_recurring_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Sightings are counted per process: start from none, so no other test's documents (such as
-    # test_a_unique_script_is_written_not_emitted's "# unique {n}" scripts) count as earlier ones.
-    for memo in ("_seen", "_blocks", "_skeletons"):
-        monkeypatch.setattr(yamldump, memo, OrderedDict())
+    forget_sightings(monkeypatch)
     shared_script = SCRIPT + "# shared by every document here\n"
 
     def doc(i: int) -> dict[str, object]:
