@@ -19,7 +19,9 @@ import pytest
 import yaml
 
 from generator import etcd_backup, mirrors, prepare, proxy, templating
+from generator.checks.proxy import PROXY_FORM, url_problem
 from generator.cni import assets
+from generator.document import ECHO_LIMIT
 from generator.load import Document, load
 from generator.model import Cluster, build
 from generator.versions import Download
@@ -409,3 +411,23 @@ def test_the_pinned_sha256_still_applies_to_the_mirror(tmp_path: Path, monkeypat
     first = assets(cluster).manifest_files()[0]  # type: ignore[union-attr]
     assert f"ERROR: {first.url} does not have the pinned sha256: expected {first.sha256}" in result.stderr
     assert not box.exists(first.path)
+
+
+@pytest.mark.parametrize(
+    ("value", "suggestion"),
+    [
+        ("proxy.example.com:3128", "write it as http://proxy.example.com:3128 (or https://)"),
+        ("proxy\nexample:3128", "start it with http:// or https://"),  # found by the property test in CI
+        ("p\x85roxy", "start it with http:// or https://"),
+        ("proxy example", "start it with http:// or https://"),
+        ("p" * 10 * ECHO_LIMIT, "start it with http:// or https://"),
+    ],
+    ids=["plain", "newline", "control-character", "space", "long"],
+)
+def test_a_url_without_scheme_is_named_on_one_short_line(value: str, suggestion: str) -> None:
+    """The suggestion repeats the value unquoted only when it is short and printable without spaces:
+    a problem is one line, and a long value is echoed once, shortened."""
+    message = url_problem(value, proxy.PROXY_URL, PROXY_FORM)
+    assert message is not None and message.endswith(suggestion), message
+    assert message.isprintable(), message
+    assert len(message) < 3 * ECHO_LIMIT, len(message)

@@ -29,7 +29,12 @@ def url_problem(value: str, pattern: re.Pattern[str], form: str) -> str | None:
             "the nodes by address instead"
         )
     if not sep:
-        return f"{shorten(value)} has no scheme; write it as http://{value} (or https://)"
+        # The value is repeated unquoted only when short and printable without spaces: a problem is one
+        # line, and a value with a line break or control character, or a long one, is only echoed quoted
+        # and shortened.
+        plain = value.isprintable() and not any(c.isspace() for c in value) and repr(value) == shorten(value)
+        advice = f"write it as http://{value} (or https://)" if plain else "start it with http:// or https://"
+        return f"{shorten(value)} has no scheme; {advice}"
     if scheme not in ("http", "https"):
         return f"{shorten(value)} must be {form}, not {shorten(scheme + '://')}"
     if not pattern.fullmatch(value):
