@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import hashlib
 import io
+import itertools
 import json
 import re
 import shlex
@@ -164,8 +165,10 @@ def packer_fmt_check(projects: dict[str, Path], workdir: Path) -> None:
         parts = [part for f in files for part in (f.name, f.read_bytes())]
         items.setdefault(validated.key("packer fmt -check -diff", tool, *parts), files)
 
+    runs = itertools.count()  # a fresh folder per call: checked_once calls again for a key retried here
+
     def check(todo: dict[str, list[Path]]) -> None:
-        folder = workdir / "packer-fmt"
+        folder = workdir / f"packer-fmt-{next(runs)}"
         folder.mkdir(parents=True)
         for i, files in enumerate(todo.values()):
             for path in files:
