@@ -441,24 +441,6 @@ def bundle_text(cluster: str) -> str:
     return dataclasses.replace(_fixture(), cluster=cluster).to_yaml()
 
 
-_original_load_bundle = secrets.load_bundle
-_bundles: dict[tuple[bytes, str], secrets.SecretsBundle] = {}
-
-
-def memoized_load_bundle(path: Path, *, cluster: str) -> secrets.SecretsBundle:
-    """secrets.load_bundle memoized on the file's bytes: it checks every RSA key (~0.25 s) and every
-    case uses the same fixture keys. Errors are not cached."""
-    key = (Path(path).read_bytes(), cluster)
-    if key not in _bundles:
-        _bundles[key] = _original_load_bundle(path, cluster=cluster)
-    return _bundles[key]
-
-
-@pytest.fixture(autouse=True)
-def fast_bundles(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(secrets, "load_bundle", memoized_load_bundle)
-
-
 def invoke(args: list[str], config_text: str) -> tuple[int, str]:
     result = RUNNER.invoke(app, args)
     if result.exception is not None and not isinstance(result.exception, SystemExit):

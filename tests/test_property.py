@@ -326,21 +326,6 @@ def bundle_text(cluster: str) -> str:
     return dataclasses.replace(_fixture(), cluster=cluster).to_yaml()
 
 
-def memoized_load_bundle() -> Callable[..., secrets.SecretsBundle]:
-    """secrets.load_bundle, memoized on the file's bytes: loading checks every RSA key (~0.25 s), and
-    every example loads the same fixture keys. Errors are not cached."""
-    original = secrets.load_bundle
-    cache: dict[tuple[bytes, str], secrets.SecretsBundle] = {}
-
-    def load_bundle(path: Path, *, cluster: str) -> secrets.SecretsBundle:
-        key = (Path(path).read_bytes(), cluster)
-        if key not in cache:
-            cache[key] = original(path, cluster=cluster)
-        return cache[key]
-
-    return load_bundle
-
-
 # --- one example ------------------------------------------------------------------------------------
 
 
@@ -547,11 +532,10 @@ def check_shellcheck(tool: str, collected: Collected, workdir: Path) -> None:
 # --- the test -----------------------------------------------------------------------------------------
 
 
-def test_render_is_clean_rejection_or_valid_user_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_render_is_clean_rejection_or_valid_user_data(tmp_path: Path) -> None:
     shellcheck = require_tool("shellcheck", reason="Debian package shellcheck")
     require_tool("/usr/bin/cloud-init", reason="Debian package cloud-init (its schema validator)")
     python = require_tool("/usr/bin/python3", reason="the Python that runs Debian's cloud-init")
-    monkeypatch.setattr(secrets, "load_bundle", memoized_load_bundle())
     collected = Collected()
 
     @settings(
@@ -722,7 +706,6 @@ MUTATION_PROBLEM = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+)(:\d+)?: \S")
 
 
 def test_mutated_yaml_gives_clean_problems_or_success(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(secrets, "load_bundle", memoized_load_bundle())
     # CliRunner.invoke has typer build the click command anew each time (~70 ms); build it once here.
     command = typer.main.get_command(app)
     monkeypatch.setattr(typer.testing, "_get_command", lambda _: command)  # the name CliRunner.invoke calls
