@@ -29,8 +29,9 @@ from tests.conftest import REPO, validators_required
 
 STANDINS = REPO / "tests" / "boot" / "standins"
 STANDIN_BIN = "/opt/standins/bin"
-# The sandbox's /etc overlay: its upper and work folders, beside the root's other folders.
-ETC_UPPER, ETC_WORK = "etc-upper", "etc-work"
+# The sandbox's /etc overlay: its upper folder, beside the root's other folders. Each command mounts the
+# overlay with a work folder of its own (see Sandbox.command).
+ETC_UPPER = "etc-upper"
 STANDIN_LIB = "/opt/standins/lib"
 # The sandbox's interpreter: /usr is the host's, and the stand-ins' shebang is #!/usr/bin/python3.
 GUEST_PYTHON = "/usr/bin/python3"
@@ -228,8 +229,9 @@ class Sandbox:
         (root / "tmp").chmod(0o1777)
         # /etc: an overlay mounted by each command (see command()), not a copy: the sandbox tests create
         # dozens of roots, and a copy of the host's /etc is ~1,300 files to write and later delete.
-        for directory in (ETC_UPPER, ETC_WORK, "etc"):
+        for directory in (ETC_UPPER, "etc"):
             (root / directory).mkdir()
+        (base / f"{root.name}.commands").mkdir()
         home = root / "home" / admin_user
         home.mkdir(parents=True)
         for name, line in (
@@ -324,18 +326,21 @@ class Sandbox:
             ["env", "-i", *(shlex.quote(f"{k}={v}") for k, v in variables.items()), *map(shlex.quote, argv)]
         )
         root = str(self.root)
+        # This command's own folder beside the root (the guest does not see it): its fstab and the overlay's
+        # work folder. Commands run at the same time in one sandbox (an upgrade's batch of workers drains
+        # through one kubectl node), and overlayfs empties the work folder when it mounts
+        # (fs/overlayfs/super.c, ovl_workdir_create: an existing "work" is cleaned up and made anew), so a
+        # shared one fails the second mount ("upper fs needs to support d_type", then EINVAL). Sharing the
+        # upper folder is allowed (the kernel warns that it is in use).
+        own = Path(tempfile.mkdtemp(dir=self.root.with_name(f"{self.root.name}.commands")))
+        (own / "work").mkdir()
         # The mounts, as an fstab that one ``mount -a`` mounts in order: one mount(8) process rather than one
         # per mount (each is ~2 ms of CPU, and the sandbox tests enter sandboxes hundreds of times). The
         # options are the ones the command line spelled (``--rbind -o ro`` is ``rbind,ro``). unshare(1) makes
         # the new mount namespace's propagation private itself (its --propagation default: private).
         mounts = [
             ("/usr", f"{root}/usr", "none", "rbind,ro"),
-            (
-                "overlay",
-                f"{root}/etc",
-                "overlay",
-                f"lowerdir=/etc,upperdir={root}/{ETC_UPPER},workdir={root}/{ETC_WORK}",
-            ),
+            ("overlay", f"{root}/etc", "overlay", f"lowerdir=/etc,upperdir={root}/{ETC_UPPER},workdir={own}/work"),
             (f"{root}/usr-local", f"{root}/usr/local", "none", "bind"),
             ("proc", f"{root}/proc", "proc", "defaults"),
             ("/dev", f"{root}/dev", "none", "rbind"),
@@ -344,10 +349,8 @@ class Sandbox:
             target = self.path(guest)
             target.mkdir(parents=True, exist_ok=True)
             mounts.append((str(host), str(target), "none", "bind"))
-        fstab = self.root.with_name(f"{self.root.name}.fstab")  # beside the root: the guest does not see it
-        text = "".join(" ".join(map(_fstab_word, entry)) + " 0 0\n" for entry in mounts)
-        if not fstab.is_file() or fstab.read_text(encoding="utf-8") != text:
-            fstab.write_text(text, encoding="utf-8")  # libmount cannot parse an fstab from a pipe
+        fstab = own / "fstab"  # libmount cannot parse an fstab from a pipe
+        fstab.write_text("".join(" ".join(map(_fstab_word, entry)) + " 0 0\n" for entry in mounts), encoding="utf-8")
         script = f"""
 set -e
 mount -a -T {shlex.quote(str(fstab))}

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import functools
 import re
-import shlex
 
 # No space: shellcheck's verdict can depend on one (an unquoted $B with B='a b' is SC2086).
 BORING = re.compile(r"[A-Za-z0-9._:/@%+=,-]*\Z")
@@ -39,15 +38,12 @@ FUNCTION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\(\)\s*\{", re.MULTILINE)
 QUOTED_HEREDOC = re.compile(r"<<(-?)\s*(['\"])([A-Za-z_][A-Za-z0-9_]*)\2")
 
 
-def _literal(word: str) -> str | None:
-    """The value of ``word`` when it is exactly ``shlex.quote(value)`` (kgen's shquote), else None."""
-    try:
-        tokens = shlex.split(word)
-    except ValueError:
-        return None
-    if len(tokens) != 1 or shlex.quote(tokens[0]) != word:
-        return None
-    return tokens[0]
+def _literal_word(word: str) -> bool:
+    """Whether ``word`` is exactly ``shlex.quote(value)`` (kgen's shquote) of a value matching
+    :data:`BORING`. shlex.quote leaves such a value bare (every BORING character is in its safe set)
+    unless it is empty, which it writes as ``''``; so these are the words, and no shell parsing is
+    needed to tell them (shlex over every candidate line was most of this module's cost)."""
+    return word == "''" or (word != "" and BORING.match(word) is not None)
 
 
 def _heredoc_end(line: str) -> tuple[str, bool] | None:
@@ -83,27 +79,15 @@ def shellcheck_key(script: str) -> str:
             continue
         heredoc = _heredoc_end(line)
         match = READONLY.match(line)
-        if match:
-            value = _literal(match.group(2))
-            if value is not None and BORING.match(value):
-                out.append(match.group(1) + "x")
-                continue
-        # Only a line whose first word is one of the functions can be such a call (a quoted or escaped
-        # first word would not re-quote to the line below), so only those lines are split: shlex over
-        # every line was most of the tests' cost of this function.
-        first = stripped.split(None, 1)[0] if stripped else ""
-        try:
-            tokens = shlex.split(stripped) if first in functions else []
-        except ValueError:
-            tokens = []
-        if (
-            len(tokens) >= 2
-            and tokens[0] in functions
-            and " ".join(shlex.quote(t) for t in tokens) == stripped
-            and all(BORING.match(t) for t in tokens)
-        ):
+        if match and _literal_word(match.group(2)):
+            out.append(match.group(1) + "x")
+            continue
+        # A call: the function's name, then literal words, each one space apart, exactly as kgen's
+        # shquote writes them (:func:`_literal_word`).
+        words = stripped.split(" ")
+        if len(words) >= 2 and words[0] in functions and all(map(_literal_word, words)):
             indent = line[: len(line) - len(line.lstrip())]
-            out.append(indent + tokens[0] + " x" * (len(tokens) - 1))
+            out.append(indent + words[0] + " x" * (len(words) - 1))
             continue
         out.append(line)
     return "\n".join(out)

@@ -15,7 +15,6 @@ the command's parser), so no value can be read as an option.
 from __future__ import annotations
 
 import base64
-import textwrap
 from collections.abc import Mapping
 
 from generator import __version__, layout, templating, yamldump
@@ -84,7 +83,8 @@ def gzip_as_mime(content: bytes, node: str) -> bytes:
     ``read_url_content``), which would hand cloud-init base64 instead of gzip. cloud-init unpacks a
     part of type application/gzip (cloudinit/user_data.py, DECOMP_TYPES)."""
     boundary = "kgen-user-data"
-    body = "\n".join(textwrap.wrap(base64.b64encode(content).decode("ascii"), 76))
+    # base64 in lines of 76 characters (RFC 2045), without a line break after the last one.
+    body = base64.encodebytes(content).decode("ascii").rstrip("\n")
     text = (
         f'Content-Type: multipart/mixed; boundary="{boundary}"\n'
         "MIME-Version: 1.0\n"
