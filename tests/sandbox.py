@@ -231,7 +231,6 @@ class Sandbox:
         # dozens of roots, and a copy of the host's /etc is ~1,300 files to write and later delete.
         for directory in (ETC_UPPER, "etc"):
             (root / directory).mkdir()
-        (base / f"{root.name}.commands").mkdir()
         home = root / "home" / admin_user
         home.mkdir(parents=True)
         for name, line in (
@@ -243,11 +242,18 @@ class Sandbox:
                 fh.write(line)
         os.chown(home, 1500, 1500)
         box = cls(root)
+        box.command_folders.mkdir()
         # /sys is not the host's: the script reads only the machine's product_uuid from it.
         box.write("/sys/class/dmi/id/product_uuid", "4c4c4544-0000-1000-8000-000000000001\n", 0o444)
         for name in ("kubeadm", "kubelet", "kubectl") if standins else ():
             box.install_standin(name)
         return box
+
+    @property
+    def command_folders(self) -> Path:
+        """The folder beside the root (the guest does not see it) that holds a folder for each command: its
+        fstab and its /etc overlay's work folder (see command())."""
+        return self.root.with_name(f"{self.root.name}.commands")
 
     def install_standin(self, name: str, guest: str | None = None) -> None:
         """Install tests/boot/standins/<name>.py as ``guest`` (default /opt/standins/bin/<name>): a
@@ -326,13 +332,13 @@ class Sandbox:
             ["env", "-i", *(shlex.quote(f"{k}={v}") for k, v in variables.items()), *map(shlex.quote, argv)]
         )
         root = str(self.root)
-        # This command's own folder beside the root (the guest does not see it): its fstab and the overlay's
-        # work folder. Commands run at the same time in one sandbox (an upgrade's batch of workers drains
-        # through one kubectl node), and overlayfs empties the work folder when it mounts
+        # This command's own folder (in command_folders): its fstab and the overlay's work folder. Commands
+        # run at the same time in one sandbox (an upgrade's batch of workers drains through one kubectl
+        # node), and overlayfs empties the work folder when it mounts
         # (fs/overlayfs/super.c, ovl_workdir_create: an existing "work" is cleaned up and made anew), so a
         # shared one fails the second mount ("upper fs needs to support d_type", then EINVAL). Sharing the
         # upper folder is allowed (the kernel warns that it is in use).
-        own = Path(tempfile.mkdtemp(dir=self.root.with_name(f"{self.root.name}.commands")))
+        own = Path(tempfile.mkdtemp(dir=self.command_folders))
         (own / "work").mkdir()
         # The mounts, as an fstab that one ``mount -a`` mounts in order: one mount(8) process rather than one
         # per mount (each is ~2 ms of CPU, and the sandbox tests enter sandboxes hundreds of times). The

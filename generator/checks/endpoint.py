@@ -36,5 +36,5 @@ def _is_ip_or_dns_name(value: str) -> bool:
     try:
         ipaddress.ip_address(value)
     except ValueError:
-        return bool(DNS1123_SUBDOMAIN.fullmatch(value.removeprefix("*."))) and len(value) <= 253
+        return False
     return True
