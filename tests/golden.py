@@ -16,11 +16,15 @@ expanded content):
   first user) and referred to the same way;
 * a Heat MIME file's base64 part holds ``<kgen-golden: gzip+base64 of NAME>``;
 * in nodes.json, a node's user-data byte counts (derived from its user-data golden) are stored as
-  ``<kgen-golden: user-data sizes of NAME>``.
+  ``<kgen-golden: user-data sizes of NAME>``;
+* a SHA-256 (64 lowercase hex digits) that is the digest of another golden's bytes, wherever it stands
+  in a line, is stored as ``<kgen-golden-sha256: NAME>``: a golden image's manifest, its self-check and
+  every first-boot script pin the configure script's digest (``configureSha256``).
 
 So a script shared by many nodes and cases is stored once, and a one-line template change touches one
-file per distinct script. Which file is the canonical copy is decided when the goldens are written
-(:func:`compact`): the first name in sorted order among the equal ones.
+file per distinct script (and no file that only pins its digest). Which file is the canonical copy is
+decided when the goldens are written (:func:`compact`): the first name in sorted order among the equal
+ones.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import base64
 import collections
 import functools
 import gzip
+import hashlib
 import os
 import re
 import shutil
@@ -45,6 +50,8 @@ _MARK = re.compile(
 )
 _BLOCK_HEADER = re.compile(r"^(?P<indent> *)content: \|\n$")
 _PATH = re.compile(r"^(?:- | *)path: (?P<path>\S+)\n$")
+_DIGEST = re.compile(rb"<kgen-golden-sha256: (?P<name>[^>\n]+)>")
+_HEX64 = re.compile(rb"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
 _NODE_SIZES = re.compile(
     rb'(?P<head>"name": "(?P<node>[^"]+)",\n(?:.*\n)*?)(?P<indent> *)"bytes": \d+,\n *"base64Bytes": \d+,\n'
 )
@@ -67,7 +74,7 @@ def references(name: str) -> list[str]:
     stored = (GOLDEN / name).read_bytes()
     if stored.startswith(SAME_AS):
         return [stored[len(SAME_AS) :].decode().strip()]
-    return [m["name"].decode() for m in _MARK.finditer(stored)]
+    return [m["name"].decode() for pattern in (_MARK, _DIGEST) for m in pattern.finditer(stored)]
 
 
 def resolve(name: str, _depth: int = 0) -> bytes:
@@ -86,7 +93,10 @@ def resolve(name: str, _depth: int = 0) -> bytes:
             return _sizes(target, content, match["indent"])
         return _literal_body(content, match["indent"])
 
-    return _MARK.sub(expand, stored)
+    def digest(match: re.Match[bytes]) -> bytes:
+        return hashlib.sha256(resolve(match["name"].decode(), _depth + 1)).hexdigest().encode()
+
+    return _MARK.sub(expand, _DIGEST.sub(digest, stored))
 
 
 def _literal_body(content: bytes, indent: bytes) -> bytes:
@@ -208,6 +218,10 @@ def compact() -> None:
             stored[name] = _BASE64_PART.sub(lambda m: _mime_mark(m, canonical, plain), content)
         else:
             stored[name] = content
+    by_digest = {hashlib.sha256(content).hexdigest().encode(): name for content, name in canonical.items()}
+    for name, content in stored.items():
+        if not content.startswith(SAME_AS):
+            stored[name] = _HEX64.sub(functools.partial(_digest_mark, by_digest=by_digest, name=name), content)
     for name, content in stored.items():
         path = GOLDEN / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -248,3 +262,9 @@ def _mime_mark(match: re.Match[bytes], canonical: dict[bytes, str], plain: dict[
     if target is None or _mime_base64(gzip.compress(plain[target], compresslevel=9, mtime=0)) != match["body"]:
         return match[0]
     return match[1] + f"<kgen-golden: gzip+base64 of {target}>\n".encode()
+
+
+def _digest_mark(match: re.Match[bytes], *, by_digest: dict[bytes, str], name: str) -> bytes:
+    """A SHA-256 that is another golden's digest, as a reference to that golden."""
+    target = by_digest.get(match[0])
+    return match[0] if target is None or target == name else f"<kgen-golden-sha256: {target}>".encode()

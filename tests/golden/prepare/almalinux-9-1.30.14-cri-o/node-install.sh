@@ -124,7 +124,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "2f826e163fbb0be05efca15948f5f47e85f85e964ea0a9739f81b4b304b6110b",
+  "configureSha256": "<kgen-golden-sha256: prepare/almalinux-9-1.30.14-cri-o/node-configure.sh>",
   "kubernetesVersion": "1.30.14",
   "os": "almalinux-9",
   "runtime": "cri-o",

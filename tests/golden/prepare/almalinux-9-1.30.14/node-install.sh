@@ -122,7 +122,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "6f0eab5049306e05e9c4c1ce405762e893bb4837853215868458bb51981fe4a2",
+  "configureSha256": "<kgen-golden-sha256: prepare/almalinux-9-1.30.14/node-configure.sh>",
   "kubernetesVersion": "1.30.14",
   "os": "almalinux-9",
   "runtime": "containerd",

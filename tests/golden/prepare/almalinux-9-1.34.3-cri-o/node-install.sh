@@ -124,7 +124,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "9f535fed374601158b26d40e0dfd84477fa9d709ba3b9a1e345034ae10a78bcb",
+  "configureSha256": "<kgen-golden-sha256: prepare/almalinux-9-1.34.3-cri-o/node-configure.sh>",
   "kubernetesVersion": "1.34.3",
   "os": "almalinux-9",
   "runtime": "cri-o",

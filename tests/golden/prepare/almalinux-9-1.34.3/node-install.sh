@@ -122,7 +122,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "2b50ffd236a90c448cbca0afd780df0fa4cbccedbda174f6482b74768fea6ce9",
+  "configureSha256": "<kgen-golden-sha256: prepare/almalinux-9-1.34.3/node-configure.sh>",
   "kubernetesVersion": "1.34.3",
   "os": "almalinux-9",
   "runtime": "containerd",

@@ -120,7 +120,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "4d01bf142226389078cf6a995d47d5e2d984ad97cb2955b39edf7d1d39b33e47",
+  "configureSha256": "<kgen-golden-sha256: prepare/debian-12-1.30.14-cri-o/node-configure.sh>",
   "kubernetesVersion": "1.30.14",
   "os": "debian-12",
   "runtime": "cri-o",

@@ -122,7 +122,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "0c51e8aa46a9a2fd86160ca297e13da77b0318155519f6cc8343ee95f79e75a6",
+  "configureSha256": "<kgen-golden-sha256: prepare/debian-12-1.30.14/node-configure.sh>",
   "kubernetesVersion": "1.30.14",
   "os": "debian-12",
   "runtime": "containerd",

@@ -120,7 +120,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "af37210e290863f26d13c607174a40f682b46b5ab4b7fbe7f2734fe048959140",
+  "configureSha256": "<kgen-golden-sha256: prepare/debian-12-1.34.3-cri-o/node-configure.sh>",
   "kubernetesVersion": "1.34.3",
   "os": "debian-12",
   "runtime": "cri-o",

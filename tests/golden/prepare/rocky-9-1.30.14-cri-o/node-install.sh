@@ -124,7 +124,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "8eac232e048161af8e9b4bcd31f14c74d9cb03b9083b6e6978d78e828308ccd2",
+  "configureSha256": "<kgen-golden-sha256: prepare/rocky-9-1.30.14-cri-o/node-configure.sh>",
   "kubernetesVersion": "1.30.14",
   "os": "rocky-9",
   "runtime": "cri-o",

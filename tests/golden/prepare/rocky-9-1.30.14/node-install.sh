@@ -122,7 +122,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "507a48762899b94652a006bb4e44f7f8be2e08d3afec2aedaa1e598662f7951b",
+  "configureSha256": "<kgen-golden-sha256: prepare/rocky-9-1.30.14/node-configure.sh>",
   "kubernetesVersion": "1.30.14",
   "os": "rocky-9",
   "runtime": "containerd",

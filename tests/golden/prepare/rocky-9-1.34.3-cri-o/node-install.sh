@@ -124,7 +124,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "1969e6b7c25e9cd648493a74d9f9b86c23533f198477d718799c9bd4bfa4efa8",
+  "configureSha256": "<kgen-golden-sha256: prepare/rocky-9-1.34.3-cri-o/node-configure.sh>",
   "kubernetesVersion": "1.34.3",
   "os": "rocky-9",
   "runtime": "cri-o",

@@ -122,7 +122,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "820ac5b95c675400055f7455dccac409a65303248961106027960f6b5546e3d3",
+  "configureSha256": "<kgen-golden-sha256: prepare/rocky-9-1.34.3/node-configure.sh>",
   "kubernetesVersion": "1.34.3",
   "os": "rocky-9",
   "runtime": "containerd",

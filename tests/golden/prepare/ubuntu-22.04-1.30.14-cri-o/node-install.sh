@@ -120,7 +120,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "604f6eb974940b1f83ef1c4cff67d57680113c70bc7bc8533798e5e119b09d7c",
+  "configureSha256": "<kgen-golden-sha256: prepare/ubuntu-22.04-1.30.14-cri-o/node-configure.sh>",
   "kubernetesVersion": "1.30.14",
   "os": "ubuntu-22.04",
   "runtime": "cri-o",

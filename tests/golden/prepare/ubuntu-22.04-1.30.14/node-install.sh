@@ -122,7 +122,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "d6f63b878cccaf44340185474c9b57d52b2b6bf2aa49e544aefa01c2f1cd68a1",
+  "configureSha256": "<kgen-golden-sha256: prepare/ubuntu-22.04-1.30.14/node-configure.sh>",
   "kubernetesVersion": "1.30.14",
   "os": "ubuntu-22.04",
   "runtime": "containerd",

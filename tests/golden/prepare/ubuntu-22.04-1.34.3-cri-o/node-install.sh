@@ -120,7 +120,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "4eaa878680878332e2c6c35195c14354e45ba0b31069b4d5a693ecfb68b6466c",
+  "configureSha256": "<kgen-golden-sha256: prepare/ubuntu-22.04-1.34.3-cri-o/node-configure.sh>",
   "kubernetesVersion": "1.34.3",
   "os": "ubuntu-22.04",
   "runtime": "cri-o",

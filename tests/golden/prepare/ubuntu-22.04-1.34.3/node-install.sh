@@ -122,7 +122,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "8ec874d8e25d3acaade42386971269ba2b2ff7d1befa6b9562ef8b58a33855b5",
+  "configureSha256": "<kgen-golden-sha256: prepare/ubuntu-22.04-1.34.3/node-configure.sh>",
   "kubernetesVersion": "1.34.3",
   "os": "ubuntu-22.04",
   "runtime": "containerd",

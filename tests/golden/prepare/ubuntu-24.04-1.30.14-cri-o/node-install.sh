@@ -120,7 +120,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "e96e209a417cc5821a906545cadbffd0ccf02c53a1351a3e65943d1e89343815",
+  "configureSha256": "<kgen-golden-sha256: prepare/ubuntu-24.04-1.30.14-cri-o/node-configure.sh>",
   "kubernetesVersion": "1.30.14",
   "os": "ubuntu-24.04",
   "runtime": "cri-o",

@@ -122,7 +122,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "fe1a13c5a68588bf8d920511562b04f378552afb510c31e8e93c90d2417f9d31",
+  "configureSha256": "<kgen-golden-sha256: prepare/ubuntu-24.04-1.30.14/node-configure.sh>",
   "kubernetesVersion": "1.30.14",
   "os": "ubuntu-24.04",
   "runtime": "containerd",

@@ -120,7 +120,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "b945990473ea269f7c5c88631a3bb186d99a9c539a1969cb44e4ddd22fac981d",
+  "configureSha256": "<kgen-golden-sha256: prepare/ubuntu-24.04-1.34.3-cri-o/node-configure.sh>",
   "kubernetesVersion": "1.34.3",
   "os": "ubuntu-24.04",
   "runtime": "cri-o",

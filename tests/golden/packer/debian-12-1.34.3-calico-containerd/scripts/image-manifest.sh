@@ -19,7 +19,7 @@ cat >"${tmp}" <<'KGEN_EOF'
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "fb837d018512a443470c9b533eb36c62018b0508186fb0ab63c76c9513c37e35",
+  "configureSha256": "<kgen-golden-sha256: packer/debian-12-1.34.3-calico-containerd/scripts/node-configure.sh>",
   "images": [
     "quay.io/calico/apiserver:v3.31.3",
     "quay.io/calico/cni:v3.31.3",

@@ -19,7 +19,7 @@ cat >"${tmp}" <<'KGEN_EOF'
 {
   "builtBy": "kgen 0.1.0",
   "cni": "flannel v0.27.4",
-  "configureSha256": "3b36435eb39383ba1875ac6da871104c956a80c4514bd80205898117e2c903e4",
+  "configureSha256": "<kgen-golden-sha256: packer/rocky-9-1.30.14-flannel-cri-o/scripts/node-configure.sh>",
   "images": [
     "ghcr.io/flannel-io/flannel-cni-plugin:v1.8.0-flannel1",
     "ghcr.io/flannel-io/flannel:v0.27.4",

@@ -19,7 +19,7 @@ cat >"${tmp}" <<'KGEN_EOF'
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "5932fa0398d81208662d41d1e8da6da7790c4a32321b8274ddeba2b56c18a7ed",
+  "configureSha256": "<kgen-golden-sha256: render/crio-rocky-9/packer/scripts/node-configure.sh>",
   "images": [
     "quay.io/calico/apiserver:v3.31.3",
     "quay.io/calico/cni:v3.31.3",

@@ -215,7 +215,7 @@ check_image() {
   [[ "${content}" == *'"runtime": "containerd"'* ]] || image_mismatch 'container runtime' runtime containerd
   [[ "${content}" == *'"runtimeVersion": "2.1.5"'* ]] || image_mismatch containerd runtimeVersion 2.1.5
   [[ "${content}" == *'"cni": "calico v3.31.3"'* ]] || image_mismatch CNI cni 'calico v3.31.3'
-  [[ "${content}" == *'"configureSha256": "1d39b2f25f1e00773ef30aa402e95fac60b065e2c62f1bea2d066167daa9d228"'* ]] || image_mismatch 'node-configure.sh SHA-256' configureSha256 1d39b2f25f1e00773ef30aa402e95fac60b065e2c62f1bea2d066167daa9d228
+  [[ "${content}" == *'"configureSha256": "<kgen-golden-sha256: render/ha-three-control-planes/packer/scripts/node-configure.sh>"'* ]] || image_mismatch 'node-configure.sh SHA-256' configureSha256 <kgen-golden-sha256: render/ha-three-control-planes/packer/scripts/node-configure.sh>
   log "the golden image matches the cluster config"
 }
 

@@ -122,7 +122,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "1d39b2f25f1e00773ef30aa402e95fac60b065e2c62f1bea2d066167daa9d228",
+  "configureSha256": "<kgen-golden-sha256: render/ha-three-control-planes/packer/scripts/node-configure.sh>",
   "kubernetesVersion": "1.32.11",
   "os": "almalinux-9",
   "runtime": "containerd",

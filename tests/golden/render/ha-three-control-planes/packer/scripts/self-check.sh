@@ -60,7 +60,7 @@ EXPECTED_MANIFEST=$(cat <<'KGEN_EOF'
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "1d39b2f25f1e00773ef30aa402e95fac60b065e2c62f1bea2d066167daa9d228",
+  "configureSha256": "<kgen-golden-sha256: render/ha-three-control-planes/packer/scripts/node-configure.sh>",
   "images": [
     "quay.io/calico/apiserver:v3.31.3",
     "quay.io/calico/cni:v3.31.3",

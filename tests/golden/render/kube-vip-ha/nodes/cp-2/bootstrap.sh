@@ -272,7 +272,7 @@ check_image() {
   [[ "${content}" == *'"runtime": "containerd"'* ]] || image_mismatch 'container runtime' runtime containerd
   [[ "${content}" == *'"runtimeVersion": "2.1.5"'* ]] || image_mismatch containerd runtimeVersion 2.1.5
   [[ "${content}" == *'"cni": "calico v3.31.3"'* ]] || image_mismatch CNI cni 'calico v3.31.3'
-  [[ "${content}" == *'"configureSha256": "9112d4e0f55698fd1c85232c77e3b6f3e94fc434fff6af051ee9856dd976d6ac"'* ]] || image_mismatch 'node-configure.sh SHA-256' configureSha256 9112d4e0f55698fd1c85232c77e3b6f3e94fc434fff6af051ee9856dd976d6ac
+  [[ "${content}" == *'"configureSha256": "<kgen-golden-sha256: render/kube-vip-ha/packer/scripts/node-configure.sh>"'* ]] || image_mismatch 'node-configure.sh SHA-256' configureSha256 <kgen-golden-sha256: render/kube-vip-ha/packer/scripts/node-configure.sh>
   log "the golden image matches the cluster config"
 }
 

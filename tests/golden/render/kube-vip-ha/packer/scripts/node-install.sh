@@ -122,7 +122,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "9112d4e0f55698fd1c85232c77e3b6f3e94fc434fff6af051ee9856dd976d6ac",
+  "configureSha256": "<kgen-golden-sha256: render/kube-vip-ha/packer/scripts/node-configure.sh>",
   "kubernetesVersion": "1.33.7",
   "os": "ubuntu-24.04",
   "runtime": "containerd",

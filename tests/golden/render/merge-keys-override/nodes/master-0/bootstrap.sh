@@ -340,7 +340,7 @@ check_image() {
   [[ "${content}" == *'"runtime": "containerd"'* ]] || image_mismatch 'container runtime' runtime containerd
   [[ "${content}" == *'"runtimeVersion": "2.1.5"'* ]] || image_mismatch containerd runtimeVersion 2.1.5
   [[ "${content}" == *'"cni": "calico v3.31.3"'* ]] || image_mismatch CNI cni 'calico v3.31.3'
-  [[ "${content}" == *'"configureSha256": "e803e148e755e9aac640ab34dde594ae0e8886f21c2ceba2a55eaedc16210117"'* ]] || image_mismatch 'node-configure.sh SHA-256' configureSha256 e803e148e755e9aac640ab34dde594ae0e8886f21c2ceba2a55eaedc16210117
+  [[ "${content}" == *'"configureSha256": "<kgen-golden-sha256: prepare/ubuntu-24.04-1.34.3/node-configure.sh>"'* ]] || image_mismatch 'node-configure.sh SHA-256' configureSha256 <kgen-golden-sha256: prepare/ubuntu-24.04-1.34.3/node-configure.sh>
   log "the golden image matches the cluster config"
 }
 

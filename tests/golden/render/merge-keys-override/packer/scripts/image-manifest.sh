@@ -19,7 +19,7 @@ cat >"${tmp}" <<'KGEN_EOF'
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "e803e148e755e9aac640ab34dde594ae0e8886f21c2ceba2a55eaedc16210117",
+  "configureSha256": "<kgen-golden-sha256: prepare/ubuntu-24.04-1.34.3/node-configure.sh>",
   "images": [
     "quay.io/calico/apiserver:v3.31.3",
     "quay.io/calico/cni:v3.31.3",

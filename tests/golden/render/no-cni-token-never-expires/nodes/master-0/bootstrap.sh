@@ -279,7 +279,7 @@ check_image() {
   [[ "${content}" == *'"runtime": "containerd"'* ]] || image_mismatch 'container runtime' runtime containerd
   [[ "${content}" == *'"runtimeVersion": "2.1.5"'* ]] || image_mismatch containerd runtimeVersion 2.1.5
   [[ "${content}" == *'"cni": "none"'* ]] || image_mismatch CNI cni none
-  [[ "${content}" == *'"configureSha256": "bec6057ee9762c45944c9664dbbea83fe5af1c6b0331c95219e828296ea430ea"'* ]] || image_mismatch 'node-configure.sh SHA-256' configureSha256 bec6057ee9762c45944c9664dbbea83fe5af1c6b0331c95219e828296ea430ea
+  [[ "${content}" == *'"configureSha256": "<kgen-golden-sha256: render/no-cni-token-never-expires/packer/scripts/node-configure.sh>"'* ]] || image_mismatch 'node-configure.sh SHA-256' configureSha256 <kgen-golden-sha256: render/no-cni-token-never-expires/packer/scripts/node-configure.sh>
   log "the golden image matches the cluster config"
 }
 

@@ -19,7 +19,7 @@ cat >"${tmp}" <<'KGEN_EOF'
 {
   "builtBy": "kgen 0.1.0",
   "cni": "none",
-  "configureSha256": "bec6057ee9762c45944c9664dbbea83fe5af1c6b0331c95219e828296ea430ea",
+  "configureSha256": "<kgen-golden-sha256: render/no-cni-token-never-expires/packer/scripts/node-configure.sh>",
   "images": [
     "registry.k8s.io/coredns/coredns:v1.12.1",
     "registry.k8s.io/etcd:3.6.5-0",

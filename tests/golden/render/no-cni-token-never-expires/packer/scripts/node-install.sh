@@ -85,7 +85,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "none",
-  "configureSha256": "bec6057ee9762c45944c9664dbbea83fe5af1c6b0331c95219e828296ea430ea",
+  "configureSha256": "<kgen-golden-sha256: render/no-cni-token-never-expires/packer/scripts/node-configure.sh>",
   "kubernetesVersion": "1.34.3",
   "os": "ubuntu-24.04",
   "runtime": "containerd",

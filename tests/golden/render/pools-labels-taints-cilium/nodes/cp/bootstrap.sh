@@ -338,7 +338,7 @@ check_image() {
   [[ "${content}" == *'"runtime": "containerd"'* ]] || image_mismatch 'container runtime' runtime containerd
   [[ "${content}" == *'"runtimeVersion": "2.1.5"'* ]] || image_mismatch containerd runtimeVersion 2.1.5
   [[ "${content}" == *'"cni": "cilium 1.18.4"'* ]] || image_mismatch CNI cni 'cilium 1.18.4'
-  [[ "${content}" == *'"configureSha256": "65c61afc4645daee6278cd1cd7618ff33dba2d3bc1b9ff45078f9fa70f9262e8"'* ]] || image_mismatch 'node-configure.sh SHA-256' configureSha256 65c61afc4645daee6278cd1cd7618ff33dba2d3bc1b9ff45078f9fa70f9262e8
+  [[ "${content}" == *'"configureSha256": "<kgen-golden-sha256: render/pools-labels-taints-cilium/packer/scripts/node-configure.sh>"'* ]] || image_mismatch 'node-configure.sh SHA-256' configureSha256 <kgen-golden-sha256: render/pools-labels-taints-cilium/packer/scripts/node-configure.sh>
   log "the golden image matches the cluster config"
 }
 

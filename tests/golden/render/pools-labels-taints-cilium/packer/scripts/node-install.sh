@@ -136,7 +136,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "cilium 1.18.4",
-  "configureSha256": "65c61afc4645daee6278cd1cd7618ff33dba2d3bc1b9ff45078f9fa70f9262e8",
+  "configureSha256": "<kgen-golden-sha256: render/pools-labels-taints-cilium/packer/scripts/node-configure.sh>",
   "kubernetesVersion": "1.33.7",
   "os": "debian-12",
   "runtime": "containerd",

@@ -54,7 +54,7 @@ EXPECTED_MANIFEST=$(cat <<'KGEN_EOF'
 {
   "builtBy": "kgen 0.1.0",
   "cni": "cilium 1.18.4",
-  "configureSha256": "65c61afc4645daee6278cd1cd7618ff33dba2d3bc1b9ff45078f9fa70f9262e8",
+  "configureSha256": "<kgen-golden-sha256: render/pools-labels-taints-cilium/packer/scripts/node-configure.sh>",
   "images": [
     "quay.io/cilium/cilium-envoy:v1.34.10-1762597008-ff7ae7d623be00078865cff1b0672cc5d9bfc6d5",
     "quay.io/cilium/cilium:v1.18.4",

@@ -60,7 +60,7 @@ EXPECTED_MANIFEST=$(cat <<'KGEN_EOF'
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "4eacf16454e3948339a49b799bd35fd79af8e6633df16ee758ac545b6d9c9b07",
+  "configureSha256": "<kgen-golden-sha256: render/proxy-mirrors-install/packer/scripts/node-configure.sh>",
   "images": [
     "quay.io/calico/apiserver:v3.31.3",
     "quay.io/calico/cni:v3.31.3",

@@ -122,7 +122,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "calico v3.31.3",
-  "configureSha256": "b44892a795df6a6029f73c11d68a8c5df91519f7ea6ef6a33a5d2f876f650a43",
+  "configureSha256": "<kgen-golden-sha256: render/registry-mirrors/packer/scripts/node-configure.sh>",
   "kubernetesVersion": "1.34.3",
   "os": "debian-12",
   "runtime": "containerd",

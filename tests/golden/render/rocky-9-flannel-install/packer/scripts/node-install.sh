@@ -121,7 +121,7 @@ write_image_manifest() {
 {
   "builtBy": "kgen 0.1.0",
   "cni": "flannel v0.27.4",
-  "configureSha256": "536c50e1c73a6001109cbb3db7a45d5632f15f22475a4a3fd7fdd4b6aa0bc012",
+  "configureSha256": "<kgen-golden-sha256: render/rocky-9-flannel-install/packer/scripts/node-configure.sh>",
   "kubernetesVersion": "1.31.14",
   "os": "rocky-9",
   "runtime": "containerd",

@@ -53,7 +53,7 @@ EXPECTED_MANIFEST=$(cat <<'KGEN_EOF'
 {
   "builtBy": "kgen 0.1.0",
   "cni": "flannel v0.27.4",
-  "configureSha256": "536c50e1c73a6001109cbb3db7a45d5632f15f22475a4a3fd7fdd4b6aa0bc012",
+  "configureSha256": "<kgen-golden-sha256: render/rocky-9-flannel-install/packer/scripts/node-configure.sh>",
   "images": [
     "ghcr.io/flannel-io/flannel-cni-plugin:v1.8.0-flannel1",
     "ghcr.io/flannel-io/flannel:v0.27.4",
