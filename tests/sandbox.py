@@ -32,6 +32,7 @@ STANDIN_BIN = "/opt/standins/bin"
 # The sandbox's /etc overlay: its upper folder, beside the root's other folders. Each command mounts the
 # overlay with a work folder of its own (see Sandbox.command).
 ETC_UPPER = "etc-upper"
+WORK_NAME = "@work@"  # in Sandbox.command's fstab: the name of the command's own work folder
 STANDIN_LIB = "/opt/standins/lib"
 # The sandbox's interpreter: /usr is the host's, and the stand-ins' shebang is #!/usr/bin/python3.
 GUEST_PYTHON = "/usr/bin/python3"
@@ -251,8 +252,8 @@ class Sandbox:
 
     @property
     def command_folders(self) -> Path:
-        """The folder beside the root (the guest does not see it) that holds a folder for each command: its
-        fstab and its /etc overlay's work folder (see command())."""
+        """The folder beside the root (the guest does not see it) where each run of a command makes its /etc
+        overlay's work folder, with its fstab beside it (see command())."""
         return self.root.with_name(f"{self.root.name}.commands")
 
     def install_standin(self, name: str, guest: str | None = None) -> None:
@@ -332,21 +333,26 @@ class Sandbox:
             ["env", "-i", *(shlex.quote(f"{k}={v}") for k, v in variables.items()), *map(shlex.quote, argv)]
         )
         root = str(self.root)
-        # This command's own folder (in command_folders): its fstab and the overlay's work folder. Commands
-        # run at the same time in one sandbox (an upgrade's batch of workers drains through one kubectl
-        # node), and overlayfs empties the work folder when it mounts
-        # (fs/overlayfs/super.c, ovl_workdir_create: an existing "work" is cleaned up and made anew), so a
-        # shared one fails the second mount ("upper fs needs to support d_type", then EINVAL). Sharing the
-        # upper folder is allowed (the kernel warns that it is in use).
-        own = Path(tempfile.mkdtemp(dir=self.command_folders))
-        (own / "work").mkdir()
+        # The /etc overlay's work folder is made anew each time the command runs, by the command itself (a
+        # caller may run one command line many times at once: the upgrade tests' ssh stand-in does, for a
+        # batch of workers draining through one kubectl node). overlayfs empties the work folder when it
+        # mounts (fs/overlayfs/super.c, ovl_workdir_create: an existing "work" is cleaned up and made anew),
+        # so a shared one fails a mount now and then ("upper fs needs to support d_type", then EINVAL or
+        # ENOENT). Sharing the upper folder is allowed (the kernel warns that it is in use).
+        folders = str(self.command_folders)
         # The mounts, as an fstab that one ``mount -a`` mounts in order: one mount(8) process rather than one
         # per mount (each is ~2 ms of CPU, and the sandbox tests enter sandboxes hundreds of times). The
         # options are the ones the command line spelled (``--rbind -o ro`` is ``rbind,ro``). unshare(1) makes
         # the new mount namespace's propagation private itself (its --propagation default: private).
+        # WORK_NAME stands for the work folder's name, which mktemp picks from letters and digits.
         mounts = [
             ("/usr", f"{root}/usr", "none", "rbind,ro"),
-            ("overlay", f"{root}/etc", "overlay", f"lowerdir=/etc,upperdir={root}/{ETC_UPPER},workdir={own}/work"),
+            (
+                "overlay",
+                f"{root}/etc",
+                "overlay",
+                f"lowerdir=/etc,upperdir={root}/{ETC_UPPER},workdir={folders}/{WORK_NAME}",
+            ),
             (f"{root}/usr-local", f"{root}/usr/local", "none", "bind"),
             ("proc", f"{root}/proc", "proc", "defaults"),
             ("/dev", f"{root}/dev", "none", "rbind"),
@@ -355,11 +361,14 @@ class Sandbox:
             target = self.path(guest)
             target.mkdir(parents=True, exist_ok=True)
             mounts.append((str(host), str(target), "none", "bind"))
-        fstab = own / "fstab"  # libmount cannot parse an fstab from a pipe
-        fstab.write_text("".join(" ".join(map(_fstab_word, entry)) + " 0 0\n" for entry in mounts), encoding="utf-8")
+        head, tail = "".join(" ".join(map(_fstab_word, entry)) + " 0 0\n" for entry in mounts).split(WORK_NAME)
+        # The fstab goes beside the work folder (libmount cannot parse one from a pipe), written by bash's
+        # own printf: mktemp is the only process this adds.
         script = f"""
 set -e
-mount -a -T {shlex.quote(str(fstab))}
+work=$(mktemp -d {shlex.quote(folders)}/XXXXXXXXXX)
+printf '%s' {shlex.quote(head)} "${{work##*/}}" {shlex.quote(tail)} > "$work.fstab"
+mount -a -T "$work.fstab"
 # A fresh network namespace: no route anywhere, and its own sysctls.
 echo 1 > /proc/sys/net/ipv4/ip_forward
 exec chroot {shlex.quote(root)} {inner}
