@@ -79,3 +79,44 @@ def test_install_once_then_reuse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         f.write("\n# a changed dependency list\n")
     dev.ensure_venv("")
     assert len(installs) > count, "a changed pyproject.toml did not reinstall"
+
+
+def _mounts(tmp_path: Path, folder: Path, fstype: str) -> Path:
+    mounts = tmp_path / "mounts"
+    mounts.write_text(f"proc /proc proc rw 0 0\n{fstype} {folder} {fstype} rw,relatime 0 0\n", encoding="utf-8")
+    return mounts
+
+
+@pytest.mark.parametrize(
+    ("fstype", "min_free", "chosen"),
+    [
+        ("tmpfs", 0, True),  # a tmpfs with room: the tests' temp folder
+        ("ext4", 0, False),  # a disk
+        ("tmpfs", 1 << 62, False),  # too little room
+    ],
+)
+def test_ram_temp_dir_takes_only_a_tmpfs_with_room(tmp_path: Path, fstype: str, min_free: int, chosen: bool) -> None:
+    folder = tmp_path / "shm"
+    folder.mkdir()
+    got = _dev().ram_temp_dir(str(folder), _mounts(tmp_path, folder, fstype), min_free)
+    assert got == (str(folder) if chosen else None)
+
+
+def test_ram_temp_dir_without_the_folder_or_mount_table_is_none(tmp_path: Path) -> None:
+    dev = _dev()
+    missing = tmp_path / "gone"
+    assert dev.ram_temp_dir(str(missing), _mounts(tmp_path, missing, "tmpfs"), 0) is None
+    assert dev.ram_temp_dir(str(tmp_path), tmp_path / "no-mounts", 0) is None
+
+
+def test_suite_env_keeps_a_tmpdir_the_user_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    dev = _dev()
+    monkeypatch.setattr(dev, "ram_temp_dir", lambda: "/dev/shm")
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    env = dev.suite_env()
+    assert env["TMPDIR"] == str(tmp_path) and "PYTHONDONTWRITEBYTECODE" not in env
+    monkeypatch.delenv("TMPDIR")
+    assert dev.suite_env()["TMPDIR"] == "/dev/shm"
+    monkeypatch.setattr(dev, "ram_temp_dir", lambda: None)
+    assert "TMPDIR" not in dev.suite_env()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -108,9 +109,41 @@ def test_vm_reports_the_per_file_verbs_of_render(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(qemu, "check_inputs", lambda **_: "raw")
     monkeypatch.setattr(qemu, "run_vm", lambda **_: "ran")
     heard = Recorder()
-    api.vm(config, "master-0", image=image, out_dir=tmp_path / "out", secrets_path=bundle, listener=heard)
+    api.vm(
+        config,
+        "master-0",
+        image=image,
+        out_dir=tmp_path / "out",
+        secrets_path=bundle,
+        listener=heard,
+        workdir=tmp_path / "vm",
+    )
     files = [line for kind, line in heard.events if kind == "file"]
     assert f"create {tmp_path / 'out' / 'demo' / 'nodes' / 'master-0' / 'user-data'}" in files
+
+
+def test_vm_that_fails_leaves_no_temporary_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --workdir kgen makes a temporary folder for the overlay, seed and logs; when the run fails
+    (here: user-data that would block the report) that folder, which the error does not name, is removed.
+    A folder the caller gave is the caller's: it stays."""
+    config, bundle = _vm_config(tmp_path)
+    image = tmp_path / "disk.img"
+    image.write_bytes(b"")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setattr(qemu, "check_inputs", lambda **_: "raw")
+
+    def fails(*, workdir: Path, **_: object) -> None:
+        (workdir / "seed.img").write_bytes(b"seed")
+        raise qemu.VmError("user-data sets bootcmd")
+
+    monkeypatch.setattr(qemu, "run_vm", fails)
+    for workdir in (None, tmp_path / "mine"):
+        with pytest.raises(qemu.VmError, match="bootcmd"):
+            api.vm(config, "master-0", image=image, out_dir=tmp_path / "out", secrets_path=bundle, workdir=workdir)
+    assert list(temp.iterdir()) == []
+    assert (tmp_path / "mine" / "seed.img").read_bytes() == b"seed"
 
 
 def test_dry_run_without_a_bundle_shows_no_token(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

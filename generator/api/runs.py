@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -105,20 +106,25 @@ def vm(
     node_dir = result.out_dir / "nodes" / node
     work = workdir or Path(tempfile.mkdtemp(prefix=f"kgen-vm-{node}-"))
     work.mkdir(parents=True, exist_ok=True)
-    run = qemu.run_vm(
-        user_data=node_dir / "user-data",
-        meta_data=node_dir / "meta-data",
-        image=image,
-        workdir=work,
-        accel=accel,
-        timeout=timeout,
-        keep=keep,
-        kernel=kernel,
-        initrd=initrd,
-        append=append,
-        memory_mb=memory_mb,
-        cpus=cpus,
-        network=network,
-        progress=lambda line: hear.progress(line, source="vm"),
-    )
+    try:
+        run = qemu.run_vm(
+            user_data=node_dir / "user-data",
+            meta_data=node_dir / "meta-data",
+            image=image,
+            workdir=work,
+            accel=accel,
+            timeout=timeout,
+            keep=keep,
+            kernel=kernel,
+            initrd=initrd,
+            append=append,
+            memory_mb=memory_mb,
+            cpus=cpus,
+            network=network,
+            progress=lambda line: hear.progress(line, source="vm"),
+        )
+    except BaseException:
+        if workdir is None:  # a folder of our own that the caller never learns of: not left behind
+            shutil.rmtree(work, ignore_errors=True)
+        raise
     return VmOutcome(render=result, node=node, node_dir=node_dir, run=run, timeout=timeout)
