@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from generator import secrets
 from generator.cli import app
 from tests.conftest import EXAMPLES, REPO, require_tool, validators_required, write_bundle
 from tests.disk import snapshot
@@ -81,6 +82,30 @@ def test_cluster_folder_is_a_symlink(tmp_path: Path, target: str) -> None:
     for extra in ([], ["--dry-run"]):
         _refused(tmp_path, ["render", str(config), "-d", str(tmp_path / "out"), *extra], "is a symlink")
     assert not (tmp_path / "cluster.secrets.yaml").exists()
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["render", "dry-run"])
+@pytest.mark.parametrize("target", ["out-is-a-file", "cluster-folder-is-a-symlink", "out-below-a-file"])
+def test_a_target_refusal_comes_before_any_key_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str, dry_run: bool
+) -> None:
+    """A first render refuses a bad output folder before it makes the bundle's keys (RSA: 0.2-0.5 s)."""
+    config = _config(tmp_path, bundle=False)
+    out = tmp_path / "out"
+    if target == "out-is-a-file":
+        out.write_text("not a folder\n", encoding="utf-8")
+    elif target == "cluster-folder-is-a-symlink":
+        out.mkdir()
+        (out / "demo").symlink_to(tmp_path)
+    else:
+        (tmp_path / "file").write_text("x\n", encoding="utf-8")
+        out = tmp_path / "file" / "out"
+
+    def no_keys(*_: object, **__: object) -> None:
+        raise AssertionError("keys made for a render that is refused")
+
+    monkeypatch.setattr(secrets, "generate", no_keys)
+    _refused(tmp_path, ["render", str(config), "-d", str(out), *(["--dry-run"] if dry_run else [])], "kgen: ")
 
 
 def test_successful_render_leaves_no_staging_or_old_folders(tmp_path: Path) -> None:

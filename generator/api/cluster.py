@@ -169,6 +169,9 @@ def render_cluster(
     bundle_path = secrets_path or secrets.default_path(config_path)
     # Only a plain render creates the bundle; --check and an explicit --secrets need an existing one.
     created = not secrets.bundle_exists(bundle_path) and not check and secrets_path is None
+    if created:
+        # A refusal the write (or dry run) is sure to give comes before the keys are made: 0.2-0.5 s.
+        write.check_targets(out_dir / cluster.name, writable=not dry_run)
     bundle = secrets.generate(cluster.name) if created else load_secrets(config_path, cluster, secrets_path)
     return _render_and_write(
         loaded,
