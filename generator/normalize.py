@@ -118,6 +118,11 @@ def unusable_address(address: Address) -> str | None:
     return next((description for test, description in UNUSABLE_ADDRESSES if test(address)), None)
 
 
+def is_dns_subdomain(name: str) -> bool:
+    """A DNS-1123 subdomain: lowercase labels separated by dots, at most 253 characters."""
+    return bool(DNS1123_SUBDOMAIN.fullmatch(name)) and len(name) <= 253
+
+
 def split_endpoint(endpoint: str) -> tuple[str, int]:
     """``host:port`` -> (host, port), for an IPv4 address or DNS name. Raises ValueError with a message."""
     host, sep, port_text = endpoint.rpartition(":")
@@ -129,7 +134,7 @@ def split_endpoint(endpoint: str) -> tuple[str, int]:
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        if not DNS1123_SUBDOMAIN.fullmatch(host) or len(host) > 253:
+        if not is_dns_subdomain(host):
             raise ValueError(f"{endpoint!r}: {host!r} is neither an IPv4 address nor a DNS name") from None
     else:
         if address.version != 4:

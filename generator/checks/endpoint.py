@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from generator.errors import Problem
 from generator.load import KeyPath
-from generator.normalize import DNS1123_SUBDOMAIN, Normalized
+from generator.normalize import Normalized, is_dns_subdomain
 from generator.rawconfig import lookup
 
 
@@ -24,14 +24,14 @@ def check_endpoint(n: Normalized) -> Iterator[Problem]:
             )
     domain_path: KeyPath = ("spec", "networking", "dnsDomain")
     domain = lookup(doc.data, *domain_path)
-    if isinstance(domain, str) and not (DNS1123_SUBDOMAIN.fullmatch(domain) and len(domain) <= 253):
+    if isinstance(domain, str) and not is_dns_subdomain(domain):
         yield doc.problem(domain_path, f"{domain!r} is not a DNS domain (lowercase labels separated by dots)")
 
 
 def _is_ip_or_dns_name(value: str) -> bool:
     if "%" in value:  # ipaddress accepts IPv6 zones; a certificate SAN cannot carry one
         return False
-    if DNS1123_SUBDOMAIN.fullmatch(value.removeprefix("*.")) and len(value) <= 253:
+    if is_dns_subdomain(value.removeprefix("*.")) and len(value) <= 253:
         return True  # a DNS name (checked first: it is the common case and the cheaper test)
     try:
         ipaddress.ip_address(value)
