@@ -5,7 +5,8 @@
     python3 tools/dev.py test     # install the validators and run the whole test suite
 
 Both create ./.venv and install kgen into it once (`python3 tools/dev.py setup` does only that); later
-runs reuse it until pyproject.toml changes. kgen needs Python >= 3.11 (MIN_PYTHON).
+runs reuse it until pyproject.toml changes or another python3 runs them (then the venv is made again).
+kgen needs Python >= 3.11 (MIN_PYTHON).
 `test` also installs the system validators the tests
 use (cloud-init, shellcheck, openssl, containerd, packer, qemu, debootstrap, ...) with apt-get when
 run as root or with sudo available; without them those tests skip, with the reason shown.
@@ -118,20 +119,59 @@ def installed(extras: str) -> bool:
     return False
 
 
+def venv_python(venv_dir: Path) -> tuple[str, str] | None:
+    """The (version, interpreter) the venv at ``venv_dir`` runs, as ``venv`` recorded them in its
+    pyvenv.cfg (``version`` and ``executable``, Lib/venv/__init__.py), or None without one."""
+    try:
+        lines = (venv_dir / "pyvenv.cfg").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    values = {key.strip(): value.strip() for key, sep, value in (line.partition("=") for line in lines) if sep}
+    version, executable = values.get("version"), values.get("executable")
+    return (version, executable) if version and executable else None
+
+
+def made_by_this_python(venv_dir: Path) -> bool:
+    """Whether the venv at ``venv_dir`` runs the Python running this script. A venv keeps the
+    interpreter that made it (a copy of it, here): run with another python3 (another pyenv version,
+    Debian's after an upgrade), pip would install into the old one while the install stamp named this
+    one, and the next run with the first python3 would install again."""
+    if Path(sys.prefix).resolve() == venv_dir.resolve():
+        return True  # this script runs in the venv itself
+    this = (
+        f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}",
+        os.path.realpath(sys.executable),
+    )
+    return venv_python(venv_dir) == this
+
+
+def make_venv() -> None:
+    """A new venv at VENV (whatever was there is cleared) for the Python running this script."""
+    try:
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    except (subprocess.CalledProcessError, OSError):
+        # Debian and Ubuntu ship ensurepip separately.
+        shutil.rmtree(VENV, ignore_errors=True)
+        minor = f"{sys.version_info.major}.{sys.version_info.minor}"
+        if not apt_install([f"python{minor}-venv"]):
+            sys.exit("python3 -m venv does not work here; install the python3-venv package and retry")
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+
+
 def ensure_venv(extras: str) -> Path:
     python = VENV / "bin" / "python"
-    if python.exists() and installed(extras):
+    ours = python.exists() and made_by_this_python(VENV)
+    if ours and installed(extras):
         return VENV / "bin"
-    if not python.exists():
-        try:
-            venv.EnvBuilder(with_pip=True).create(VENV)
-        except (subprocess.CalledProcessError, OSError):
-            # Debian and Ubuntu ship ensurepip separately.
-            shutil.rmtree(VENV, ignore_errors=True)
-            minor = f"{sys.version_info.major}.{sys.version_info.minor}"
-            if not apt_install([f"python{minor}-venv"]):
-                sys.exit("python3 -m venv does not work here; install the python3-venv package and retry")
-            venv.EnvBuilder(with_pip=True).create(VENV)
+    if not ours:
+        if python.exists():
+            version, executable = venv_python(VENV) or ("?", "an unknown Python")
+            print(
+                f"tools/dev.py: {VENV} runs Python {version} ({executable}), not this one ({sys.executable});"
+                " making it again",
+                file=sys.stderr,
+            )
+        make_venv()
     sh(str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "pip")
     sh(str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f"{REPO}{extras}")
     stamp_path(extras).write_text(install_stamp(extras) + "\n", encoding="utf-8")
