@@ -5,11 +5,11 @@ requires-python, the README, tools/dev.py's check (one clear line on an older Py
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import shutil
 import sys
 import tomllib
+import venv
 from pathlib import Path
 from types import ModuleType
 
@@ -58,7 +58,7 @@ def test_install_once_then_reuse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     repo = tmp_path / "repo"
     repo.mkdir()
     shutil.copy(REPO / "pyproject.toml", repo / "pyproject.toml")
-    _fake_venv(repo / ".venv", THIS_PYTHON)  # an existing venv of the Python running the tests
+    _venv(repo / ".venv")  # an existing venv of the Python running the tests
     dev = _dev(repo)
     installs: list[tuple[str, ...]] = []
     monkeypatch.setattr(dev, "sh", lambda *cmd, **_: installs.append(cmd))
@@ -82,47 +82,40 @@ def test_install_once_then_reuse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert len(installs) > count, "a changed pyproject.toml did not reinstall"
 
 
-THIS_PYTHON = (
-    f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}",
-    os.path.realpath(sys.executable),
-)
-
-
-def _fake_venv(folder: Path, made_by: tuple[str, str] | None) -> None:
-    """A venv folder whose pyvenv.cfg records ``made_by`` (version, executable) as venv writes them
-    (Lib/venv/__init__.py: ``home``, ``include-system-site-packages``, ``version``, ``executable``,
-    ``command``); None: no pyvenv.cfg."""
-    (folder / "bin").mkdir(parents=True)
-    (folder / "bin" / "python").touch()
-    if made_by is not None:
-        version, executable = made_by
-        (folder / "pyvenv.cfg").write_text(
-            f"home = {Path(executable).parent}\ninclude-system-site-packages = false\nversion = {version}\n"
-            f"executable = {executable}\ncommand = {executable} -m venv --copies {folder}\n",
-            encoding="utf-8",
-        )
+def _venv(folder: Path, **changes: str) -> None:
+    """A venv made by the Python running the tests, with the real pyvenv.cfg ``venv`` writes for it and
+    ``changes`` made to that file's values (``version``, ``executable``)."""
+    venv.EnvBuilder(with_pip=False).create(folder)
+    cfg = folder / "pyvenv.cfg"
+    lines = cfg.read_text(encoding="utf-8").splitlines()
+    for key, value in changes.items():
+        assert any(line.startswith(f"{key} = ") for line in lines), (key, lines)
+        lines = [f"{key} = {value}" if line.startswith(f"{key} = ") else line for line in lines]
+    cfg.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
 
 
 @pytest.mark.parametrize(
-    ("made_by", "made_again"),
+    ("changes", "made_again"),
     [
-        (THIS_PYTHON, False),
+        ({}, False),
         # The same path, another patch release: the copy in the venv predates an upgrade of the interpreter.
-        ((f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro + 1}", THIS_PYTHON[1]), True),
-        ((THIS_PYTHON[0], "/opt/other/bin/python3.11"), True),  # another interpreter (another pyenv version)
+        ({"version": f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro + 1}"}, True),
+        ({"executable": "/opt/other/bin/python3.11"}, True),  # another interpreter (another pyenv version)
         (None, True),  # no pyvenv.cfg: not a venv this script can use
     ],
     ids=["this-python", "another-patch-release", "other-interpreter", "no-pyvenv-cfg"],
 )
 def test_a_venv_of_another_python_is_made_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, made_by: tuple[str, str] | None, made_again: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, changes: dict[str, str] | None, made_again: bool
 ) -> None:
     """A venv keeps the interpreter that made it: installing into one made by another python3 would
     leave that one running it, with a stamp naming this one (so the next run of either installs again)."""
     repo = tmp_path / "repo"
     repo.mkdir()
     shutil.copy(REPO / "pyproject.toml", repo / "pyproject.toml")
-    _fake_venv(repo / ".venv", made_by)
+    _venv(repo / ".venv", **(changes or {}))
+    if changes is None:
+        (repo / ".venv" / "pyvenv.cfg").unlink()
     dev = _dev(repo)
     monkeypatch.setattr(dev, "sh", lambda *cmd, **_: None)
     dev.stamp_path("[dev]").write_text(dev.install_stamp("[dev]") + "\n", encoding="utf-8")  # installed
@@ -144,7 +137,7 @@ def test_the_venv_this_script_runs_in_is_its_own(tmp_path: Path, monkeypatch: py
     """`.venv/bin/python tools/dev.py ...` must not clear the venv it runs from (its own sys.executable
     is the venv's copy, not the interpreter pyvenv.cfg names)."""
     dev = _dev(tmp_path)
-    _fake_venv(tmp_path / ".venv", ("3.0.0", "/nowhere/python3"))
+    _venv(tmp_path / ".venv", version="3.0.0", executable="/nowhere/python3")
     monkeypatch.setattr(dev.sys, "prefix", str(tmp_path / ".venv"))
     assert dev.made_by_this_python(tmp_path / ".venv")
 
