@@ -181,3 +181,23 @@ def test_suite_env_keeps_a_tmpdir_the_user_set(monkeypatch: pytest.MonkeyPatch, 
     assert dev.suite_env()["TMPDIR"] == "/dev/shm"
     monkeypatch.setattr(dev, "ram_temp_dir", lambda: None)
     assert "TMPDIR" not in dev.suite_env()
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        pytest.param([], ["-n", "auto", "--dist", "loadgroup"], id="none"),
+        pytest.param(["-m", "not boot"], ["-n", "auto", "--dist", "loadgroup", "-m", "not boot"], id="marker"),
+        # Another worker count keeps the boot tests' group (one VM at a time).
+        pytest.param(["-n", "4"], ["--dist", "loadgroup", "-n", "4"], id="workers"),
+        pytest.param(["-n0"], ["--dist", "loadgroup", "-n0"], id="serial"),
+        pytest.param(["--numprocesses=2"], ["--dist", "loadgroup", "--numprocesses=2"], id="long-workers"),
+        # The caller's own mode, or no xdist at all, is left alone.
+        pytest.param(["--dist", "load"], ["-n", "auto", "--dist", "load"], id="dist"),
+        pytest.param(["--dist=each", "-n", "2"], ["--dist=each", "-n", "2"], id="dist-and-workers"),
+        pytest.param(["-p", "no:xdist"], ["-p", "no:xdist"], id="no-xdist"),
+        pytest.param(["-pno:xdist", "-x"], ["-pno:xdist", "-x"], id="no-xdist-joined"),
+    ],
+)
+def test_the_suite_runs_under_xdist_with_the_boot_group(given: list[str], expected: list[str]) -> None:
+    assert _dev().with_xdist(given) == expected

@@ -13,7 +13,8 @@ run as root or with sudo available; without them those tests skip, with the reas
 Extra arguments after `test` go to pytest. Tests run in parallel (pytest-xdist, one worker per core,
 one more when ``-m`` leaves out the boot tests, longest tests first: see tests/schedule.py;
 ``--dist loadgroup``: the boot tests form one group, so one worker runs them one VM at a time); pass
-your own ``-n`` (``-n 0`` for a serial run) to change that.
+your own ``-n`` (``-n 0`` for a serial run) to change the count: the group stays, unless you pass your
+own ``--dist`` or ``-p no:xdist``.
 """
 
 from __future__ import annotations
@@ -183,13 +184,29 @@ def render() -> None:
     sh(str(bindir / "kgen"), "render", "examples/cluster.yaml", "-d", "out", cwd=REPO)
 
 
-XDIST = ["-n", "auto", "--dist", "loadgroup"]
+WORKERS = ["-n", "auto"]
+# The boot tests form one xdist group (tests/markers.py): only this mode keeps them on one worker, one VM
+# at a time, whatever the worker count.
+DISTRIBUTION = ["--dist", "loadgroup"]
+
+
+def _given(pytest_args: list[str], *options: str) -> bool:
+    """Whether the caller passed one of ``options`` (``-n 4``, ``-n4``, ``--dist=load``, ...)."""
+    return any(
+        arg == option or arg.startswith(option if len(option) == 2 else option + "=")
+        for arg in pytest_args
+        for option in options
+    )
 
 
 def with_xdist(pytest_args: list[str]) -> list[str]:
-    """The pytest arguments, with xdist's unless the caller chose a worker count."""
-    chosen = any(arg in {"-n", "--numprocesses"} or arg.startswith(("-n", "--numprocesses=")) for arg in pytest_args)
-    return pytest_args if chosen else [*XDIST, *pytest_args]
+    """The pytest arguments with xdist's: ``-n auto`` unless the caller chose a worker count, and
+    ``--dist loadgroup`` unless the caller chose a mode or turned xdist off (``-p no:xdist``)."""
+    if any(arg in {"no:xdist", "-pno:xdist"} for arg in pytest_args):
+        return pytest_args
+    workers = [] if _given(pytest_args, "-n", "--numprocesses") else WORKERS
+    distribution = [] if _given(pytest_args, "--dist") else DISTRIBUTION
+    return [*workers, *distribution, *pytest_args]
 
 
 def test(pytest_args: list[str]) -> None:
