@@ -59,19 +59,25 @@ from __future__ import annotations
 import functools
 import re
 
-# No space: shellcheck's verdict can depend on one (an unquoted $B with B='a b' is SC2086).
-BORING = re.compile(r"[A-Za-z0-9._:/@%+=,-]*\Z")
+# The characters of a bare literal word (what shlex.quote leaves bare). No space: shellcheck's verdict
+# can depend on one (an unquoted $B with B='a b' is SC2086). Loop words leave out ``,`` (SC2258), array
+# elements ``,`` and ``=`` too (SC2054, SC2191).
+_ELEMENT_CHARS = "-A-Za-z0-9._:/@%+"  # the leading - is itself, so more can follow
+_LOOP_WORD_CHARS = _ELEMENT_CHARS + "="
+_BARE_CHARS = _LOOP_WORD_CHARS + ","
+BORING = re.compile(rf"[{_BARE_CHARS}]*\Z")
 READONLY = re.compile(r"^(\s*readonly [A-Za-z_][A-Za-z0-9_]*=)(.*)$")
 FUNCTION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\(\)\s*\{", re.MULTILINE)
 QUOTED_HEREDOC = re.compile(r"<<(-?)\s*(['\"])([A-Za-z_][A-Za-z0-9_]*)\2")
 # A literal word (module docstring): bare, or quoted printable ASCII in which nothing expands.
 _SINGLE = r"'(?!~)[ -#%&(-\[\]-_a-~]*'"  # printable ASCII but ' \ $ `
-_WORD = r"(?:[A-Za-z0-9._:/@%+=,-]+|" + _SINGLE + r"|\"(?!~)[ #%-\[\]-_a-~]*\")"  # double-quoted: but ! " $ \ `
+_WORD = rf"(?:[{_BARE_CHARS}]+|" + _SINGLE + r"|\"(?!~)[ #%-\[\]-_a-~]*\")"  # double-quoted: but ! " $ \ `
 CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?: " + _WORD + r")+)\Z")
 ARGUMENT = re.compile(" " + _WORD)
 CONDITION = re.compile(r"(\[\[ \"\$\{[A-Za-z_][A-Za-z0-9_]*\}\" == \*)" + _SINGLE + r"(\* \]\] \|\| )(.*)\Z")
-FOR_IN = re.compile(r"(\s*for [A-Za-z_][A-Za-z0-9_]* in )[A-Za-z0-9._:/@%+=-]+(?: [A-Za-z0-9._:/@%+=-]+)+(; do)\Z")
-_ELEMENT = r"[A-Za-z0-9._:/@%+-]+"
+_LOOP_WORD = rf"[{_LOOP_WORD_CHARS}]+"
+FOR_IN = re.compile(rf"(\s*for [A-Za-z_][A-Za-z0-9_]* in ){_LOOP_WORD}(?: {_LOOP_WORD})+(; do)\Z")
+_ELEMENT = rf"[{_ELEMENT_CHARS}]+"
 ARRAY = re.compile(r"(\s*readonly [A-Za-z_][A-Za-z0-9_]*=\()" + _ELEMENT + r"(?: " + _ELEMENT + r")*\)\Z")
 ARRAY_START = re.compile(r"\s*readonly [A-Za-z_][A-Za-z0-9_]*=\(\Z")
 ELEMENT_LINE = re.compile(r"\s+" + _ELEMENT + r"\Z")

@@ -80,22 +80,23 @@ def test_other_differences_keep_scripts_apart(one: str, other: str) -> None:
     assert shellcheck_key(one) != shellcheck_key(other)
 
 
+def _shellcheck(text: str, path: Path) -> subprocess.CompletedProcess[str]:
+    """The real shellcheck (the session's arguments, gcc format) on ``text``, written to ``path``."""
+    tool = require_tool("shellcheck", reason="Debian package shellcheck")
+    path.write_text(text, encoding="utf-8")
+    return subprocess.run(
+        [tool, *SHELLCHECK_ARGS, "--format=gcc", str(path)], capture_output=True, text=True, check=False
+    )
+
+
 def test_shellcheck_gives_variants_of_one_key_the_same_verdict(tmp_path: Path) -> None:
     """The real shellcheck: each SAME pair gets the same exit code and the same findings (by code: a run
     of comment lines made one moves the lines after it), so checking one of them speaks for the other."""
-    tool = require_tool("shellcheck", reason="Debian package shellcheck")
-    files = []
-    for i, (one, other) in enumerate(SAME):
-        for j, text in enumerate((one, other)):
-            path = tmp_path / f"{i}-{j}.sh"
-            path.write_text(text, encoding="utf-8")
-            files.append(path)
     verdicts = []
-    for path in files:
-        result = subprocess.run(
-            [tool, *SHELLCHECK_ARGS, "--format=gcc", str(path)], capture_output=True, text=True, check=False
-        )
-        verdicts.append((result.returncode, sorted(line.rsplit("[", 1)[-1] for line in result.stdout.splitlines())))
+    for i, pair in enumerate(SAME):
+        for j, text in enumerate(pair):
+            result = _shellcheck(text, tmp_path / f"{i}-{j}.sh")
+            verdicts.append((result.returncode, sorted(line.rsplit("[", 1)[-1] for line in result.stdout.splitlines())))
     assert verdicts[0::2] == verdicts[1::2]
 
 
@@ -103,15 +104,7 @@ def test_shellcheck_gives_variants_of_one_key_the_same_verdict(tmp_path: Path) -
 def test_shellcheck_tells_apart_what_the_key_keeps_apart(pair: tuple[str, str], code: str, tmp_path: Path) -> None:
     """The real shellcheck finds ``code`` in the first script and nothing in the second: the limits of the
     blanking rules are where shellcheck's verdict changes."""
-    tool = require_tool("shellcheck", reason="Debian package shellcheck")
     assert shellcheck_key(pair[0]) != shellcheck_key(pair[1])
-    found = []
-    for i, text in enumerate(pair):
-        path = tmp_path / f"{i}.sh"
-        path.write_text(text, encoding="utf-8")
-        result = subprocess.run(
-            [tool, *SHELLCHECK_ARGS, "--format=gcc", str(path)], capture_output=True, text=True, check=False
-        )
-        found.append(result.stdout)
+    found = [_shellcheck(text, tmp_path / f"{i}.sh").stdout for i, text in enumerate(pair)]
     assert f"[{code}]" in found[0], found[0]
     assert found[1] == "", found[1]
