@@ -7,10 +7,16 @@ Each memo reads the file the way kgen does (``Path.read_text``, so a test that f
 file still gets kgen's own error) and keys on what it read. Only results are kept, never errors:
 an unreadable, undecodable or invalid file goes through kgen every time. A cached config result is
 stored pickled and unpickled on every call, so no caller can change what another one gets; a
-secrets bundle is a frozen dataclass of strings and is shared as is."""
+secrets bundle is a frozen dataclass of strings and is shared as is.
+
+One memo is not kgen's: ``gzip.compress`` with a fixed ``mtime`` is a pure function of its bytes and
+level, and kgen gzips every large user-data at level 9 (~5 ms each), most of them the same bytes again
+(a node's user-data re-rendered by test after test)."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +27,8 @@ from generator.api import cluster
 
 T = TypeVar("T")
 
+
+GZIP_COMPRESS = gzip.compress  # the real one, imported before :func:`install` patches it
 
 MAX_BYTES = 256 * 1024  # real configs are a few KB; the tests' huge ones are each checked once
 
@@ -70,7 +78,24 @@ def memoized_load_bundle(original: Callable[..., secrets.SecretsBundle]) -> Call
     return load_bundle
 
 
+def memoized_gzip_compress(original: Callable[..., bytes]) -> Callable[..., bytes]:
+    """``gzip.compress`` on (sha256 of the data, level, mtime) when ``mtime`` is given: with it the output
+    depends on nothing else (without it the header holds the current time, and every call goes through)."""
+    cache: dict[tuple[bytes, int, float], bytes] = {}
+
+    def compress(data: bytes, compresslevel: int = 9, *, mtime: float | None = None) -> bytes:
+        if mtime is None:
+            return original(data, compresslevel)
+        key = (hashlib.sha256(data).digest(), compresslevel, mtime)
+        if key not in cache:
+            cache[key] = original(data, compresslevel, mtime=mtime)
+        return cache[key]
+
+    return compress
+
+
 def install(patch: Any) -> None:
     """Route kgen through the memos (``patch``: a pytest MonkeyPatch that outlives the session)."""
     patch.setattr(cluster, "checked", memoized_checked(cluster.checked))
     patch.setattr(secrets, "load_bundle", memoized_load_bundle(secrets.load_bundle))
+    patch.setattr(gzip, "compress", memoized_gzip_compress(gzip.compress))

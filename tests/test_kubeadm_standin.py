@@ -31,7 +31,8 @@ def shared_files(bundle: secrets.SecretsBundle) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
+# Session scope for one module's read-only fixture: see tests/schedule.py on module scope.
+@pytest.fixture(scope="session")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     return render_config(EXAMPLES / "valid" / "ha-three-control-planes" / "cluster.yaml", tmp_path_factory.mktemp("r"))
 

@@ -17,7 +17,7 @@ from generator.cli import app
 from generator.runners import bake as bake_runner
 from generator.runners import kvmprobe, qemu
 from generator.runners.qemu import VmError
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, write_bundle
 
 # Runs as qemu-system-x86_64. Writes its argv to $FAKE_QEMU_CALLS, then acts out $FAKE_QEMU_MODE on the
 # serial console file named by `-chardev file,...,path=`. Started isolated and without site (-IS) and
@@ -263,14 +263,15 @@ def test_kgen_bake_dry_run_says_the_accelerator_and_accel_overrides_it(host: Fak
     runner = CliRunner()
     config = str(EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml")
     out = str(tmp_path / "out")
+    bundle = ["--secrets", str(write_bundle(Path(config), tmp_path))]  # a dry run would make a new one
     host.mode("msr")
     host.monkeypatch.setenv("KGEN_KVM_PROBE_KERNEL", str(host.kernel))
-    result = runner.invoke(app, ["bake", config, "--only", "qemu", "--dry-run", "-d", out])
+    result = runner.invoke(app, ["bake", config, *bundle, "--only", "qemu", "--dry-run", "-d", out])
     assert result.exit_code == 0, result.output
     assert "qemu accelerator: using tcg (software emulation, several times slower): KVM cannot boot" in result.output
     assert "-var=qemu_accelerator=tcg" in result.output
     calls = len(host.calls())
-    result = runner.invoke(app, ["bake", config, "--only", "qemu", "--dry-run", "--accel", "kvm", "-d", out])
+    result = runner.invoke(app, ["bake", config, *bundle, "--only", "qemu", "--dry-run", "--accel", "kvm", "-d", out])
     assert result.exit_code == 0, result.output
     assert "-var=qemu_accelerator=kvm" in result.output and "qemu accelerator:" not in result.output
     assert len(host.calls()) == calls

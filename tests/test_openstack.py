@@ -108,7 +108,8 @@ def write_kit(rendered: Rendered, data: dict[str, Any] | None = None) -> Path:
     return root / "openstack"
 
 
-@pytest.fixture(scope="module")
+# Session scope for one module's read-only fixture: see tests/schedule.py on module scope.
+@pytest.fixture(scope="session")
 def kit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_kit(render_config(EXAMPLE, tmp_path_factory.mktemp("openstack-ha-kit")))
 

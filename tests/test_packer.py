@@ -115,7 +115,8 @@ def variables(project: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-@pytest.fixture(scope="module")
+# Session scope for one module's read-only fixture: see tests/schedule.py on module scope.
+@pytest.fixture(scope="session")
 def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {case_id(c): write_project(cluster_of(c), tmp_path_factory.mktemp(case_id(c))) for c in CASES}
 

@@ -24,7 +24,8 @@ runner = CliRunner()
 EXAMPLE = EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml"
 
 
-@pytest.fixture(scope="module")
+# Session scope for one module's read-only fixture: see tests/schedule.py on module scope.
+@pytest.fixture(scope="session")
 def bundle() -> secrets.SecretsBundle:
     return secrets.generate("demo")
 
