@@ -263,7 +263,7 @@ def test_kgen_bake_dry_run_says_the_accelerator_and_accel_overrides_it(host: Fak
     runner = CliRunner()
     config = str(EXAMPLES / "valid" / "runbook-single-control-plane" / "cluster.yaml")
     out = str(tmp_path / "out")
-    bundle = ["--secrets", str(write_bundle(Path(config), tmp_path))]  # a dry run would make a new one
+    bundle = ["--secrets", str(write_bundle(Path(config), tmp_path))]  # else each dry run makes four RSA keys
     host.mode("msr")
     host.monkeypatch.setenv("KGEN_KVM_PROBE_KERNEL", str(host.kernel))
     result = runner.invoke(app, ["bake", config, *bundle, "--only", "qemu", "--dry-run", "-d", out])
