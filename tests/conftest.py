@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import posixpath
+import re
 import shlex
 import shutil
 import subprocess
@@ -340,6 +341,45 @@ def rendered_valid(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Render
     out: dict[str, Rendered] = {}
     for case in valid_cases():
         out[case.name] = render_config(case / "cluster.yaml", tmp_path_factory.mktemp(case.name))
+    return out
+
+
+def golden_config(case: Path, tmp_path: Path) -> Path:
+    """The example's cluster.yaml, switched to image.mode golden when it is in install mode."""
+    text = (case / "cluster.yaml").read_text(encoding="utf-8")
+    data = parse_yaml(text)
+    if data["spec"]["image"]["mode"] == "golden":
+        return case / "cluster.yaml"
+    lines = [line for line in text.splitlines() if re.fullmatch(r"\s+mode: install", line)]
+    assert len(lines) == 1, f"{case.name}: cannot switch image.mode to golden"
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "cluster.yaml"
+    path.write_text(text.replace(lines[0], lines[0].replace("install", "golden")), encoding="utf-8")
+    assert parse_yaml(path.read_text(encoding="utf-8"))["spec"]["image"]["mode"] == "golden"
+    return path
+
+
+@dataclasses.dataclass(frozen=True)
+class GoldenMode:
+    """A valid example in image.mode golden (:func:`golden_config`) and its render."""
+
+    config: Path
+    rendered: Rendered
+
+
+@pytest.fixture(scope="session")
+def rendered_golden_mode(
+    rendered_valid: dict[str, Rendered], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, GoldenMode]:
+    """Every valid example in golden mode, rendered once per session: an example already in golden
+    mode is :func:`rendered_valid`'s render, the others are switched and rendered here."""
+    out: dict[str, GoldenMode] = {}
+    for case in valid_cases():
+        folder = tmp_path_factory.mktemp(f"{case.name}-golden")
+        config = golden_config(case, folder / "config")
+        as_is = config == case / "cluster.yaml"
+        rendered = rendered_valid[case.name] if as_is else render_config(config, folder / "render")
+        out[case.name] = GoldenMode(config, rendered)
     return out
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from generator import images
-from tests.conftest import Rendered, parse_yaml, parse_yaml_all, render_config, valid_cases
+from tests.conftest import GoldenMode, Rendered, parse_yaml, parse_yaml_all, valid_cases
 
 # --- upstream facts ----------------------------------------------------------------------------------------
 
@@ -83,21 +83,6 @@ CLOUD_PROVIDER_ALWAYS_PULLED = {("deployment/csi-cinder-controllerplugin", "csi-
 
 
 # --- reading what kgen rendered -----------------------------------------------------------------------------
-
-
-def golden_config(case: Path, tmp_path: Path) -> Path:
-    """The example's cluster.yaml, switched to image.mode golden when it is in install mode."""
-    text = (case / "cluster.yaml").read_text(encoding="utf-8")
-    data = parse_yaml(text)
-    if data["spec"]["image"]["mode"] == "golden":
-        return case / "cluster.yaml"
-    lines = [line for line in text.splitlines() if re.fullmatch(r"\s+mode: install", line)]
-    assert len(lines) == 1, f"{case.name}: cannot switch image.mode to golden"
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    path = tmp_path / "cluster.yaml"
-    path.write_text(text.replace(lines[0], lines[0].replace("install", "golden")), encoding="utf-8")
-    assert parse_yaml(path.read_text(encoding="utf-8"))["spec"]["image"]["mode"] == "golden"
-    return path
 
 
 def node_files(rendered: Rendered) -> dict[str, str]:
@@ -226,9 +211,9 @@ def first_boot_wants(rendered: Rendered, version: str) -> set[str]:
 
 
 @pytest.mark.parametrize("case", valid_cases(), ids=lambda p: p.name)
-def test_first_boot_asks_for_exactly_the_baked_images(case: Path, tmp_path: Path) -> None:
-    config = golden_config(case, tmp_path / "config")
-    rendered = render_config(config, tmp_path / "render")
+def test_first_boot_asks_for_exactly_the_baked_images(case: Path, rendered_golden_mode: dict[str, GoldenMode]) -> None:
+    golden = rendered_golden_mode[case.name]
+    config, rendered = golden.config, golden.rendered
     version = str(parse_yaml(config.read_text(encoding="utf-8"))["spec"]["kubernetes"]["version"])
     wanted = first_boot_wants(rendered, version)
 
@@ -249,11 +234,11 @@ def test_first_boot_asks_for_exactly_the_baked_images(case: Path, tmp_path: Path
     assert all(images.normalize_image(i) == i for i in shell_array(pre_pull, "OTHER_IMAGES"))
 
 
-def test_calico_dataplane_follows_kube_proxy_mode(tmp_path: Path) -> None:
+def test_calico_dataplane_follows_kube_proxy_mode(rendered_golden_mode: dict[str, GoldenMode]) -> None:
     """Operator v1.40.3 keeps Felix on iptables unless linuxDataplane is Nftables (core_controller.go
     setNftablesMode), so the Installation must say Nftables exactly when kube-proxy runs nftables."""
-    for case in valid_cases():
-        rendered = render_config(golden_config(case, tmp_path / case.name), tmp_path / case.name / "r")
+    for name, golden in rendered_golden_mode.items():
+        rendered = golden.rendered
         files = node_files(rendered)
         if "/etc/kgen/cni/custom-resources.yaml" not in files:
             continue
@@ -265,8 +250,8 @@ def test_calico_dataplane_follows_kube_proxy_mode(tmp_path: Path) -> None:
             for doc in parse_yaml_all(entry["content"])
             if doc and doc.get("kind") == "KubeProxyConfiguration"
         }
-        assert len(modes) == 1, case.name
+        assert len(modes) == 1, name
         proxy = {"mode": modes.pop()}
         installation = next(parse_yaml_all(files["/etc/kgen/cni/custom-resources.yaml"]))
         dataplane = installation["spec"]["calicoNetwork"]["linuxDataplane"]
-        assert dataplane == ("Nftables" if proxy.get("mode") == "nftables" else "Iptables"), case.name
+        assert dataplane == ("Nftables" if proxy.get("mode") == "nftables" else "Iptables"), name

@@ -30,6 +30,7 @@ from generator.tables import os_release
 from tests.conftest import (
     EXAMPLES,
     REPO,
+    GoldenMode,
     fixture_bundle,
     parse_yaml,
     read_yaml,
@@ -37,7 +38,7 @@ from tests.conftest import (
     valid_cases,
     write_bundle,
 )
-from tests.test_first_boot_images import golden_config, kubeadm_wants, shell_array
+from tests.test_first_boot_images import kubeadm_wants, shell_array
 from tests.test_ssh_keys import TEST_KEY
 
 runner = CliRunner()
@@ -136,9 +137,9 @@ def spec_of(rule: dict[str, Any]) -> str:
 
 
 @pytest.mark.parametrize("case", valid_cases(), ids=lambda p: p.name)
-def test_images_and_ports_are_what_the_render_uses(case: Path, tmp_path: Path) -> None:
-    config = golden_config(case, tmp_path / "config")
-    rendered = render_config(config, tmp_path / "render")
+def test_images_and_ports_are_what_the_render_uses(case: Path, rendered_golden_mode: dict[str, GoldenMode]) -> None:
+    golden = rendered_golden_mode[case.name]
+    config, rendered = golden.config, golden.rendered
     version = str(parse_yaml(config.read_text(encoding="utf-8"))["spec"]["kubernetes"]["version"])
     scripts = rendered.root / "packer" / "scripts"
     pre_pulled = kubeadm_wants(version) | set(shell_array((scripts / "pre-pull.sh").read_text("utf-8"), "OTHER_IMAGES"))
