@@ -111,15 +111,22 @@ def measure(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> Ru
     return Run(float(wall), float(cpu), int(rss_kib) / 1024)
 
 
-def median_run(args: list[str], cwd: Path, repeat: int, *, cold_cache: bool = False) -> Run:
-    """The median of ``repeat`` runs; ``cold_cache``: each run with a new, empty XDG_CACHE_HOME."""
-    runs = []
+def median_runs(cases: list[tuple[str, list[str], int]], cwd: Path, repeat: int) -> dict[str, Run]:
+    """The median of ``repeat`` runs of each case, the cases taken in turn within each round: a shared
+    machine's speed drifts over seconds, and measuring one case's runs back to back would put that
+    drift into the ratio between two cases. The cold-cache case gets a new, empty XDG_CACHE_HOME each
+    run."""
+    runs: dict[str, list[Run]] = {name: [] for name, _, _ in cases}
     for _ in range(repeat):
-        env = None
-        if cold_cache:
-            env = {**os.environ, "XDG_CACHE_HOME": tempfile.mkdtemp(prefix="cache-", dir=cwd)}
-        runs.append(measure(args, cwd, env))
-    return Run(*(statistics.median(getattr(r, f) for r in runs) for f in ("wall", "cpu", "rss_mib")))
+        for name, args, _ in cases:
+            env = None
+            if name == COLD:
+                env = {**os.environ, "XDG_CACHE_HOME": tempfile.mkdtemp(prefix="cache-", dir=cwd)}
+            runs[name].append(measure(args, cwd, env))
+    return {
+        name: Run(*(statistics.median(getattr(r, f) for r in measured) for f in ("wall", "cpu", "rss_mib")))
+        for name, measured in runs.items()
+    }
 
 
 def main() -> None:
@@ -161,9 +168,9 @@ def main() -> None:
                 measure(args, work)
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(f"{'case':<38} {'wall (s)':>9} {'CPU (s)':>8} {'peak RSS (MiB)':>15} {'CPU ms/node':>12}")
-        results: dict[str, Run] = {}
-        for name, args, nodes in cases:
-            run = results[name] = median_run(args, work, options.repeat, cold_cache=name == COLD)
+        results = median_runs(cases, work, options.repeat)
+        for name, _, nodes in cases:
+            run = results[name]
             per_node = f"{run.cpu / nodes * 1000:12.2f}" if nodes >= 1000 else ""
             print(f"{name:<38} {run.wall:>9.3f} {run.cpu:>8.3f} {run.rss_mib:>15.1f} {per_node}")
         bare = results["bare import of dependencies"]

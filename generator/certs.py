@@ -32,7 +32,6 @@ foundation only (the settings, :class:`generator.model.CertificateRenewal`, are 
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from cryptography import x509
@@ -40,6 +39,7 @@ from cryptography import x509
 from generator import __version__, guest, templating
 from generator.guest import GuestFile
 from generator.model import Cluster, Node
+from generator.records import record
 from generator.secrets import SecretsBundle
 from generator.settings import CertificateRenewal
 
@@ -73,7 +73,7 @@ WAIT_SECONDS = 300
 Status = Literal["ok", "warning", "expired", "no-expiry"]
 
 
-@dataclass(frozen=True)
+@record
 class BundleItem:
     """One CA (or the service-account key) of the bundle and when it expires."""
 
@@ -99,7 +99,7 @@ class BundleItem:
         }
 
 
-@dataclass(frozen=True)
+@record
 class BundleReport:
     """When each CA of a secrets bundle expires, as `kgen certs check` reports it."""
 

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import json
 import posixpath
-from dataclasses import dataclass
 from typing import Any
 
 from generator import guest, mirrors, versions, yamldump
 from generator.guest import GuestFile
 from generator.model import Cluster, Node, OpenStack
+from generator.records import record
 from generator.versions import Download, ManifestFile
 
 STORAGE_CLASS_PATH = guest.OPENSTACK_STORAGE_CLASS
 CLOUD_PROVIDER_MANIFEST_DIR = guest.OPENSTACK_MANIFEST_DIR
 
 
-@dataclass(frozen=True)
+@record
 class CloudProviderRelease:
     """One pinned cloud provider release: its manifests and images."""
 

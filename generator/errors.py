@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, Literal
+
+from generator.records import record
 
 Severity = Literal["error", "warning"]
 
@@ -15,7 +17,7 @@ EXIT_USAGE = 2
 EXIT_DRIFT = 3
 
 
-@dataclass(frozen=True)
+@record
 class Problem:
     """One thing wrong (or worth a warning) in a user's file, located by line and key path."""
 

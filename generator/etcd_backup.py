@@ -14,11 +14,10 @@ each node's files and commands (the settings, :class:`generator.model.EtcdBackup
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from generator import __version__, guest, mirrors, templating, versions
 from generator.guest import GuestFile
 from generator.model import Cluster, Node
+from generator.records import record
 from generator.settings import EtcdBackup
 
 SERVICE = guest.ETCD_BACKUP_SERVICE
@@ -57,7 +56,7 @@ ETCD_MANIFEST = "/etc/kubernetes/manifests/etcd.yaml"
 RCLONE_TIMEOUT_SECONDS = 1800
 
 
-@dataclass(frozen=True)
+@record
 class EtcdTools:
     """The etcd release whose etcdctl and etcdutl the backup uses: the version kubeadm runs."""
 

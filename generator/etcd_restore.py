@@ -19,12 +19,12 @@ feature modules, beside :mod:`generator.prepare`; the plan asks it for the resto
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from generator import __version__, etcd_backup, guest, templating
 from generator.errors import UserError
 from generator.guest import GuestFile
 from generator.model import Cluster, Node
+from generator.records import record
 
 RESTORE_SCRIPT = guest.ETCD_RESTORE_SCRIPT
 # etcd.local.dataDir's default: DefaultEtcdDataDir in cmd/kubeadm/app/apis/kubeadm/v1beta4/defaults.go
@@ -44,7 +44,7 @@ _URL = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[\x21-\x7e]*")
 _PATH = re.compile(r"/[\x21-\x7e]*")
 
 
-@dataclass(frozen=True)
+@record
 class EtcdRestore:
     """What ``kgen restore`` was asked for: the snapshot's source and, optionally, its sha256."""
 

@@ -4,10 +4,10 @@ emitters import it, and the runners read the same markers and logs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from generator.records import record
 
 
-@dataclass(frozen=True)
+@record
 class GuestFile:
     """A file cloud-init writes on the node."""
 

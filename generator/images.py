@@ -8,11 +8,10 @@ keeps its own list."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from generator import cloud_provider, kubevip
 from generator.cni import CniAssets, assets
 from generator.model import Cluster
+from generator.records import record
 
 DEFAULT_REGISTRY = "docker.io"
 # kubeadm's own images besides coredns, pause and etcd: registry.k8s.io/<name>:v<exact version>
@@ -33,7 +32,7 @@ def normalize_image(ref: str) -> str:
     return f"{DEFAULT_REGISTRY}/{ref}"
 
 
-@dataclass(frozen=True)
+@record
 class FirstBootImages:
     """The images a node pulls on its first boot, by origin."""
 

@@ -10,11 +10,11 @@ text or JSON (``schemas/kgen-versions.schema.json``, ``kgen-images``, ``kgen-por
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from generator import __version__, cni, etcd_backup, guest, images, plan, prepare, versions
 from generator.model import Cluster
+from generator.records import record
 from generator.secrets import SecretsBundle
 
 CNI_PLUGINS = ("calico", "cilium", "flannel")
@@ -23,7 +23,7 @@ CNI_PLUGINS = ("calico", "cilium", "flannel")
 # --- kgen versions ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class CniPin:
     plugin: str
     version: str
@@ -33,7 +33,7 @@ class CniPin:
         return {"version": self.version, "tested": self.tested}
 
 
-@dataclass(frozen=True)
+@record
 class MinorPins:
     """What kgen pins for one Kubernetes minor."""
 
@@ -62,7 +62,7 @@ class MinorPins:
         }
 
 
-@dataclass(frozen=True)
+@record
 class CniSummary:
     release: versions.CniRelease
 
@@ -86,7 +86,7 @@ class CniSummary:
         }
 
 
-@dataclass(frozen=True)
+@record
 class VersionsReport:
     minors: tuple[MinorPins, ...]
     cni: tuple[CniSummary, ...]
@@ -131,7 +131,7 @@ def versions_report() -> VersionsReport:
 # --- kgen images --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class ImagesReport:
     """Every image a cluster's first boots ask for, from the table the bake pre-pulls."""
 
@@ -179,7 +179,7 @@ def images_report(cluster: Cluster) -> ImagesReport:
 # --- kgen ports ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class PortRule:
     port: str | None  # "6443", "30000-32767"; None for a protocol without ports (ipencap)
     protocol: str
@@ -190,7 +190,7 @@ class PortRule:
         return {"port": self.port, "protocol": self.protocol, "purpose": self.purpose, "from": self.source}
 
 
-@dataclass(frozen=True)
+@record
 class PortsReport:
     cluster: str
     cni: str
@@ -227,7 +227,7 @@ def ports_report(cluster: Cluster) -> PortsReport:
 # --- kgen join-command --control-plane --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class JoinCommand:
     command: str
     # What must be on the node before the command runs (a control-plane join); never key material.

@@ -31,7 +31,7 @@ import base64
 import datetime
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -40,6 +40,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from generator import yamldump
 from generator.errors import UserError
+from generator.records import record
 from generator.secrets import RSA_KEY_SIZE, CertificateAuthority
 
 DEFAULT_USER = "kgen-admin"
@@ -82,7 +83,7 @@ def _check_name(option: str, value: str) -> None:
         raise UserError(f"{option} {value!r}: at most {NAME_MAX} characters fit in a certificate subject")
 
 
-@dataclass(frozen=True)
+@record
 class AdminKubeconfig:
     """The kubeconfig text (it holds a private key: never print it into a log) and what it says."""
 

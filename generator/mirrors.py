@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from generator.records import record
 from generator.versions import Download, ManifestFile
 
 # An http(s) URL without user, query or fragment: what a mirror address may be. The characters allowed
@@ -37,7 +37,7 @@ MIRROR_URL = re.compile(
 PACKAGE_MIRRORS = ("kubernetes", "docker", "crio")
 
 
-@dataclass(frozen=True)
+@record
 class PackageMirror:
     """A package repository mirror (spec.mirrors.packages): its URL and signing key URL."""
 
@@ -45,7 +45,7 @@ class PackageMirror:
     key_url: str | None
 
 
-@dataclass(frozen=True)
+@record
 class Mirrors:
     """Where nodes fetch packages and downloads instead of upstream (spec.mirrors)."""
 
@@ -59,7 +59,7 @@ class Mirrors:
 NO_MIRRORS = Mirrors()
 
 
-@dataclass(frozen=True)
+@record
 class Repository:
     """A package repository as the node's apt source or dnf .repo file names it."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from typing import Any, Literal
 
@@ -16,6 +16,7 @@ from generator.mirrors import settings as mirror_settings
 from generator.normalize import Normalized, normalize
 from generator.proxy import Proxy
 from generator.proxy import settings as proxy_settings
+from generator.records import record
 from generator.settings import (
     DEFAULT_RENEWAL,
     NO_REGISTRIES,
@@ -39,7 +40,7 @@ from generator.versions import (
 Role = Literal["control-plane", "worker"]
 
 
-@dataclass(frozen=True)
+@record
 class Taint:
     """A node taint."""
 
@@ -48,7 +49,7 @@ class Taint:
     value: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Node:
     """One node of the cluster, as the config names it."""
 
@@ -65,7 +66,7 @@ class Node:
         return self.role == "control-plane"
 
 
-@dataclass(frozen=True)
+@record
 class Cni:
     """The cluster's CNI plugin and its pinned release."""
 
@@ -79,7 +80,7 @@ class Cni:
         return self.release.version if self.release else None
 
 
-@dataclass(frozen=True)
+@record
 class Runtime:
     """The container runtime: its package version (a pin or a minor stream) and its CRI socket. Its label
     and service are its row of the version table (``runtimes``)."""
@@ -104,7 +105,7 @@ class Runtime:
 # --- settings of the add-ons ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class LoadBalancer:
     """An Octavia load balancer in front of the API servers (spec.openstack.loadBalancer)."""
 
@@ -113,7 +114,7 @@ class LoadBalancer:
     subnet: str | None
 
 
-@dataclass(frozen=True)
+@record
 class OpenStack:
     """``spec.openstack``, defaults applied (the defaults live in the schema)."""
 
@@ -170,7 +171,7 @@ def openstack_settings(spec: Mapping[str, Any]) -> OpenStack | None:
     )
 
 
-@dataclass(frozen=True)
+@record
 class BootstrapBounds:
     """How long bootstrap waits and how often it retries."""
 
@@ -180,7 +181,7 @@ class BootstrapBounds:
     control_plane_join_stagger_seconds: int
 
 
-@dataclass(frozen=True)
+@record
 class Cluster:
     """The validated cluster: everything the later stages read."""
 

@@ -12,12 +12,12 @@ import copy
 import ipaddress
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from generator import guest
 from generator.load import Document, KeyPath
 from generator.rawconfig import expanded_nodes, lookup
+from generator.records import record
 from generator.resources import load_schema
 from generator.versions import Version
 
@@ -38,7 +38,7 @@ UNENCAPSULATED_CALICO_MODES = ("VXLANCrossSubnet", "IPIPCrossSubnet", "None")
 OPENSTACK_CALICO_ENCAPSULATION = "VXLAN"
 
 
-@dataclass(frozen=True)
+@record
 class ExpandedNode:
     """One node of the config, a worker pool's members included (``<pool>-0`` … ``<pool>-N``)."""
 
@@ -49,7 +49,7 @@ class ExpandedNode:
     pool: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Normalized:
     """The config with defaults filled in, its nodes expanded and its endpoint parsed."""
 

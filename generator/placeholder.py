@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import base64
 import random
-from dataclasses import dataclass
 
 from generator import secrets
+from generator.records import record
 
 # DER sizes of the largest values generate() makes (measured over repeated runs): an RSA-2048 private
 # key in PKCS#1, its SubjectPublicKeyInfo, and the three CA certificates (a 20-byte serial at most).
@@ -22,7 +22,7 @@ PUBLIC_KEY_DER = 294
 CERTIFICATE_DER = {"kubernetes": 767, "etcd-ca": 761, "front-proxy-ca": 775}
 
 
-@dataclass(frozen=True)
+@record
 class PlaceholderBundle(secrets.SecretsBundle):
     """A bundle of the real sizes with no real key in it."""
 

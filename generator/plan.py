@@ -10,7 +10,6 @@ every ``kubeadm init`` / ``kubeadm join``, so a retry still has the cluster's ow
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from generator import certs, cloud_provider, etcd_backup, etcd_restore, images, kubeadm, kubevip, prepare
@@ -18,13 +17,14 @@ from generator import cni as cni_assets
 from generator.etcd_restore import EtcdRestore
 from generator.guest import KGEN_PKI_DIR, GuestFile
 from generator.model import Cluster, Node
+from generator.records import record
 from generator.secrets import SecretsBundle
 from generator.versions import ManifestFile
 
 Action = Literal["init", "join-control-plane", "join"]
 
 
-@dataclass(frozen=True)
+@record
 class SharedPkiFile:
     """One file of the shared PKI: its name under both folders and its mode in kubeadm's folder."""
 
@@ -38,7 +38,7 @@ class SharedPkiFile:
         return GuestFile(f"{KGEN_PKI_DIR}/{self.name}", self.content, self.permissions, secret=self.secret)
 
 
-@dataclass(frozen=True)
+@record
 class NodePlan:
     node: Node
     action: Action
@@ -78,7 +78,7 @@ class NodePlan:
         return any(f.secret for f in self.shared_pki)
 
 
-@dataclass(frozen=True)
+@record
 class ClusterPrep:
     """What every node and the golden image share, computed once per cluster: the CNI's assets, the
     two preparation scripts, the first-boot image table."""
@@ -105,7 +105,7 @@ def prepare_cluster(cluster: Cluster) -> ClusterPrep:
     )
 
 
-@dataclass(frozen=True)
+@record
 class ClusterPlan:
     cluster: Cluster
     secrets: SecretsBundle

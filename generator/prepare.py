@@ -12,12 +12,12 @@ import hashlib
 import ipaddress
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from generator import __version__, etcd_backup, guest, mirrors, proxy, registries, runtimes, templating, yamldump
 from generator.cni import CniAssets, assets
 from generator.model import Cluster
+from generator.records import record
 from generator.tables import os_release, ports_by_role
 from generator.versions import Download, table
 
@@ -34,7 +34,7 @@ METADATA_UNIT = guest.METADATA_UNIT
 METADATA_UNIT_PATH = guest.METADATA_UNIT_PATH
 
 
-@dataclass(frozen=True)
+@record
 class Phase:
     """A preparation script the first boot runs as ``path ROLE *args``."""
 
@@ -52,7 +52,7 @@ def firewall_ports(cluster: Cluster) -> dict[str, list[dict[str, str]]]:
     return {role: list(rows) for role, rows in ports_by_role(cluster.cni.plugin).items()}
 
 
-@dataclass(frozen=True)
+@record
 class MetadataBlock:
     """The nftables block that drops pod (forwarded) traffic to the metadata service, and the systemd
     unit that loads it at boot."""
@@ -154,7 +154,7 @@ def configure_script(cluster: Cluster) -> str:
     )
 
 
-@dataclass(frozen=True)
+@record
 class Scripts:
     """The two preparation scripts, rendered once per cluster: a stock image's first boot runs them
     (:func:`phases`) and the Packer project bakes the very same text."""
@@ -211,7 +211,7 @@ def image_manifest(cluster: Cluster, images: list[str] | None = None, configure:
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-@dataclass(frozen=True)
+@record
 class GuardField:
     """One check of the image guard: the manifest must hold ``line`` (json.dumps with indent, as
     :func:`image_manifest` writes it), so the first boot compares without a process."""
@@ -234,7 +234,7 @@ def image_guard(cluster: Cluster, configure: str | None = None) -> list[GuardFie
 # --- package repositories -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Repositories:
     """The cluster's two package repositories for the node's package format."""
 

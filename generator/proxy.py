@@ -20,10 +20,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from generator import __version__, guest, templating
+from generator.records import record
 
 # Where the drop-ins go: /etc/systemd/system/<unit>.d/<name>. The name sorts before the bake's own
 # 90-kgen-bake-proxy.conf (generator/packer.py), so during a bake the proxy the bake was given (which may
@@ -48,7 +48,7 @@ PROXY_URL = re.compile(
 DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
 
 
-@dataclass(frozen=True)
+@record
 class Proxy:
     """The proxy settings with the computed NO_PROXY list."""
 

@@ -23,13 +23,13 @@ alternative is available"; hosts.toml has no credentials); the configure phase t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import tomli_w
 
 from generator import __version__, guest
+from generator.records import record
 from generator.settings import Mirror, Registries
 
 CERTS_D = guest.CONTAINERD_CERTS_D
@@ -51,7 +51,7 @@ CRI_REGISTRY_PLUGIN = {1: "io.containerd.grpc.v1.cri", 2: "io.containerd.cri.v1.
 # --- files -------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class NodeFile:
     """A file written on the node."""
 

@@ -13,7 +13,7 @@ import hashlib
 import re
 import secrets as pysecrets
 import stat
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from cryptography.x509.oid import NameOID
 from generator import yamldump
 from generator.errors import ConfigInvalid, Problem, UserError
 from generator.load import load
+from generator.records import record
 
 API_VERSION = "kgen.dev/v1alpha1"
 TOKEN_PATTERN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
@@ -37,7 +38,7 @@ RSA_KEY_SIZE = 2048
 CA_VALIDITY = datetime.timedelta(days=3650)
 
 
-@dataclass(frozen=True)
+@record
 class CertificateAuthority:
     """A CA certificate and its private key."""
 
@@ -45,7 +46,7 @@ class CertificateAuthority:
     key: str  # PEM, PKCS#1 like kubeadm writes
 
 
-@dataclass(frozen=True)
+@record
 class SecretsBundle:
     """The cluster's secrets: CA keys, the bootstrap token and the certificate key."""
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from generator import guest
+from generator.records import record
 
 # Where the upstream registry serves when it is not https://<name> (containerd docs/hosts.md, "server").
 UPSTREAM_SERVER = {"docker.io": "https://registry-1.docker.io"}
@@ -22,7 +22,7 @@ REGISTRY_CA_DIR = guest.REGISTRY_CA_DIR
 DEFAULT_RCLONE_CONFIG = "/etc/kgen/rclone.conf"
 
 
-@dataclass(frozen=True)
+@record
 class EtcdRemote:
     """``spec.etcdBackup.remote``: where rclone copies each snapshot, and the root-only config file with
     the remote's credentials (on the node; kgen never reads or writes it)."""
@@ -31,7 +31,7 @@ class EtcdRemote:
     rclone_config: str = DEFAULT_RCLONE_CONFIG
 
 
-@dataclass(frozen=True)
+@record
 class EtcdBackup:
     """``spec.etcdBackup``, defaults applied (the defaults live in the schema)."""
 
@@ -62,7 +62,7 @@ def etcd_backup_settings(spec: Mapping[str, Any]) -> EtcdBackup:
     )
 
 
-@dataclass(frozen=True)
+@record
 class CertificateRenewal:
     """``spec.certificates``, defaults applied (the defaults live in the schema)."""
 
@@ -84,7 +84,7 @@ def certificate_renewal_settings(spec: Mapping[str, Any]) -> CertificateRenewal:
     )
 
 
-@dataclass(frozen=True)
+@record
 class Mirror:
     """A registry mirror for one upstream registry (spec.registries.mirrors)."""
 
@@ -102,7 +102,7 @@ class Mirror:
         return f"{REGISTRY_CA_DIR}/{self.registry}/ca.crt"
 
 
-@dataclass(frozen=True)
+@record
 class Registries:
     """Registry mirrors, the credentials file and the trusted CAs (spec.registries)."""
 

@@ -4,17 +4,17 @@ plugin pins (``versions.yaml`` ``packer``). Each row is parsed into a typed valu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
+from generator.records import record
 from generator.resources import load_data
 from generator.versions import table as version_table
 
 Family = Literal["debian", "rhel"]
 
 
-@dataclass(frozen=True)
+@record
 class BaseImage:
     """What the bake starts from: the Glance image name users usually have (an example for the
     ``*.pkrvars.hcl``), the cloud image's default user, and the upstream cloud image for qemu."""
@@ -27,7 +27,7 @@ class BaseImage:
     os_version: str
 
 
-@dataclass(frozen=True)
+@record
 class OsRelease:
     """One row of the OS table. Both package families get the same steps; only the package commands
     differ."""
@@ -66,7 +66,7 @@ def os_release(name: str) -> OsRelease:
     return os_table()[name]
 
 
-@dataclass(frozen=True)
+@record
 class PackerPins:
     """The Packer version kgen requires and the plugins it pins."""
 

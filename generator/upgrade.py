@@ -24,7 +24,6 @@ every downgrade and points at restoring a snapshot instead."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from generator import __version__, prepare, runtimes, templating
@@ -32,6 +31,7 @@ from generator.errors import Problem, UserError
 from generator.etcd_backup import BACKUP_SCRIPT, ETCD_CA, ETCD_CLIENT_CERT, ETCD_CLIENT_KEY, ETCD_ENDPOINT, SERVICE
 from generator.load import Document, KeyPath
 from generator.model import Cluster, Node
+from generator.records import record
 from generator.tree import PUBLIC_MODE, OutputFile
 from generator.versions import KubernetesRelease, Version, kubernetes_release, supported_minors
 
@@ -145,14 +145,14 @@ def check_versions(doc: Document, from_version: Version, source: str) -> list[Pr
 # --- the kit -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class NodeStep:
     node: Node
     address: str  # the node's IP from the config, or its name for nodes without one (pool workers)
     action: str  # "apply" on the first control plane, "node" everywhere else
 
 
-@dataclass(frozen=True)
+@record
 class UpgradeKit:
     cluster: Cluster
     from_version: Version

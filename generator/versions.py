@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from generator.records import record
 from generator.resources import load_data
 
 
@@ -34,7 +35,7 @@ class Version:
         return f"{self.major}.{self.minor}.{self.patch}"
 
 
-@dataclass(frozen=True)
+@record
 class KubernetesRelease:
     """What kgen knows about one Kubernetes minor."""
 
@@ -56,7 +57,7 @@ class KubernetesRelease:
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 
-@dataclass(frozen=True)
+@record
 class Download:
     """A file a node or the bake downloads: its URL and the SHA-256 it must have before it is used."""
 
@@ -71,7 +72,7 @@ class Download:
         return cls(url, sha256)
 
 
-@dataclass(frozen=True)
+@record
 class ManifestFile:
     """A pinned download and the path the node keeps it at (an upstream manifest, the cilium chart)."""
 
@@ -80,7 +81,7 @@ class ManifestFile:
     path: str
 
 
-@dataclass(frozen=True)
+@record
 class CniRelease:
     """One pinned CNI release from the version table: its manifests, images and Kubernetes minors."""
 

@@ -15,17 +15,17 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from generator.errors import UserError
+from generator.records import record
 from generator.tree import OutputFile
 
 Status = Literal["create", "identical", "update", "remove"]
 
 
-@dataclass(frozen=True)
+@record
 class FileChange:
     status: Status
     path: Path
@@ -143,7 +143,7 @@ def diff_text(files: dict[str, OutputFile], root: Path, changes: list[FileChange
     return "".join(chunks)
 
 
-@dataclass(frozen=True)
+@record
 class SecretFile:
     """A file holding secrets (the bundle) written in the same all-or-nothing step as the tree."""
 

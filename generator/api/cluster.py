@@ -15,6 +15,7 @@ from generator.emit import render
 from generator.errors import ConfigInvalid, DriftFound, Problem, RenderError, UserError, errors_only
 from generator.load import Document, load
 from generator.normalize import Normalized, normalize
+from generator.records import record
 from generator.validate import validate
 
 
@@ -43,7 +44,7 @@ class Silent:
         pass
 
 
-@dataclass(frozen=True)
+@record
 class Loaded:
     """A loaded, validated config: the cluster, its warnings and its document."""
 
@@ -69,7 +70,7 @@ class RenderResult:
     secrets_would_create: bool = False  # a dry run without a bundle: a real render creates one
 
 
-@dataclass(frozen=True)
+@record
 class TokenInfo:
     """What the render summary says about the bootstrap token joining nodes use (never its secret)."""
 
@@ -231,7 +232,7 @@ def _render_and_write(
     )
 
 
-@dataclass(frozen=True)
+@record
 class Rotation:
     """A token rotation: the re-render and the command that registers the new token."""
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import yaml
 from generator.errors import ConfigInvalid, UserError, errors_only
 from generator.load import parse
 from generator.normalize import normalize
+from generator.records import record
 from generator.resources import schemas_dir, templates_dir
 from generator.validate import validate
 from generator.yamldump import dump
@@ -30,7 +30,7 @@ _RUNTIME_COMMENT = "  # runtime:\n  #   name: containerd "
 _KEY_HINT = "      # Replace with your own public key.\n"
 
 
-@dataclass(frozen=True)
+@record
 class InitAnswers:
     """What ``kgen init`` may be told with flags; None keeps the example's value."""
 

@@ -15,11 +15,12 @@ from generator import upgrade as upgrade_kit
 from generator.api.cluster import checked, load_cluster, load_secrets
 from generator.emit import render
 from generator.errors import ConfigInvalid, Problem, RenderError, UserError, errors_only
+from generator.records import record
 
 # --- hook (issue 13): `kgen kubeconfig` ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class KubeconfigResult:
     credential: kubeconfig.AdminKubeconfig
     path: Path | None  # None: the caller prints ``credential.text`` (``-o -``)

@@ -5,17 +5,17 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from generator.api.cluster import Listener, RenderResult, Silent, load_cluster, render_cluster
 from generator.errors import UserError
+from generator.records import record
 from generator.runners import bake as bake_runner
 from generator.runners import qemu
 
 
-@dataclass(frozen=True)
+@record
 class BakeOutcome:
     render: RenderResult
     commands: list[list[str]]
@@ -51,7 +51,7 @@ def bake(
     return BakeOutcome(render=result, commands=baked.commands, manifest=baked.manifest, dry_run=False)
 
 
-@dataclass(frozen=True)
+@record
 class VmOutcome:
     render: RenderResult
     node: str

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from generator import guest, mirrors
 from generator.model import Cluster
+from generator.records import record
 from generator.tables import PortRow, cni_ports
 from generator.versions import CniRelease, Download, ManifestFile
 
@@ -17,7 +17,7 @@ IMAGE_MANIFEST_DIR = guest.CNI_IMAGE_MANIFEST_DIR
 RENDERED_DIR = guest.CNI_RENDERED_DIR
 
 
-@dataclass(frozen=True)
+@record
 class CniAssets:
     """What a CNI plugin puts on a node: upstream downloads and rendered manifests."""
 
@@ -44,7 +44,7 @@ class CniAssets:
         ]
 
 
-@dataclass(frozen=True)
+@record
 class CniPlugin:
     """One CNI: a module under ``generator/cni/`` defines ``PLUGIN`` with these, and a row under ``cni``
     in ``data/versions.yaml`` pins its release (and its ports)."""

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from generator import __version__
 from generator.emit.cloudinit import NOVA_USER_DATA_LIMIT
 from generator.plan import ClusterPlan
+from generator.records import record
 
 
-@dataclass(frozen=True)
+@record
 class NodeSummary:
     name: str
     role: str

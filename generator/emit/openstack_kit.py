@@ -5,10 +5,10 @@ the API load balancer) computed from the cluster and the merged port table (:fun
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from generator.model import Cluster, OpenStack
+from generator.records import record
 from generator.tables import ports_by_role
 
 KIT_DIR = "openstack"
@@ -22,7 +22,7 @@ MONITOR = {"delay": 10, "timeout": 5, "max_retries": 5}
 LB_ALGORITHM = "ROUND_ROBIN"
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     """One ingress rule. ``port_min``/``port_max`` are None for a protocol without ports (IP-in-IP)."""
 
@@ -35,7 +35,7 @@ class Rule:
     description: str
 
 
-@dataclass(frozen=True)
+@record
 class Port:
     name: str
     node: str
@@ -44,7 +44,7 @@ class Port:
     allowed_addresses: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record
 class Server:
     name: str
     role: str
@@ -53,7 +53,7 @@ class Server:
     gzipped_user_data: bool
 
 
-@dataclass(frozen=True)
+@record
 class ApiLoadBalancer:
     name: str
     listener: str
@@ -67,7 +67,7 @@ class ApiLoadBalancer:
     allowed_cidrs: tuple[str, ...] = ()  # the listener's allowed_cidrs; empty: any source
 
 
-@dataclass(frozen=True)
+@record
 class Kit:
     cluster: str
     prefix: str

@@ -3,19 +3,18 @@ version give byte-identical output (no timestamps, stable order, gzip mtime 0)."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from generator import __version__, etcd_restore, guest, layout, templating, yamldump
 from generator.emit import cloudinit, packer
 from generator.emit.index import NodeSummary, index
 from generator.guest import BOOTSTRAP_PATH, KUBEADM_CONFIG_PATH, GuestFile
 from generator.plan import ClusterPlan, NodePlan
+from generator.records import record
 from generator.tree import PUBLIC_MODE, SECRET_MODE, OutputFile
 
 __all__ = ["NodeSummary", "RenderedCluster", "render_cluster"]
 
 
-@dataclass(frozen=True)
+@record
 class RenderedCluster:
     name: str
     files: dict[str, OutputFile]  # path relative to DIR/<cluster>/ -> content

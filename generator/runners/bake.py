@@ -8,12 +8,12 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from generator.emit.packer import PACKER_FOLDER, REQUIRED_PACKER
 from generator.errors import UserError
+from generator.records import record
 from generator.runners.kvmprobe import probe_kvm
 
 PACKER_INSTALL_HINT = (
@@ -24,7 +24,7 @@ PACKER_INSTALL_HINT = (
 Only = Literal["openstack", "qemu"]
 
 
-@dataclass(frozen=True)
+@record
 class BakePaths:
     """Where a bake of ``DIR/<cluster>`` works: ``DIR/<cluster>-bake/`` beside the rendered folder,
     because a re-render replaces ``DIR/<cluster>/`` as a whole."""
@@ -143,7 +143,7 @@ def check_tools(*, only: Only | None = None, which: Callable[[str], str | None] 
     return packer
 
 
-@dataclass(frozen=True)
+@record
 class BakeResult:
     commands: list[list[str]]
     manifest: Path | None  # Packer's manifest post-processor output (image IDs and names), if written

@@ -9,23 +9,23 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from generator.records import record
 from generator.runners.vm_report import VmReport
 
 _STAMP_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?)Z (\S+): (.*)$")
 _EPOCH_FLOOR = 1e9  # stage times below this are uptime seconds (newer cloud-init), above epoch
 
 
-@dataclass(frozen=True)
+@record
 class LogLine:
     at: float  # epoch seconds, guest clock
     source: str  # kgen-bootstrap, kgen-configure, ...
     text: str
 
 
-@dataclass(frozen=True)
+@record
 class BootTimeline:
     stages: dict[str, float]  # cloud-init stage -> start, epoch seconds on the guest clock
     lines: tuple[LogLine, ...]

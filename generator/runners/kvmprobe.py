@@ -29,9 +29,10 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from generator.records import record
 
 __all__ = ["KVM_CPU", "KVM_DEVICE", "PROBE_TIMEOUT", "KvmVerdict", "kvm_device", "probe_kernel", "probe_kvm"]
 
@@ -52,7 +53,7 @@ BOOTED_RE = re.compile(
 Accel = Literal["kvm", "tcg"]
 
 
-@dataclass(frozen=True)
+@record
 class KvmVerdict:
     accel: Accel
     reason: str  # why, in a few words (for the line that says which accelerator is used)

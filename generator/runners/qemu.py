@@ -18,9 +18,9 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
+from generator.records import record
 from generator.runners.kvmprobe import KVM_CPU, KvmVerdict, kvm_device, probe_kvm
 from generator.runners.seed import QEMU_IMG, VmError, build_seed, check_user_data, image_format, require
 from generator.runners.vm_report import ReportScanner, VmReport, report_vendor_data
@@ -42,7 +42,7 @@ _FINISHED_RE = re.compile(r"Cloud-init v\. \S+ finished at")
 _POWEROFF_GRACE = 60.0  # seconds the guest gets to power off by itself after reporting
 
 
-@dataclass(frozen=True)
+@record
 class VmResult:
     ok: bool
     timed_out: bool

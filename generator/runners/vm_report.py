@@ -31,11 +31,13 @@ import binascii
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from importlib import resources
 from typing import Any
 
 import yaml
+
+from generator.records import record
 
 __all__ = [
     "FACT_COMMANDS",
@@ -87,7 +89,7 @@ _END_RE = re.compile(re.escape(REPORT_END) + r"\s+([0-9a-f]{64})")
 _BASE64_LINE_RE = re.compile(r"^[A-Za-z0-9+/=]+$")
 
 
-@dataclass(frozen=True)
+@record
 class VmReport:
     cloud_init_status: str
     cloud_init_errors: list[str]

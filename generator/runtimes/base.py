@@ -17,10 +17,10 @@ version table (``runtimes.<name>``), which the model reads."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from generator.model import Cluster
+from generator.records import record
 from generator.registries import NodeFile
 from generator.settings import Registries
 from generator.tables import Family
@@ -30,7 +30,7 @@ PIECES = ("configure.sh.j2", "pause.sh.j2", "self-check.sh.j2")
 FAMILY_PIECES = ("install-{family}.sh.j2", "upgrade-{family}.sh.j2")
 
 
-@dataclass(frozen=True)
+@record
 class RuntimeConfig:
     """What the configure phase's template piece gets: its name and its values, and whether the
     registry files step calls the piece's ``registry_credentials MAJOR`` (see
@@ -41,7 +41,7 @@ class RuntimeConfig:
     credentials_function: bool
 
 
-@dataclass(frozen=True)
+@record
 class RuntimePlugin:
     """A container runtime: its package, values and repository."""
 
