@@ -16,8 +16,8 @@ compiles one ``__init__`` per class, the same code the decorator writes for a fr
 record shares the five other methods, written once below. Python 3.13 compiles a dataclass's methods
 in one go; once kgen requires 3.13, ``record`` can become ``dataclass(frozen=True)`` again.
 
-What a record does not take (a TypeError at import says so): its own ``__eq__``, ``__hash__``,
-``__repr__``, ``__setattr__`` or ``__delattr__``, and ``kw_only``, ``init=False`` and ``InitVar``
+What a record does not take (a TypeError at import says so): its own ``__init__``, ``__eq__``,
+``__hash__``, ``__repr__``, ``__setattr__`` or ``__delattr__``, and ``kw_only``, ``init=False`` and ``InitVar``
 fields; such a class uses ``@dataclass(frozen=True)`` (as ``Version`` does for ``order=True``).
 An undecorated subclass inherits its parent's fields and methods, as with dataclasses. One visible
 difference: ``__dataclass_params__.frozen`` is False, since the frozen guards are not the decorator's."""
@@ -33,7 +33,8 @@ from typing import Any, TypeVar, dataclass_transform
 
 _T = TypeVar("_T", bound=type)
 
-SHARED_METHODS = ("__eq__", "__hash__", "__repr__", "__setattr__", "__delattr__")
+# The methods a record is given; a class that writes one of them itself is no record.
+GIVEN_METHODS = ("__init__", "__eq__", "__hash__", "__repr__", "__setattr__", "__delattr__")
 
 
 class _FactoryDefault:
@@ -128,7 +129,7 @@ def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callable[...
 @dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, dataclasses.Field))
 def record(cls: _T) -> _T:
     """``cls`` as a frozen record (see the module docstring)."""
-    own = [name for name in SHARED_METHODS if cls.__dict__.get(name) is not None]
+    own = [name for name in GIVEN_METHODS if cls.__dict__.get(name) is not None]
     if own:
         raise TypeError(f"{cls.__qualname__} defines {', '.join(own)}: use @dataclass(frozen=True), not @record")
     documented = bool(cls.__dict__.get("__doc__"))
