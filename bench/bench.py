@@ -37,20 +37,28 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "cluster.yaml"
 POOL_MAX = 1000  # the schema's maximum count per pool
 
-# kgen's own runtime dependencies (pyproject.toml [project] dependencies), imported and nothing else.
-BARE_IMPORT = "import cryptography.x509, jinja2, jsonschema, tomli_w, typer, yaml"
-# The same, imported as generator/entry.py imports kgen (see CLI_IMPORT): a stricter baseline, since a
-# plain import also pays the GC's passes (about 0.1 s of a 0.45 s bare import on a slow day), which a
-# render does not. Printed for comparison; issue 12's target is against the plain import.
-BARE_IMPORT_FROZEN = f"import gc; gc.disable(); {BARE_IMPORT}; gc.freeze()"
-BARE_FROZEN = "bare import, GC as kgen's entry point"
 
-# The CLI, and with it what `kgen render` imports beyond the CLI: imported as generator/entry.py does
-# (the cyclic GC off during the imports, then gc.freeze()), so these lines add up to what a render
-# spends importing. Imported plainly, they would cost more than a whole render: the GC's passes over
-# the new objects, and its last pass over all of them when the process exits, which frozen objects skip.
-CLI_IMPORT = "import gc; gc.disable(); import generator.cli{}; gc.freeze()"
-RENDER_IMPORT = CLI_IMPORT.format(", generator.api.cluster, generator.reporters")
+def as_entry_imports(statement: str) -> str:
+    """``statement`` run as generator/entry.py imports the CLI: the cyclic GC off during the imports,
+    then gc.freeze(). A plain import also pays the GC's passes over the new objects, and its last pass
+    over all of them when the process exits, which frozen objects skip."""
+    return f"import gc; gc.disable(); {statement}; gc.freeze()"
+
+
+# kgen's own runtime dependencies (pyproject.toml [project] dependencies), imported and nothing else.
+BARE = "bare import of dependencies"
+BARE_IMPORT = "import cryptography.x509, jinja2, jsonschema, tomli_w, typer, yaml"
+# The same, imported as kgen imports itself: a stricter baseline, since the plain import also pays the
+# GC's passes (about 0.1 s of a 0.45 s bare import on a slow day), which a render does not. Printed for
+# comparison; issue 12's target is against the plain import.
+BARE_FROZEN = "bare import, GC as kgen's entry point"
+BARE_IMPORT_FROZEN = as_entry_imports(BARE_IMPORT)
+
+# The CLI, and with it what `kgen render` imports beyond the CLI, imported as kgen imports them, so
+# these lines add up to what a render spends importing (imported plainly, they would cost more than a
+# whole render).
+CLI_IMPORT = as_entry_imports("import generator.cli")
+RENDER_IMPORT = as_entry_imports("import generator.cli, generator.api.cluster, generator.reporters")
 COLD = "render example, cold cache"
 
 # The stages below validation, for a config over the node limit.
@@ -155,11 +163,11 @@ def main() -> None:
         shutil.copy(EXAMPLE, work / "cluster.yaml")
         cases: list[tuple[str, list[str], int]] = [
             ("kgen --version", [*kgen, "--version"], 0),
-            ("bare import of dependencies", [*env_python, "-c", BARE_IMPORT], 0),
+            (BARE, [*env_python, "-c", BARE_IMPORT], 0),
             (BARE_FROZEN, [*env_python, "-c", BARE_IMPORT_FROZEN], 0),
             # Where the rest of a small render goes: the CLI alone, then with the modules `kgen render`
             # imports (generator.api binds its names on first use, so the first line is the CLI only).
-            ("import generator.cli", [*env_python, "-c", CLI_IMPORT.format("")], 0),
+            ("import generator.cli", [*env_python, "-c", CLI_IMPORT], 0),
             ("import generator.cli + render modules", [*env_python, "-c", RENDER_IMPORT], 0),
             ("render example (2 nodes)", [*kgen, "render", "cluster.yaml", "-d", "out"], 2),
             (COLD, [*kgen, "render", "cluster.yaml", "-d", "out"], 2),
@@ -183,11 +191,10 @@ def main() -> None:
             run = results[name]
             per_node = f"{run.cpu / nodes * 1000:12.2f}" if nodes >= 1000 else ""
             print(f"{name:<38} {run.wall:>9.3f} {run.cpu:>8.3f} {run.rss_mib:>15.1f} {per_node}")
-        plain = "bare import of dependencies"
         rows = (
-            ("render example", "render example (2 nodes)", plain, "target <= 1.5x, every run after the first"),
+            ("render example", "render example (2 nodes)", BARE, "target <= 1.5x, every run after the first"),
             ("render example", "render example (2 nodes)", BARE_FROZEN, "no target: the stricter baseline"),
-            ("cold cache", COLD, plain, "the first run after installing or upgrading kgen only; no target"),
+            ("cold cache", COLD, BARE, "the first run after installing or upgrading kgen only; no target"),
         )
         for label, key, baseline, note in rows:
             example, bare = results[key], results[baseline]

@@ -106,12 +106,13 @@ def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callable[...
             scope[f"__record_make_{name}__"] = field.default_factory
             param += "=__record_factory__"
             value = f"__record_make_{name}__() if {name} is __record_factory__ else {name}"
+            seen_default = True
         elif field.default is not dataclasses.MISSING:
             scope[f"__record_default_{name}__"] = field.default
             param += f"=__record_default_{name}__"
+            seen_default = True
         elif seen_default:
             raise TypeError(f"non-default argument {name!r} follows default argument")
-        seen_default = seen_default or "=" in param
         params.append(param)
         body.append(f"  __record_setattr__(self, {name!r}, {value})")
     if hasattr(cls, "__post_init__"):
