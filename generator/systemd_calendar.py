@@ -29,39 +29,16 @@ ZONEINFO = Path("/usr/share/zoneinfo")
 DIGITS = "0123456789"
 END = "\0"  # the C string's terminator, so lookahead past the end reads like upstream
 
-DAY_NAMES = (
-    ("monday", 0),
-    ("mon", 0),
-    ("tuesday", 1),
-    ("tue", 1),
-    ("wednesday", 2),
-    ("wed", 2),
-    ("thursday", 3),
-    ("thu", 3),
-    ("friday", 4),
-    ("fri", 4),
-    ("saturday", 5),
-    ("sat", 5),
-    ("sunday", 6),
-    ("sun", 6),
+# Weekday names as upstream's day_nr table lists them: each full name, then its abbreviation, Monday = 0.
+DAY_NAMES = tuple(
+    (name, nr)
+    for nr, day in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
+    for name in (day, day[:3])
 )
-# Shorthands (strcaseeq): what each sets; only their names matter for validity.
+# Shorthands (strcaseeq): what each sets; only their names matter for validity. Then the twice-a-year ones.
 SHORTHANDS = frozenset(
-    {
-        "minutely",
-        "hourly",
-        "daily",
-        "monthly",
-        "weekly",
-        "yearly",
-        "annually",
-        "anually",
-        "quarterly",
-        "semiannually",
-        "semi-annually",
-        "biannually",
-        "bi-annually",
-    }
+    {"minutely", "hourly", "daily", "monthly", "weekly", "yearly", "annually", "anually", "quarterly"}
+    | {"semiannually", "semi-annually", "biannually", "bi-annually"}
 )
 
 
