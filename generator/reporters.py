@@ -20,7 +20,7 @@ from generator.emit.cloudinit import NOVA_USER_DATA_LIMIT
 from generator.errors import Problem, display_file
 from generator.guest import BOOTSTRAP_LOG
 from generator.kubeconfig import SUPER_USER_GROUP, stamp
-from generator.text_tables import ports_listed_lines, versions_listed_lines
+from generator.text_tables import node_summary_lines, ports_listed_lines, versions_listed_lines
 
 if TYPE_CHECKING:  # result types only: a reporter imports none of the modules that make them
     from generator.api import (
@@ -190,18 +190,7 @@ class TextReporter(_Stderr):
             err(f"{result.out_dir} is up to date")
             return
         err("")
-        lines = [
-            f"{'node':<24} {'role':<14} {'action':<19} {'user-data':>10} {'base64':>8}"
-            f"  (Nova limit {NOVA_USER_DATA_LIMIT})"
-        ]
-        for node in result.nodes:
-            gz = ", gzipped" if node.gzipped else ""
-            keys = "  holds CA keys" if node.holds_private_keys else ""
-            lines.append(
-                f"{node.name:<24} {node.role:<14} {node.action:<19} {node.user_data_bytes:>10} "
-                f"{node.user_data_base64_bytes:>8}{gz}{keys}"
-            )
-        err("\n".join(lines))
+        err("\n".join(node_summary_lines(result.nodes)))
         if result.token is not None:
             err(f"bootstrap token {result.token.token_id}.****: {result.token.expiry()}")
         elif result.secrets_would_create:

@@ -3,13 +3,21 @@ text reporter prints."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from generator import __version__
+from generator.emit.cloudinit import NOVA_USER_DATA_LIMIT
 
 if TYPE_CHECKING:  # `kgen render` prints through the reporters, which need not import generator.info
+    from generator.emit.index import NodeSummary
     from generator.info import PortsReport, VersionsReport
+
+# The render's node summary lists a run of more nodes than this (a worker pool: pool-0, pool-1, ...,
+# alike but for their names and sizes) as one row, so a 5,000-node render prints a row per pool.
+FOLD_AFTER = 10
+_NUMBERED = re.compile(r"(.+)-(0|[1-9][0-9]*)")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:
@@ -118,3 +126,50 @@ def ports_listed_lines(report: PortsReport) -> list[str]:
         "groups, and the API server port to clients too"
     )
     return lines
+
+
+def node_summary_lines(nodes: Sequence[NodeSummary]) -> list[str]:
+    """The render's per-node table: role, first-boot action and user-data sizes against Nova's limit.
+
+    A run of more than :data:`FOLD_AFTER` nodes named ``NAME-<n>``, ``NAME-<n+1>``, ... that agree on
+    role, action, compression and CA keys is one row, ``NAME-<first>..<last>``, with the run's largest
+    sizes (the ones to hold against the limit)."""
+    lines = [
+        f"{'node':<24} {'role':<14} {'action':<19} {'user-data':>10} {'base64':>8}  (Nova limit {NOVA_USER_DATA_LIMIT})"
+    ]
+    for run in _runs(nodes):
+        first, last = run[0], run[-1]
+        folded = len(run) > FOLD_AFTER
+        name = f"{first.name}..{last.name.rpartition('-')[2]}" if folded else first.name
+        gz = ", gzipped" if first.gzipped else ""
+        keys = "  holds CA keys" if first.holds_private_keys else ""
+        count = f"  ({len(run)} nodes; the largest sizes)" if folded else ""
+        lines.append(
+            f"{name:<24} {first.role:<14} {first.action:<19} {max(n.user_data_bytes for n in run):>10} "
+            f"{max(n.user_data_base64_bytes for n in run):>8}{gz}{keys}{count}"
+        )
+    return lines
+
+
+def _runs(nodes: Sequence[NodeSummary]) -> list[list[NodeSummary]]:
+    """The nodes in order, in runs that :func:`node_summary_lines` may fold; a run of one otherwise."""
+    runs: list[list[NodeSummary]] = []
+    for node in nodes:
+        if runs and _follows(runs[-1][-1], node):
+            runs[-1].append(node)
+        else:
+            runs.append([node])
+    return [part for run in runs for part in ([run] if len(run) > FOLD_AFTER else [[n] for n in run])]
+
+
+def _follows(previous: NodeSummary, node: NodeSummary) -> bool:
+    """Whether ``node`` is the next one of ``previous``'s run: NAME-<n+1> after NAME-<n>, alike otherwise."""
+    before, after = _NUMBERED.fullmatch(previous.name), _NUMBERED.fullmatch(node.name)
+    return (
+        before is not None
+        and after is not None
+        and before[1] == after[1]
+        and int(before[2]) + 1 == int(after[2])
+        and (previous.role, previous.action, previous.gzipped, previous.holds_private_keys)
+        == (node.role, node.action, node.gzipped, node.holds_private_keys)
+    )
