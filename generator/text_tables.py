@@ -1,5 +1,5 @@
-"""Plain-text tables for the information commands (``kgen versions``, ``kgen ports``): the lines the
-text reporter prints."""
+"""Plain-text tables the text reporter prints: the information commands' (``kgen versions``,
+``kgen ports``) and the render's node summary."""
 
 from __future__ import annotations
 
