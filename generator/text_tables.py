@@ -138,38 +138,37 @@ def node_summary_lines(nodes: Sequence[NodeSummary]) -> list[str]:
         f"{'node':<24} {'role':<14} {'action':<19} {'user-data':>10} {'base64':>8}  (Nova limit {NOVA_USER_DATA_LIMIT})"
     ]
     for run in _runs(nodes):
-        first, last = run[0], run[-1]
-        folded = len(run) > FOLD_AFTER
-        name = f"{first.name}..{last.name.rpartition('-')[2]}" if folded else first.name
-        gz = ", gzipped" if first.gzipped else ""
-        keys = "  holds CA keys" if first.holds_private_keys else ""
-        count = f"  ({len(run)} nodes; the largest sizes)" if folded else ""
-        lines.append(
-            f"{name:<24} {first.role:<14} {first.action:<19} {max(n.user_data_bytes for n in run):>10} "
-            f"{max(n.user_data_base64_bytes for n in run):>8}{gz}{keys}{count}"
-        )
+        if len(run) > FOLD_AFTER:
+            name = f"{run[0].name}..{run[-1].name.rpartition('-')[2]}"
+            lines.append(_row(name, run, f"  ({len(run)} nodes; the largest sizes)"))
+        else:
+            lines.extend(_row(node.name, [node]) for node in run)
     return lines
 
 
+def _row(name: str, run: Sequence[NodeSummary], note: str = "") -> str:
+    """One row: ``name``, what the run's nodes share, and their largest sizes."""
+    first = run[0]
+    gz = ", gzipped" if first.gzipped else ""
+    keys = "  holds CA keys" if first.holds_private_keys else ""
+    return (
+        f"{name:<24} {first.role:<14} {first.action:<19} {max(n.user_data_bytes for n in run):>10} "
+        f"{max(n.user_data_base64_bytes for n in run):>8}{gz}{keys}{note}"
+    )
+
+
 def _runs(nodes: Sequence[NodeSummary]) -> list[list[NodeSummary]]:
-    """The nodes in order, in runs that :func:`node_summary_lines` may fold; a run of one otherwise."""
+    """The nodes in order, in runs of alike nodes numbered one after another (NAME-<n>, NAME-<n+1>, ...);
+    a node outside such a run is a run of one. Each name is matched once."""
     runs: list[list[NodeSummary]] = []
+    previous: tuple[str, int, tuple[str, str, bool, bool]] | None = None
     for node in nodes:
-        if runs and _follows(runs[-1][-1], node):
+        numbered = _NUMBERED.fullmatch(node.name)
+        alike = (node.role, node.action, node.gzipped, node.holds_private_keys)
+        place = (numbered[1], int(numbered[2]), alike) if numbered else None
+        if runs and place and previous == (place[0], place[1] - 1, alike):
             runs[-1].append(node)
         else:
             runs.append([node])
-    return [part for run in runs for part in ([run] if len(run) > FOLD_AFTER else [[n] for n in run])]
-
-
-def _follows(previous: NodeSummary, node: NodeSummary) -> bool:
-    """Whether ``node`` is the next one of ``previous``'s run: NAME-<n+1> after NAME-<n>, alike otherwise."""
-    before, after = _NUMBERED.fullmatch(previous.name), _NUMBERED.fullmatch(node.name)
-    return (
-        before is not None
-        and after is not None
-        and before[1] == after[1]
-        and int(before[2]) + 1 == int(after[2])
-        and (previous.role, previous.action, previous.gzipped, previous.holds_private_keys)
-        == (node.role, node.action, node.gzipped, node.holds_private_keys)
-    )
+        previous = place
+    return runs

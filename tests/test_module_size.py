@@ -5,9 +5,9 @@ each concern lives."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from tests.conftest import REPO
 
-GENERATOR = Path(__file__).resolve().parent.parent / "generator"
+GENERATOR = REPO / "generator"
 MAX_LINES = 400
 
 
